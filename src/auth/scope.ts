@@ -1,0 +1,10 @@
+/** A resource scope of Docker's token auth: `repository:alice/app:pull,push`, `registry:catalog:*`. */
+export interface Scope {
+  type: 'repository' | 'registry';
+  name: string;
+  actions: string[];
+}
+
+export function formatScope(scope: Scope): string {
+  return `${scope.type}:${scope.name}:${scope.actions.join(',')}`;
+}

@@ -1,0 +1,29 @@
+import type { V2Context } from './context.js';
+import { parseRangeHeader } from './range.js';
+
+export async function headOrGetBlob(ctx: V2Context, digestParam: string): Promise<void> {
+  const { registry, request, reply, name } = ctx;
+  const { digest, size } = await registry.blobs.stat(name, digestParam);
+  const range = parseRangeHeader(request.headers.range, size);
+  reply.headers({
+    'content-type': 'application/octet-stream',
+    'docker-content-digest': digest,
+    'accept-ranges': 'bytes',
+    etag: `"${digest}"`,
+    'cache-control': 'max-age=31536000',
+  });
+  if (range) {
+    reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
+  }
+  reply.header('content-length', String(range ? range.end - range.start + 1 : size));
+  if (ctx.head) {
+    await reply.send();
+    return;
+  }
+  await reply.send(await registry.blobs.open(name, digest, range));
+}
+
+export async function deleteBlob(ctx: V2Context, digestParam: string): Promise<void> {
+  await ctx.registry.blobs.delete(ctx.name, digestParam, ctx.actor);
+  await ctx.reply.code(202).header('content-length', '0').send();
+}

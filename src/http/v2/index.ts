@@ -1,0 +1,87 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { OciError } from '../../oci/errors.js';
+import { normalizeRepositoryName } from '../../oci/names.js';
+import type { Registry } from '../../registry/registry.js';
+import { requiredScopes, type V2Authorizer } from './authorize.js';
+import { deleteBlob, headOrGetBlob } from './blobs.js';
+import type { V2Context } from './context.js';
+import { sendOciError } from './errors.js';
+import { listCatalog, listReferrers, listTags } from './listings.js';
+import { deleteManifest, headOrGetManifest, putManifest } from './manifests.js';
+import { matchV2Route, ROUTE_METHODS, type V2Route } from './route.js';
+import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } from './uploads.js';
+
+export interface V2Options {
+  registry: Registry;
+  authorizer: V2Authorizer;
+}
+
+const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/**
+ * The OCI Distribution API. One wildcard route: Fastify's router cannot express names that contain
+ * `/`, and its body parsers must not touch blob bodies (they stream to storage).
+ */
+export function registerV2(app: FastifyInstance, options: V2Options): void {
+  const handler = (request: FastifyRequest, reply: FastifyReply) => handleV2(options, request, reply);
+  app.route({ method: [...ALL_METHODS], url: '/v2', handler });
+  app.route({ method: [...ALL_METHODS], url: '/v2/*', handler });
+}
+
+async function handleV2(options: V2Options, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const head = request.method === 'HEAD';
+  reply.header('docker-distribution-api-version', 'registry/2.0');
+  try {
+    const url = request.url;
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const query = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
+    const route = matchV2Route(path);
+    if (!route) throw new OciError('UNSUPPORTED', `no such endpoint: ${request.method} ${path.slice(0, 200)}`, { status: 404 });
+    const allowed = ROUTE_METHODS[route.kind];
+    if (!allowed.includes(request.method)) {
+      request.raw.resume();
+      throw new OciError('UNSUPPORTED', `${request.method} is not supported on this endpoint`, {
+        status: 405,
+        headers: { allow: allowed.join(', ') },
+      });
+    }
+    if (route.kind === 'base' || route.kind === 'catalog') {
+      const actor = await options.authorizer.authorize(request, requiredScopes(route, request.method, undefined));
+      if (route.kind === 'catalog') return await listCatalog({ registry: options.registry, request, reply, query, actor, head });
+      return void (await reply.code(200).header('content-type', 'application/json').send('{}'));
+    }
+    const name = normalizeRepositoryName(route.name);
+    const from = route.kind === 'uploads' && query.get('mount') !== null ? query.get('from') : null;
+    const mountFrom = from ? normalizeRepositoryName(from) : undefined;
+    const actor = await options.authorizer.authorize(request, requiredScopes(route, request.method, name, mountFrom));
+    await dispatch({ registry: options.registry, request, reply, query, name, actor, head }, route);
+  } catch (error) {
+    if (!reply.sent) await sendOciError(reply, error, request.log, head);
+    else request.log.warn({ err: error }, 'error after the response started');
+  }
+}
+
+function dispatch(ctx: V2Context, route: Exclude<V2Route, { kind: 'base' } | { kind: 'catalog' }>): Promise<void> {
+  const method = ctx.request.method;
+  switch (route.kind) {
+    case 'tags':
+      return listTags(ctx);
+    case 'referrers':
+      return listReferrers(ctx, route.digest);
+    case 'manifest':
+      if (method === 'PUT') return putManifest(ctx, route.reference);
+      if (method === 'DELETE') return deleteManifest(ctx, route.reference);
+      return headOrGetManifest(ctx, route.reference);
+    case 'blob':
+      if (method === 'DELETE') return deleteBlob(ctx, route.digest);
+      return headOrGetBlob(ctx, route.digest);
+    case 'uploads':
+      return startUpload(ctx);
+    case 'upload':
+      if (method === 'PATCH') return patchUpload(ctx, route.uploadId);
+      if (method === 'PUT') return completeUpload(ctx, route.uploadId);
+      if (method === 'DELETE') return cancelUpload(ctx, route.uploadId);
+      return uploadStatus(ctx, route.uploadId);
+  }
+}

@@ -1,0 +1,60 @@
+import { OciError } from '../../oci/errors.js';
+import { parseAccept } from '../../oci/accept.js';
+import { manifestTooLarge } from '../../registry/manifests.js';
+import { manifestLocation, type V2Context } from './context.js';
+import { parseContentLength } from './range.js';
+
+export async function headOrGetManifest(ctx: V2Context, reference: string): Promise<void> {
+  const { registry, request, reply, name } = ctx;
+  const record = await registry.manifests.get(name, reference, parseAccept(request.headers.accept));
+  reply.headers({
+    'content-type': record.mediaType,
+    'content-length': String(record.size),
+    'docker-content-digest': record.digest,
+    etag: `"${record.digest}"`,
+  });
+  if (ctx.head) {
+    await reply.send();
+    return;
+  }
+  await reply.send(record.content);
+}
+
+export async function putManifest(ctx: V2Context, reference: string): Promise<void> {
+  const { registry, request, reply, name, query, actor } = ctx;
+  const body = await readManifestBody(ctx, registry.manifests.maxBytes);
+  const pushed = await registry.manifests.put(name, reference, body, request.headers['content-type'], query.getAll('tag'), actor);
+  reply.code(201).headers({
+    location: manifestLocation(name, pushed.digest),
+    'docker-content-digest': pushed.digest,
+    'content-length': '0',
+  });
+  if (pushed.subject) reply.header('oci-subject', pushed.subject);
+  await reply.send();
+}
+
+export async function deleteManifest(ctx: V2Context, reference: string): Promise<void> {
+  await ctx.registry.manifests.delete(ctx.name, reference, ctx.actor);
+  await ctx.reply.code(202).header('content-length', '0').send();
+}
+
+/** Reads a manifest body into memory, never more than the limit (then 413). */
+async function readManifestBody(ctx: V2Context, maxBytes: number): Promise<Buffer> {
+  const declared = parseContentLength(ctx.request.headers['content-length']);
+  if (declared !== undefined && declared > maxBytes) {
+    ctx.reply.header('connection', 'close');
+    throw manifestTooLarge(maxBytes);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.request.raw) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      ctx.reply.header('connection', 'close');
+      throw manifestTooLarge(maxBytes);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  if (declared !== undefined && size !== declared) throw new OciError('SIZE_INVALID', `received ${size} bytes, Content-Length said ${declared}`);
+  return Buffer.concat(chunks, size);
+}

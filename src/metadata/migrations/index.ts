@@ -1,0 +1,5 @@
+import type { Migration } from '../dialect.js';
+import { registryIndex } from './001-registry.js';
+
+/** Every migration, in order. Names are stored; never rename or reorder a released one. */
+export const MIGRATIONS: readonly Migration[] = [registryIndex];

@@ -1,0 +1,326 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, UploadsTable } from './schema.js';
+
+export interface Page {
+  n?: number;
+  last?: string;
+}
+
+export interface ManifestRecord {
+  digest: string;
+  mediaType: string;
+  size: number;
+  content: Buffer;
+}
+
+export interface ManifestReference {
+  digest: string;
+  kind: 'blob' | 'manifest';
+}
+
+export interface NewManifest {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  content: Buffer;
+  artifactType?: string;
+  subject?: string;
+  annotations?: Record<string, string>;
+  references: ManifestReference[];
+  tags: string[];
+  now: number;
+}
+
+export interface ReferrerRecord {
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType: string | null;
+  annotations: Record<string, string> | undefined;
+}
+
+export type UploadRecord = UploadsTable;
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/**
+ * The registry's index in SQL: repositories, blob links, manifests, tags, referrers and upload
+ * sessions. One implementation over Kysely serves SQLite and PostgreSQL.
+ */
+export class RegistryIndex {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  // ---- repositories -------------------------------------------------------------------------
+
+  async repositoryExists(name: string): Promise<boolean> {
+    const row = await this.db.selectFrom('repositories').select('name').where('name', '=', name).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async listRepositories(page: Page): Promise<string[]> {
+    let query = this.db.selectFrom('repositories').select('name').orderBy('name');
+    if (page.last !== undefined) query = query.where('name', '>', page.last);
+    if (page.n !== undefined) query = query.limit(page.n);
+    return (await query.execute()).map((r) => r.name);
+  }
+
+  private async ensureRepository(db: Db, name: string, now: number): Promise<void> {
+    await db
+      .insertInto('repositories')
+      .values({ name, created_at: now })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+  }
+
+  // ---- blobs --------------------------------------------------------------------------------
+
+  /** The size of a blob linked into `repository`, with when a client last showed interest in it. */
+  async getBlobLink(repository: string, digest: string): Promise<{ size: number; lastSeenAt: number } | undefined> {
+    const row = await this.db
+      .selectFrom('blob_links')
+      .innerJoin('blobs', 'blobs.digest', 'blob_links.digest')
+      .select(['blobs.size', 'blob_links.last_seen_at'])
+      .where('blob_links.repository', '=', repository)
+      .where('blob_links.digest', '=', digest)
+      .executeTakeFirst();
+    return row && { size: Number(row.size), lastSeenAt: Number(row.last_seen_at) };
+  }
+
+  async touchBlobLink(repository: string, digest: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('blob_links')
+      .set({ last_seen_at: now })
+      .where('repository', '=', repository)
+      .where('digest', '=', digest)
+      .execute();
+  }
+
+  /** Size of a blob stored for any repository. */
+  async findBlob(digest: string): Promise<number | undefined> {
+    const row = await this.db.selectFrom('blobs').select('size').where('digest', '=', digest).executeTakeFirst();
+    return row && Number(row.size);
+  }
+
+  async linkBlob(repository: string, digest: string, size: number, now: number): Promise<void> {
+    await this.db.transaction().execute((trx) => this.link(trx, repository, digest, size, now));
+  }
+
+  private async link(db: Db, repository: string, digest: string, size: number, now: number): Promise<void> {
+    await this.ensureRepository(db, repository, now);
+    await db
+      .insertInto('blobs')
+      .values({ digest, size, created_at: now })
+      .onConflict((oc) => oc.column('digest').doNothing())
+      .execute();
+    await db
+      .insertInto('blob_links')
+      .values({ repository, digest, linked_at: now, last_seen_at: now })
+      .onConflict((oc) => oc.columns(['repository', 'digest']).doUpdateSet({ last_seen_at: now }))
+      .execute();
+  }
+
+  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('blob_links')
+      .where('repository', '=', repository)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  // ---- upload sessions ----------------------------------------------------------------------
+
+  async createUpload(upload: UploadRecord): Promise<void> {
+    await this.db.insertInto('uploads').values(upload).execute();
+  }
+
+  async getUpload(id: string): Promise<UploadRecord | undefined> {
+    const row = await this.db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && { ...row, size: Number(row.size), created_at: Number(row.created_at), updated_at: Number(row.updated_at) };
+  }
+
+  /** Records a chunk; only when the session still is at `fromSize`, so two writers cannot both win. */
+  async advanceUpload(id: string, fromSize: number, size: number, sha256: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('uploads')
+      .set({ size, sha256, updated_at: now })
+      .where('id', '=', id)
+      .where('size', '=', fromSize)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async deleteUpload(id: string): Promise<void> {
+    await this.db.deleteFrom('uploads').where('id', '=', id).execute();
+  }
+
+  async uploadsIdleSince(before: number, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('uploads')
+      .select('id')
+      .where('updated_at', '<', before)
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** Completes an upload: the blob becomes readable in the repository and the session ends, together. */
+  async completeUpload(id: string, repository: string, digest: string, size: number, now: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await this.link(trx, repository, digest, size, now);
+      await trx.deleteFrom('uploads').where('id', '=', id).execute();
+    });
+  }
+
+  // ---- manifests and tags -------------------------------------------------------------------
+
+  /**
+   * Stores a manifest, its references and tags in one transaction, after checking that everything
+   * it refers to exists in the repository. Returns the references that are missing (nothing stored).
+   */
+  async putManifest(m: NewManifest): Promise<{ missing: ManifestReference[] }> {
+    return this.db.transaction().execute(async (trx) => {
+      const missing = await this.missingReferences(trx, m.repository, m.references);
+      if (missing.length > 0) return { missing };
+      await this.ensureRepository(trx, m.repository, m.now);
+      await trx
+        .insertInto('manifests')
+        .values({
+          repository: m.repository,
+          digest: m.digest,
+          media_type: m.mediaType,
+          size: m.content.length,
+          content: m.content,
+          artifact_type: m.artifactType ?? null,
+          subject: m.subject ?? null,
+          annotations: m.annotations ? JSON.stringify(m.annotations) : null,
+          created_at: m.now,
+        })
+        .onConflict((oc) => oc.columns(['repository', 'digest']).doNothing())
+        .execute();
+      const unique = new Map(m.references.map((r) => [`${r.kind} ${r.digest}`, r]));
+      if (unique.size > 0) {
+        await trx
+          .insertInto('manifest_references')
+          .values([...unique.values()].map((r) => ({ repository: m.repository, manifest_digest: m.digest, digest: r.digest, kind: r.kind })))
+          .onConflict((oc) => oc.columns(['repository', 'manifest_digest', 'digest', 'kind']).doNothing())
+          .execute();
+      }
+      for (const tag of m.tags) {
+        await trx
+          .insertInto('tags')
+          .values({ repository: m.repository, name: tag, digest: m.digest, updated_at: m.now })
+          .onConflict((oc) => oc.columns(['repository', 'name']).doUpdateSet({ digest: m.digest, updated_at: m.now }))
+          .execute();
+      }
+      return { missing: [] };
+    });
+  }
+
+  private async missingReferences(db: Db, repository: string, references: ManifestReference[]): Promise<ManifestReference[]> {
+    const blobs = [...new Set(references.filter((r) => r.kind === 'blob').map((r) => r.digest))];
+    const manifests = [...new Set(references.filter((r) => r.kind === 'manifest').map((r) => r.digest))];
+    const found = new Set<string>();
+    for (const batch of chunks(blobs, 500)) {
+      const rows = await db
+        .selectFrom('blob_links')
+        .select('digest')
+        .where('repository', '=', repository)
+        .where('digest', 'in', batch)
+        .execute();
+      for (const r of rows) found.add(`blob ${r.digest}`);
+    }
+    for (const batch of chunks(manifests, 500)) {
+      const rows = await db
+        .selectFrom('manifests')
+        .select('digest')
+        .where('repository', '=', repository)
+        .where('digest', 'in', batch)
+        .execute();
+      for (const r of rows) found.add(`manifest ${r.digest}`);
+    }
+    return [
+      ...blobs.filter((d) => !found.has(`blob ${d}`)).map((digest) => ({ digest, kind: 'blob' as const })),
+      ...manifests.filter((d) => !found.has(`manifest ${d}`)).map((digest) => ({ digest, kind: 'manifest' as const })),
+    ];
+  }
+
+  async getManifest(repository: string, digest: string): Promise<ManifestRecord | undefined> {
+    const row = await this.db
+      .selectFrom('manifests')
+      .select(['digest', 'media_type', 'size', 'content'])
+      .where('repository', '=', repository)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row && toManifestRecord(row);
+  }
+
+  async getTaggedManifest(repository: string, tag: string): Promise<ManifestRecord | undefined> {
+    const row = await this.db
+      .selectFrom('tags')
+      .innerJoin('manifests', (join) =>
+        join.onRef('manifests.repository', '=', 'tags.repository').onRef('manifests.digest', '=', 'tags.digest'),
+      )
+      .select(['manifests.digest', 'manifests.media_type', 'manifests.size', 'manifests.content'])
+      .where('tags.repository', '=', repository)
+      .where('tags.name', '=', tag)
+      .executeTakeFirst();
+    return row && toManifestRecord(row);
+  }
+
+  /** Deletes a manifest with its tags and references. */
+  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .deleteFrom('manifests')
+        .where('repository', '=', repository)
+        .where('digest', '=', digest)
+        .executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) return false;
+      await trx.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', digest).execute();
+      await trx
+        .deleteFrom('manifest_references')
+        .where('repository', '=', repository)
+        .where('manifest_digest', '=', digest)
+        .execute();
+      return true;
+    });
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listTags(repository: string, page: Page): Promise<string[]> {
+    let query = this.db.selectFrom('tags').select('name').where('repository', '=', repository).orderBy('name');
+    if (page.last !== undefined) query = query.where('name', '>', page.last);
+    if (page.n !== undefined) query = query.limit(page.n);
+    return (await query.execute()).map((r) => r.name);
+  }
+
+  async listReferrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerRecord[]> {
+    let query = this.db
+      .selectFrom('manifests')
+      .select(['digest', 'media_type', 'size', 'artifact_type', 'annotations'])
+      .where('repository', '=', repository)
+      .where('subject', '=', subject)
+      .orderBy('digest');
+    if (artifactType !== undefined) query = query.where('artifact_type', '=', artifactType);
+    return (await query.execute()).map((r) => ({
+      digest: r.digest,
+      mediaType: r.media_type,
+      size: Number(r.size),
+      artifactType: r.artifact_type,
+      annotations: r.annotations ? (JSON.parse(r.annotations) as Record<string, string>) : undefined,
+    }));
+  }
+}
+
+function toManifestRecord(row: { digest: string; media_type: string; size: number; content: Buffer }): ManifestRecord {
+  return { digest: row.digest, mediaType: row.media_type, size: Number(row.size), content: Buffer.from(row.content) };
+}
+
+function* chunks<T>(items: T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}

@@ -1,0 +1,69 @@
+import type { Readable } from 'node:stream';
+import { parseDigest, type Digest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import { normalizeRepositoryName, type RepositoryName } from '../oci/names.js';
+import type { RegistryIndex } from '../metadata/registry-index.js';
+import { BlobNotFound, type BlobStore, type ByteRange } from '../storage/blob-store.js';
+import type { Actor, Clock, RegistryEvents } from './ports.js';
+import type { UploadService, UploadStatus } from './uploads.js';
+
+/** How stale a link's last-seen time may get before a HEAD refreshes it (GC grace, later). */
+const TOUCH_INTERVAL_MS = 60 * 60 * 1000;
+
+export type MountResult = { mounted: true; digest: Digest } | { mounted: false; upload: UploadStatus };
+
+export class BlobService {
+  constructor(
+    private readonly index: RegistryIndex,
+    private readonly store: BlobStore,
+    private readonly uploads: UploadService,
+    private readonly events: RegistryEvents,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Size of a blob readable in the repository (HEAD); refreshes its last-seen time. */
+  async stat(repository: RepositoryName, digestParam: string): Promise<{ digest: Digest; size: number }> {
+    const digest = parseDigest(digestParam);
+    const link = await this.index.getBlobLink(repository, digest);
+    if (!link) throw blobUnknown(digest);
+    const now = this.clock.now();
+    if (now - link.lastSeenAt > TOUCH_INTERVAL_MS) await this.index.touchBlobLink(repository, digest, now);
+    return { digest, size: link.size };
+  }
+
+  async open(repository: RepositoryName, digest: Digest, range?: ByteRange): Promise<Readable> {
+    try {
+      return await this.store.read(digest, range);
+    } catch (error) {
+      if (error instanceof BlobNotFound) throw blobUnknown(digest);
+      throw error;
+    }
+  }
+
+  /**
+   * POST ?mount=: links a blob from `from` (or, without `from`, any stored blob) into the
+   * repository. When it cannot, a normal upload session starts instead, as the spec says.
+   */
+  async mount(repository: RepositoryName, digestParam: string, fromParam: string | undefined, actor: Actor): Promise<MountResult> {
+    const digest = parseDigest(digestParam);
+    const from = fromParam === undefined || fromParam === '' ? undefined : normalizeRepositoryName(fromParam);
+    const size = from ? (await this.index.getBlobLink(from, digest))?.size : await this.index.findBlob(digest);
+    if (size !== undefined && (await this.store.stat(digest)) !== undefined) {
+      await this.index.linkBlob(repository, digest, size, this.clock.now());
+      this.events.emit({ type: 'blob.mounted', repository, digest, from, actor });
+      return { mounted: true, digest };
+    }
+    return { mounted: false, upload: await this.uploads.start(repository, actor) };
+  }
+
+  /** Unlinks the blob from this repository only; the bytes stay for others (GC reclaims them). */
+  async delete(repository: RepositoryName, digestParam: string, actor: Actor): Promise<void> {
+    const digest = parseDigest(digestParam);
+    if (!(await this.index.unlinkBlob(repository, digest))) throw blobUnknown(digest);
+    this.events.emit({ type: 'blob.deleted', repository, digest, actor });
+  }
+}
+
+function blobUnknown(digest: string): OciError {
+  return new OciError('BLOB_UNKNOWN', `blob ${digest} is unknown to this repository`, { detail: { digest } });
+}

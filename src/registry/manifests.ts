@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import { digestAlgorithm, makeDigest, type Digest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import { defaultPlatformChild, parseManifest, type ParsedManifest } from '../oci/manifest.js';
+import { accepts } from '../oci/accept.js';
+import { isIndexMediaType, isNonDistributable } from '../oci/media-types.js';
+import { parseReference, parseTag, type RepositoryName } from '../oci/names.js';
+import type { ManifestRecord, ManifestReference, RegistryIndex } from '../metadata/registry-index.js';
+import type { Actor, Clock, PushGate, RegistryEvents } from './ports.js';
+
+export const DEFAULT_MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
+
+export interface PushedManifest {
+  digest: Digest;
+  subject?: Digest;
+  tags: string[];
+}
+
+export class ManifestService {
+  constructor(
+    private readonly index: RegistryIndex,
+    private readonly gate: PushGate,
+    private readonly events: RegistryEvents,
+    private readonly clock: Clock,
+    readonly maxBytes: number,
+  ) {}
+
+  /** PUT: stores the bytes exactly as pushed, after checking that everything they name exists. */
+  async put(
+    repository: RepositoryName,
+    referenceParam: string,
+    body: Buffer,
+    contentType: string | undefined,
+    extraTags: string[],
+    actor: Actor,
+  ): Promise<PushedManifest> {
+    const reference = parseReference(referenceParam);
+    if (body.length > this.maxBytes) throw manifestTooLarge(this.maxBytes);
+    const manifest = parseManifest(body, contentType);
+    const algorithm = reference.kind === 'digest' ? digestAlgorithm(reference.digest) : 'sha256';
+    const digest = makeDigest(algorithm, createHash(algorithm).update(body).digest('hex'));
+    if (reference.kind === 'digest' && reference.digest !== digest) {
+      throw new OciError('DIGEST_INVALID', `manifest digest is ${digest}, not ${reference.digest}`);
+    }
+    const tags = [...new Set([...(reference.kind === 'tag' ? [reference.tag] : []), ...extraTags.map(parseTag)])];
+
+    await this.gate.check({ repository, actor, sizeDelta: body.length, operation: 'manifest' });
+    const { missing } = await this.index.putManifest({
+      repository,
+      digest,
+      mediaType: manifest.mediaType,
+      content: body,
+      artifactType: manifest.artifactType,
+      subject: manifest.subject?.digest,
+      annotations: manifest.annotations,
+      references: referencesOf(manifest),
+      tags,
+      now: this.clock.now(),
+    });
+    if (missing.length > 0) {
+      const first = missing[0]!;
+      throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest references unknown ${first.kind} ${first.digest}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`, {
+        detail: { digest: first.digest },
+      });
+    }
+    this.events.emit({ type: 'manifest.pushed', repository, digest, mediaType: manifest.mediaType, size: body.length, tags, actor });
+    return { digest, subject: manifest.subject?.digest, tags };
+  }
+
+  /**
+   * GET and HEAD. A client gets the type that was pushed when it accepts it; a client that cannot
+   * read an index gets the linux/amd64 child; anything else is MANIFEST_UNKNOWN, never a type the
+   * client did not ask for.
+   */
+  async get(repository: RepositoryName, referenceParam: string, accepted: Set<string> | undefined): Promise<ManifestRecord> {
+    const reference = parseReference(referenceParam);
+    const record =
+      reference.kind === 'tag'
+        ? await this.index.getTaggedManifest(repository, reference.tag)
+        : await this.index.getManifest(repository, reference.digest);
+    if (!record) throw manifestUnknown(referenceParam);
+    if (accepts(accepted, record.mediaType)) return record;
+    if (isIndexMediaType(record.mediaType)) {
+      const child = defaultPlatformChild(parseManifest(record.content, record.mediaType));
+      if (child && accepts(accepted, child.mediaType)) {
+        const childRecord = await this.index.getManifest(repository, child.digest);
+        if (childRecord) return childRecord;
+      }
+    }
+    throw new OciError('MANIFEST_UNKNOWN', `manifest ${referenceParam} is a ${record.mediaType}, which the client does not accept`, {
+      status: 404,
+    });
+  }
+
+  /** DELETE by digest removes the manifest and its tags; DELETE by tag removes only the tag. */
+  async delete(repository: RepositoryName, referenceParam: string, actor: Actor): Promise<void> {
+    const reference = parseReference(referenceParam);
+    if (reference.kind === 'tag') {
+      if (!(await this.index.deleteTag(repository, reference.tag))) throw manifestUnknown(referenceParam);
+      this.events.emit({ type: 'tag.deleted', repository, tag: reference.tag, actor });
+      return;
+    }
+    if (!(await this.index.deleteManifest(repository, reference.digest))) throw manifestUnknown(referenceParam);
+    this.events.emit({ type: 'manifest.deleted', repository, digest: reference.digest, actor });
+  }
+}
+
+function referencesOf(manifest: ParsedManifest): ManifestReference[] {
+  if (manifest.kind === 'index') return manifest.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' }));
+  const blobs = [manifest.config!, ...manifest.layers].filter((d) => !(isNonDistributable(d.mediaType) && d.urls?.length));
+  return blobs.map((d) => ({ digest: d.digest, kind: 'blob' }));
+}
+
+export function manifestTooLarge(maxBytes: number): OciError {
+  return new OciError('SIZE_INVALID', `manifest is larger than the limit of ${maxBytes} bytes`, { status: 413 });
+}
+
+function manifestUnknown(reference: string): OciError {
+  return new OciError('MANIFEST_UNKNOWN', `manifest ${reference} is unknown to this repository`, { detail: { reference } });
+}

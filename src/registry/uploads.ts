@@ -1,0 +1,260 @@
+import { createHash, randomUUID, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { digestAlgorithm, makeDigest, parseDigest, type Digest } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import type { RepositoryName } from '../oci/names.js';
+import type { RegistryIndex, UploadRecord } from '../metadata/registry-index.js';
+import { UploadNotFound, type BlobStore } from '../storage/blob-store.js';
+import { EMPTY_SHA256, hashingStream } from './hashing.js';
+import type { Actor, Clock, PushGate, RegistryEvents } from './ports.js';
+
+export interface UploadStatus {
+  uploadId: string;
+  repository: RepositoryName;
+  /** bytes received so far */
+  size: number;
+}
+
+export interface ChunkInfo {
+  /** Content-Range of the chunk, when the client sent one */
+  range?: { start: number; end: number };
+  /** Content-Length, when the client sent one */
+  length?: number;
+}
+
+export interface UploadOptions {
+  /** how long a session may stay idle before it and its bytes are removed */
+  ttlMs: number;
+  /** hashes kept in memory for sessions in progress, so chunks continue without rereading */
+  liveHashLimit?: number;
+}
+
+/**
+ * Blob uploads: sessions are rows, bytes live in the BlobStore, and the sha256 of the bytes so far
+ * is recorded after every chunk, so the final PUT can complete on any replica.
+ */
+export class UploadService {
+  private readonly live = new Map<string, { hash: Hash; size: number }>();
+  private readonly busy = new Set<string>();
+
+  constructor(
+    private readonly index: RegistryIndex,
+    private readonly store: BlobStore,
+    private readonly gate: PushGate,
+    private readonly events: RegistryEvents,
+    private readonly clock: Clock,
+    private readonly options: UploadOptions,
+  ) {}
+
+  async start(repository: RepositoryName, actor: Actor): Promise<UploadStatus> {
+    await this.gate.check({ repository, actor, sizeDelta: 0, operation: 'upload' });
+    const uploadId = randomUUID();
+    const now = this.clock.now();
+    await this.store.createUpload(uploadId);
+    await this.index.createUpload({ id: uploadId, repository, size: 0, sha256: EMPTY_SHA256, created_at: now, updated_at: now });
+    return { uploadId, repository, size: 0 };
+  }
+
+  async status(repository: RepositoryName, uploadId: string): Promise<UploadStatus> {
+    const session = await this.session(repository, uploadId);
+    return { uploadId, repository, size: session.size };
+  }
+
+  /** Appends one chunk (PATCH). Chunks must arrive in order: anything else answers 416. */
+  async append(repository: RepositoryName, uploadId: string, body: Readable, chunk: ChunkInfo): Promise<UploadStatus> {
+    const session = await this.session(repository, uploadId);
+    return this.exclusive(uploadId, () => this.appendTo(session, body, chunk));
+  }
+
+  /** Finishes an upload (PUT ?digest=), with or without a last chunk in the body. */
+  async complete(
+    repository: RepositoryName,
+    uploadId: string,
+    digestParam: string | undefined,
+    body: Readable | undefined,
+    chunk: ChunkInfo,
+    actor: Actor,
+  ): Promise<{ digest: Digest; size: number }> {
+    const digest = requireDigest(digestParam);
+    let session = await this.session(repository, uploadId);
+    return this.exclusive(uploadId, async () => {
+      if (body) {
+        const { size } = await this.appendTo(session, body, chunk);
+        session = { ...session, size, sha256: this.live.get(uploadId)?.hash.copy().digest('hex') ?? session.sha256 };
+      }
+      const actual = await this.digestOf(session, digestAlgorithm(digest));
+      if (actual !== digest) {
+        await this.cancel(repository, uploadId);
+        throw new OciError('DIGEST_INVALID', `provided digest ${digest} does not match the uploaded content (${actual})`);
+      }
+      await this.store.commit(uploadId, digest);
+      await this.index.completeUpload(uploadId, repository, digest, session.size, this.clock.now());
+      this.live.delete(uploadId);
+      this.events.emit({ type: 'blob.uploaded', repository, digest, size: session.size, actor });
+      return { digest, size: session.size };
+    });
+  }
+
+  /** A whole blob in one request (POST ?digest=): no session row, nothing visible until verified. */
+  async monolithic(repository: RepositoryName, digestParam: string, body: Readable, chunk: ChunkInfo, actor: Actor) {
+    const digest = requireDigest(digestParam);
+    await this.gate.check({ repository, actor, sizeDelta: chunk.length ?? 0, operation: 'upload' });
+    const uploadId = randomUUID();
+    await this.store.createUpload(uploadId);
+    try {
+      const hash = createHash(digestAlgorithm(digest));
+      const size = await this.store.append(uploadId, 0, hashingStream(body, hash));
+      checkLength(chunk, 0, size);
+      const actual = makeDigest(digestAlgorithm(digest), hash.digest('hex'));
+      if (actual !== digest) throw new OciError('DIGEST_INVALID', `provided digest ${digest} does not match the uploaded content (${actual})`);
+      await this.store.commit(uploadId, digest);
+      await this.index.linkBlob(repository, digest, size, this.clock.now());
+      this.events.emit({ type: 'blob.uploaded', repository, digest, size, actor });
+      return { digest, size };
+    } catch (error) {
+      await this.store.abortUpload(uploadId).catch(() => {});
+      throw error;
+    }
+  }
+
+  async cancel(repository: RepositoryName, uploadId: string): Promise<void> {
+    await this.session(repository, uploadId);
+    this.live.delete(uploadId);
+    await this.index.deleteUpload(uploadId);
+    await this.store.abortUpload(uploadId);
+  }
+
+  /** Removes sessions idle for longer than the TTL, and store uploads that no session knows. */
+  async sweepExpired(): Promise<number> {
+    const before = this.clock.now() - this.options.ttlMs;
+    let removed = 0;
+    for (;;) {
+      const ids = await this.index.uploadsIdleSince(before, 500);
+      for (const id of ids) {
+        if (this.busy.has(id)) continue;
+        this.live.delete(id);
+        await this.index.deleteUpload(id);
+        await this.store.abortUpload(id);
+        removed++;
+      }
+      if (ids.length < 500) break;
+    }
+    for await (const upload of this.store.listUploads()) {
+      if (upload.modifiedAt >= before || this.busy.has(upload.uploadId)) continue;
+      if (await this.index.getUpload(upload.uploadId)) continue;
+      await this.store.abortUpload(upload.uploadId);
+      removed++;
+    }
+    return removed;
+  }
+
+  private async session(repository: RepositoryName, uploadId: string): Promise<UploadRecord> {
+    const session = await this.index.getUpload(uploadId);
+    if (!session || session.repository !== repository) {
+      throw new OciError('BLOB_UPLOAD_UNKNOWN', `upload ${uploadId.slice(0, 64)} is unknown (finished, cancelled or expired)`);
+    }
+    return session;
+  }
+
+  private async exclusive<T>(uploadId: string, work: () => Promise<T>): Promise<T> {
+    if (this.busy.has(uploadId)) {
+      throw new OciError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload', { status: 409 });
+    }
+    this.busy.add(uploadId);
+    try {
+      return await work();
+    } finally {
+      this.busy.delete(uploadId);
+    }
+  }
+
+  private async appendTo(session: UploadRecord, body: Readable, chunk: ChunkInfo): Promise<UploadStatus> {
+    const { id: uploadId, size: offset } = session;
+    const repository = session.repository as RepositoryName;
+    if (chunk.range && chunk.range.start !== offset) {
+      body.resume();
+      throw new OciError('RANGE_INVALID', `chunk starts at ${chunk.range.start}, the upload is at ${offset}`, {
+        headers: uploadHeaders(repository, uploadId, offset),
+      });
+    }
+    const hash = await this.hashAt(session);
+    this.live.delete(uploadId);
+    let size: number;
+    try {
+      size = await this.store.append(uploadId, offset, hashingStream(body, hash));
+    } catch (error) {
+      if (error instanceof UploadNotFound) throw new OciError('BLOB_UPLOAD_UNKNOWN', 'upload data is gone (expired or cancelled)');
+      throw error;
+    }
+    checkLength(chunk, offset, size);
+    const advanced = await this.index.advanceUpload(uploadId, offset, size, hash.copy().digest('hex'), this.clock.now());
+    if (!advanced) throw new OciError('BLOB_UPLOAD_INVALID', 'the upload changed while this chunk was written', { status: 409 });
+    this.remember(uploadId, hash, size);
+    return { uploadId, repository, size };
+  }
+
+  /** The running hash of a session: in memory when this process wrote the last chunk, else rebuilt. */
+  private async hashAt(session: UploadRecord): Promise<Hash> {
+    const live = this.live.get(session.id);
+    if (live && live.size === session.size) return live.hash;
+    const hash = createHash('sha256');
+    if (session.size === 0) return hash;
+    if (!this.store.readUpload) {
+      throw new OciError('BLOB_UPLOAD_INVALID', 'this upload cannot be resumed here; restart it');
+    }
+    for await (const bytes of await this.store.readUpload(session.id, session.size)) hash.update(bytes as Buffer);
+    if (hash.copy().digest('hex') !== session.sha256) {
+      throw new OciError('BLOB_UPLOAD_INVALID', 'the stored upload does not match its session; restart it');
+    }
+    return hash;
+  }
+
+  private async digestOf(session: UploadRecord, algorithm: 'sha256' | 'sha512'): Promise<Digest> {
+    if (algorithm === 'sha256') return makeDigest('sha256', session.sha256);
+    if (!this.store.readUpload) throw new OciError('DIGEST_INVALID', 'sha512 digests are not supported by this storage');
+    const hash = createHash('sha512');
+    for await (const bytes of await this.store.readUpload(session.id, session.size)) hash.update(bytes as Buffer);
+    return makeDigest('sha512', hash.digest('hex'));
+  }
+
+  private remember(uploadId: string, hash: Hash, size: number): void {
+    const limit = this.options.liveHashLimit ?? 10_000;
+    if (this.live.size >= limit) {
+      const oldest = this.live.keys().next().value;
+      if (oldest !== undefined) this.live.delete(oldest);
+    }
+    this.live.set(uploadId, { hash, size });
+  }
+}
+
+export function uploadLocation(repository: string, uploadId: string): string {
+  return `/v2/${repository}/blobs/uploads/${uploadId}`;
+}
+
+/** `Range: 0-<last byte>` as the spec writes it (no `bytes=`); an empty upload answers `0-0`. */
+export function uploadRange(size: number): string {
+  return `0-${Math.max(size - 1, 0)}`;
+}
+
+export function uploadHeaders(repository: string, uploadId: string, size: number): Record<string, string> {
+  return {
+    location: uploadLocation(repository, uploadId),
+    range: uploadRange(size),
+    'docker-upload-uuid': uploadId,
+  };
+}
+
+function requireDigest(value: string | undefined): Digest {
+  if (value === undefined || value === '') throw new OciError('DIGEST_INVALID', 'the digest query parameter is required');
+  return parseDigest(value);
+}
+
+function checkLength(chunk: ChunkInfo, offset: number, size: number): void {
+  const received = size - offset;
+  if (chunk.length !== undefined && received !== chunk.length) {
+    throw new OciError('SIZE_INVALID', `received ${received} bytes, Content-Length said ${chunk.length}`);
+  }
+  if (chunk.range && chunk.range.end - chunk.range.start + 1 !== received) {
+    throw new OciError('SIZE_INVALID', `received ${received} bytes for Content-Range ${chunk.range.start}-${chunk.range.end}`);
+  }
+}

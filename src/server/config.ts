@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 15m or 24h, got "${value}"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const listen = z.string().refine((v) => parseListen(v) !== undefined, { message: 'expected host:port, e.g. 127.0.0.1:5000' });
+
+const booleanish = z.union([z.boolean(), z.enum(['true', 'false', '1', '0'])]).transform((v) => v === true || v === 'true' || v === '1');
+
+export const ConfigSchema = z
+  .object({
+    listen: listen.default('127.0.0.1:5000'),
+    data: z.string().min(1).default('./data'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    shutdownTimeout: duration.default(30_000),
+    uploads: z
+      .object({
+        ttl: duration.default(24 * 3_600_000),
+        sweepInterval: duration.default(15 * 60_000),
+      })
+      .strict()
+      .default({ ttl: 24 * 3_600_000, sweepInterval: 15 * 60_000 }),
+    manifests: z
+      .object({ maxBytes: z.coerce.number().int().min(4 * 1024 * 1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024) })
+      .strict()
+      .default({ maxBytes: 4 * 1024 * 1024 }),
+    storage: z.object({ fsync: booleanish.default(true) }).strict().default({ fsync: true }),
+  })
+  .strict();
+
+export type Config = z.output<typeof ConfigSchema>;
+
+/** Environment variables and the config key each one sets: the one table of them. */
+export const ENVIRONMENT: Record<string, string> = {
+  PIER_LISTEN: 'listen',
+  PIER_DATA: 'data',
+  PIER_LOG_LEVEL: 'logLevel',
+  PIER_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
+  PIER_UPLOAD_TTL: 'uploads.ttl',
+  PIER_UPLOAD_SWEEP_INTERVAL: 'uploads.sweepInterval',
+  PIER_MANIFEST_MAX_BYTES: 'manifests.maxBytes',
+  PIER_STORAGE_FSYNC: 'storage.fsync',
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadConfigOptions {
+  /** a YAML or JSON file; PIER_CONFIG when not given */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** command-line flags, which win over everything, keyed like the config (`listen`, `data`) */
+  overrides?: Record<string, unknown>;
+}
+
+/** Defaults < config file < environment < flags; validated once, errors name the key and its source. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.PIER_CONFIG;
+  const raw: Record<string, unknown> = file ? readConfigFile(file) : {};
+  const sources = new Map<string, string>();
+  for (const [variable, key] of Object.entries(ENVIRONMENT)) {
+    const value = env[variable];
+    if (value === undefined || value === '') continue;
+    setPath(raw, key, value);
+    sources.set(key, variable);
+  }
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    if (value === undefined) continue;
+    setPath(raw, key, value);
+    sources.set(key, `--${key}`);
+  }
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = issue.path.join('.') || '(root)';
+      const source = sources.get(key) ?? (file ? file : 'defaults');
+      const message = issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}` : issue.message;
+      return `  ${key} (from ${source}): ${message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return { ...result.data, data: resolve(result.data.data) };
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text); // YAML is a superset of JSON: one parser reads both
+  } catch (error) {
+    throw new ConfigError(`config file ${file} is not valid YAML or JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config file ${file} must hold a mapping of keys`);
+  return parsed as Record<string, unknown>;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+export function parseListen(value: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}

@@ -1,0 +1,60 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.js';
+
+/** An inclusive byte range, as HTTP counts it. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface StoredUpload {
+  uploadId: string;
+  modifiedAt: number;
+}
+
+/**
+ * Content-addressed bytes. A blob becomes visible under its digest only through `commit`, after
+ * the caller verified the digest of what was appended; an upload is an append-only object that
+ * any replica can continue. Which repository may read which blob is not the store's business.
+ */
+export interface BlobStore {
+  /** Size of a committed blob, or undefined when the store does not hold it. */
+  stat(digest: Digest): Promise<number | undefined>;
+  /** Streams a committed blob, or the inclusive range of it. Rejects with BlobNotFound. */
+  read(digest: Digest, range?: ByteRange): Promise<Readable>;
+  delete(digest: Digest): Promise<void>;
+
+  createUpload(uploadId: string): Promise<void>;
+  /**
+   * Appends `body` at `offset` and resolves to the new size. Bytes past `offset` left by an
+   * earlier, interrupted append are discarded first, so a failed request never corrupts an upload.
+   */
+  append(uploadId: string, offset: number, body: Readable): Promise<number>;
+  /** Moves the upload's bytes to the digest's place (idempotent when the blob already exists). */
+  commit(uploadId: string, digest: Digest): Promise<void>;
+  abortUpload(uploadId: string): Promise<void>;
+  /** Uploads the store holds, for sweeping the ones no session row knows any more. */
+  listUploads(): AsyncIterable<StoredUpload>;
+  /** Optional capability: reading an unfinished upload back (filesystem, memory; S3 cannot). */
+  readUpload?(uploadId: string, length: number): Promise<Readable>;
+  close?(): Promise<void>;
+}
+
+export class BlobNotFound extends Error {
+  constructor(what: string) {
+    super(`not found in the blob store: ${what}`);
+    this.name = 'BlobNotFound';
+  }
+}
+
+export class UploadNotFound extends Error {
+  constructor(uploadId: string) {
+    super(`upload not found in the blob store: ${uploadId}`);
+    this.name = 'UploadNotFound';
+  }
+}
+
+/** Upload ids come from the registry (UUIDs), but a store never trusts a path component. */
+export function assertUploadId(uploadId: string): void {
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(uploadId)) throw new UploadNotFound(uploadId);
+}

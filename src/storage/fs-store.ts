@@ -1,0 +1,128 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
+import { BlobNotFound, UploadNotFound, assertUploadId, type BlobStore, type ByteRange, type StoredUpload } from './blob-store.js';
+
+export interface FsStoreOptions {
+  root: string;
+  /** fsync a blob before it is moved into place, so that a power loss cannot leave it lying. */
+  fsync?: boolean;
+}
+
+const READ_CHUNK = 1024 * 1024;
+
+/** Blobs at `blobs/<alg>/<2 hex>/<hex>`, uploads at `uploads/<id>`, both under one root so rename is atomic. */
+export function createFsStore(options: FsStoreOptions): BlobStore {
+  const { root, fsync = true } = options;
+  const blobPath = (digest: Digest) => {
+    const hex = digestHex(digest);
+    return join(root, 'blobs', digestAlgorithm(digest), hex.slice(0, 2), hex);
+  };
+  const uploadPath = (uploadId: string) => {
+    assertUploadId(uploadId);
+    return join(root, 'uploads', uploadId);
+  };
+
+  return {
+    async stat(digest) {
+      try {
+        return (await stat(blobPath(digest))).size;
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
+
+    async read(digest: Digest, range?: ByteRange) {
+      const path = blobPath(digest);
+      const handle = await open(path, 'r').catch((error) => {
+        throw isNotFound(error) ? new BlobNotFound(digest) : error;
+      });
+      return createReadStream('', {
+        fd: handle,
+        highWaterMark: READ_CHUNK,
+        ...(range ? { start: range.start, end: range.end } : {}),
+      });
+    },
+
+    async delete(digest) {
+      await rm(blobPath(digest), { force: true });
+    },
+
+    async createUpload(uploadId) {
+      const path = uploadPath(uploadId);
+      await mkdir(join(root, 'uploads'), { recursive: true });
+      await (await open(path, 'wx')).close();
+    },
+
+    async append(uploadId, offset, body) {
+      const path = uploadPath(uploadId);
+      const size = await stat(path).then(
+        (s) => s.size,
+        (error) => {
+          throw isNotFound(error) ? new UploadNotFound(uploadId) : error;
+        },
+      );
+      if (size < offset) throw new Error(`upload ${uploadId} holds ${size} bytes, fewer than offset ${offset}`);
+      if (size > offset) await truncate(path, offset);
+      const out = createWriteStream(path, { flags: 'a', highWaterMark: READ_CHUNK });
+      await pipeline(body, out);
+      return offset + out.bytesWritten;
+    },
+
+    async commit(uploadId, digest) {
+      const from = uploadPath(uploadId);
+      const to = blobPath(digest);
+      if (fsync) {
+        const handle = await open(from, 'r+').catch((error) => {
+          throw isNotFound(error) ? new UploadNotFound(uploadId) : error;
+        });
+        try {
+          await handle.datasync();
+        } finally {
+          await handle.close();
+        }
+      }
+      await mkdir(join(to, '..'), { recursive: true });
+      // rename replaces an existing blob with identical bytes: same digest, same content.
+      await rename(from, to).catch((error) => {
+        throw isNotFound(error) ? new UploadNotFound(uploadId) : error;
+      });
+    },
+
+    async abortUpload(uploadId) {
+      await rm(uploadPath(uploadId), { force: true });
+    },
+
+    async *listUploads(): AsyncIterable<StoredUpload> {
+      const dir = join(root, 'uploads');
+      const names = await readdir(dir).catch((error) => {
+        if (isNotFound(error)) return [] as string[];
+        throw error;
+      });
+      for (const uploadId of names) {
+        const info = await stat(join(dir, uploadId)).catch(() => undefined);
+        if (info) yield { uploadId, modifiedAt: info.mtimeMs };
+      }
+    },
+
+    async readUpload(uploadId, length) {
+      const path = uploadPath(uploadId);
+      const handle = await open(path, 'r').catch((error) => {
+        throw isNotFound(error) ? new UploadNotFound(uploadId) : error;
+      });
+      if (length === 0) {
+        await handle.close();
+        return Readable.from([]);
+      }
+      return createReadStream('', { fd: handle, start: 0, end: length - 1, highWaterMark: READ_CHUNK });
+    },
+  };
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException)?.code === 'ENOENT';
+}
