@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { digestAlgorithm, makeDigest, type Digest } from '../oci/digest.js';
+import { digestAlgorithm, isDigestLike, makeDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { defaultPlatformChild, parseManifest, type ParsedManifest } from '../oci/manifest.js';
 import { accepts } from '../oci/accept.js';
 import { isIndexMediaType, isNonDistributable } from '../oci/media-types.js';
-import { parseReference, parseTag, type RepositoryName } from '../oci/names.js';
+import { isValidTag, parseReference, parseTag, type Reference, type RepositoryName } from '../oci/names.js';
 import type { ManifestRecord, ManifestReference, RegistryIndex } from '../metadata/registry-index.js';
 import type { Actor, Clock, PushGate, RegistryEvents } from './ports.js';
 
@@ -73,7 +73,7 @@ export class ManifestService {
    * client did not ask for.
    */
   async get(repository: RepositoryName, referenceParam: string, accepted: Set<string> | undefined): Promise<ManifestRecord> {
-    const reference = parseReference(referenceParam);
+    const reference = lookupReference(referenceParam);
     const record =
       reference.kind === 'tag'
         ? await this.index.getTaggedManifest(repository, reference.tag)
@@ -94,7 +94,7 @@ export class ManifestService {
 
   /** DELETE by digest removes the manifest and its tags; DELETE by tag removes only the tag. */
   async delete(repository: RepositoryName, referenceParam: string, actor: Actor): Promise<void> {
-    const reference = parseReference(referenceParam);
+    const reference = lookupReference(referenceParam);
     if (reference.kind === 'tag') {
       if (!(await this.index.deleteTag(repository, reference.tag))) throw manifestUnknown(referenceParam);
       this.events.emit({ type: 'tag.deleted', repository, tag: reference.tag, actor });
@@ -103,6 +103,12 @@ export class ManifestService {
     if (!(await this.index.deleteManifest(repository, reference.digest))) throw manifestUnknown(referenceParam);
     this.events.emit({ type: 'manifest.deleted', repository, digest: reference.digest, actor });
   }
+}
+
+/** For reads and deletes, a tag that could never have been pushed is simply unknown (404), as the spec's tests expect. */
+function lookupReference(reference: string): Reference {
+  if (!isDigestLike(reference) && !isValidTag(reference)) throw manifestUnknown(reference);
+  return parseReference(reference);
 }
 
 function referencesOf(manifest: ParsedManifest): ManifestReference[] {
