@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { makeDigest, type Digest } from '../oci/digest.js';
+import { BlobNotFound, UploadNotFound, type BlobStore } from './blob-store.js';
+
+/** The one suite every BlobStore driver runs (memory, filesystem, and S3 later). */
+export function blobStoreSuite(name: string, create: () => Promise<{ store: BlobStore; cleanup?: () => Promise<void> }>): void {
+  describe(`BlobStore: ${name}`, () => {
+    const withStore = (test: (store: BlobStore) => Promise<void>) => async () => {
+      const { store, cleanup } = await create();
+      try {
+        await test(store);
+      } finally {
+        await store.close?.();
+        await cleanup?.();
+      }
+    };
+
+    it('appends chunks, commits under the digest and reads back whole and by range', withStore(async (store) => {
+      await store.createUpload('u1');
+      assert.equal(await store.append('u1', 0, body('hello ')), 6);
+      assert.equal(await store.append('u1', 6, body('world')), 11);
+      const digest = sha256('hello world');
+      assert.equal(await store.stat(digest), undefined, 'nothing is visible before commit');
+      await store.commit('u1', digest);
+      assert.equal(await store.stat(digest), 11);
+      assert.equal(await text(await store.read(digest)), 'hello world');
+      assert.equal(await text(await store.read(digest, { start: 6, end: 10 })), 'world');
+      assert.equal(await text(await store.read(digest, { start: 0, end: 0 })), 'h');
+    }));
+
+    it('discards bytes past the offset left by an interrupted append', withStore(async (store) => {
+      await store.createUpload('u2');
+      await store.append('u2', 0, body('abc'));
+      await assert.rejects(store.append('u2', 3, failingBody('garbage')));
+      assert.equal(await store.append('u2', 3, body('def')), 6);
+      const digest = sha256('abcdef');
+      await store.commit('u2', digest);
+      assert.equal(await text(await store.read(digest)), 'abcdef');
+    }));
+
+    it('reads an unfinished upload back when it can', withStore(async (store) => {
+      if (!store.readUpload) return;
+      await store.createUpload('u3');
+      await store.append('u3', 0, body('partial'));
+      assert.equal(await text(await store.readUpload('u3', 4)), 'part');
+      assert.equal(await text(await store.readUpload('u3', 0)), '');
+    }));
+
+    it('aborts uploads and lists the ones it holds', withStore(async (store) => {
+      await store.createUpload('u4');
+      await store.createUpload('u5');
+      const ids = [];
+      for await (const u of store.listUploads()) ids.push(u.uploadId);
+      assert.deepEqual(ids.sort(), ['u4', 'u5']);
+      await store.abortUpload('u4');
+      await assert.rejects(store.append('u4', 0, body('x')), UploadNotFound);
+      await store.abortUpload('u4'); // idempotent
+    }));
+
+    it('commits the same content twice without harm and deletes', withStore(async (store) => {
+      const digest = sha256('same');
+      for (const id of ['u6', 'u7']) {
+        await store.createUpload(id);
+        await store.append(id, 0, body('same'));
+        await store.commit(id, digest);
+      }
+      assert.equal(await store.stat(digest), 4);
+      await store.delete(digest);
+      assert.equal(await store.stat(digest), undefined);
+      await assert.rejects(store.read(digest), BlobNotFound);
+    }));
+
+    it('refuses upload ids that could escape its namespace', withStore(async (store) => {
+      await assert.rejects(store.createUpload('../evil'), UploadNotFound);
+      await assert.rejects(store.append('a/b', 0, body('x')), UploadNotFound);
+    }));
+
+    it('streams a large upload in many chunks', withStore(async (store) => {
+      const chunk = Buffer.alloc(1024 * 1024, 7);
+      const hash = createHash('sha256');
+      await store.createUpload('big');
+      let offset = 0;
+      for (let i = 0; i < 8; i++) {
+        hash.update(chunk);
+        offset = await store.append('big', offset, Readable.from([chunk]));
+      }
+      const digest = makeDigest('sha256', hash.digest('hex'));
+      await store.commit('big', digest);
+      assert.equal(await store.stat(digest), 8 * 1024 * 1024);
+    }));
+  });
+}
+
+function body(value: string): Readable {
+  return Readable.from([Buffer.from(value)]);
+}
+
+function failingBody(value: string): Readable {
+  return new Readable({
+    read() {
+      this.push(Buffer.from(value));
+      this.destroy(new Error('client went away'));
+    },
+  });
+}
+
+function sha256(value: string): Digest {
+  return makeDigest('sha256', createHash('sha256').update(value).digest('hex'));
+}
+
+async function text(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
+}
