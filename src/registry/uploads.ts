@@ -63,7 +63,8 @@ export class UploadService {
   /** Appends one chunk (PATCH). Chunks must arrive in order: anything else answers 416. */
   async append(repository: RepositoryName, uploadId: string, body: Readable, chunk: ChunkInfo): Promise<UploadStatus> {
     const session = await this.session(repository, uploadId);
-    return this.exclusive(uploadId, () => this.appendTo(session, body, chunk));
+    const { size } = await this.exclusive(uploadId, () => this.appendTo(session, body, chunk));
+    return { uploadId, repository, size };
   }
 
   /** Finishes an upload (PUT ?digest=), with or without a last chunk in the body. */
@@ -78,10 +79,7 @@ export class UploadService {
     const digest = requireDigest(digestParam);
     let session = await this.session(repository, uploadId);
     return this.exclusive(uploadId, async () => {
-      if (body) {
-        const { size } = await this.appendTo(session, body, chunk);
-        session = { ...session, size, sha256: this.live.get(uploadId)?.hash.copy().digest('hex') ?? session.sha256 };
-      }
+      if (body) session = await this.appendTo(session, body, chunk);
       const actual = await this.digestOf(session, digestAlgorithm(digest));
       if (actual !== digest) {
         await this.cancel(repository, uploadId);
@@ -168,13 +166,13 @@ export class UploadService {
     }
   }
 
-  private async appendTo(session: UploadRecord, body: Readable, chunk: ChunkInfo): Promise<UploadStatus> {
+  /** Appends a chunk and returns the session as it now stands. */
+  private async appendTo(session: UploadRecord, body: Readable, chunk: ChunkInfo): Promise<UploadRecord> {
     const { id: uploadId, size: offset } = session;
-    const repository = session.repository as RepositoryName;
     if (chunk.range && chunk.range.start !== offset) {
       body.resume();
       throw new OciError('RANGE_INVALID', `chunk starts at ${chunk.range.start}, the upload is at ${offset}`, {
-        headers: uploadHeaders(repository, uploadId, offset),
+        headers: uploadHeaders(session.repository, uploadId, offset),
       });
     }
     const hash = await this.hashAt(session);
@@ -187,10 +185,12 @@ export class UploadService {
       throw error;
     }
     checkLength(chunk, offset, size);
-    const advanced = await this.index.advanceUpload(uploadId, offset, size, hash.copy().digest('hex'), this.clock.now());
+    const sha256 = hash.copy().digest('hex');
+    const now = this.clock.now();
+    const advanced = await this.index.advanceUpload(uploadId, offset, size, sha256, now);
     if (!advanced) throw new OciError('BLOB_UPLOAD_INVALID', 'the upload changed while this chunk was written', { status: 409 });
     this.remember(uploadId, hash, size);
-    return { uploadId, repository, size };
+    return { ...session, size, sha256, updated_at: now };
   }
 
   /** The running hash of a session: in memory when this process wrote the last chunk, else rebuilt. */
