@@ -24,9 +24,28 @@ export async function openSqlite(options: SqliteOptions): Promise<MetadataDataba
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  cacheStatements(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   await migrate(db, 'sqlite');
   return { db, dialect: 'sqlite', close: () => db.destroy() };
+}
+
+/**
+ * Kysely prepares every query anew; on the hot path (manifest GET, blob HEAD) preparing costs more
+ * than running. Statements are reused by their SQL text, a bounded number of them.
+ */
+function cacheStatements(sqlite: SQLite.Database, limit = 256): void {
+  const prepare = sqlite.prepare.bind(sqlite);
+  const cache = new Map<string, SQLite.Statement>();
+  sqlite.prepare = ((source: string) => {
+    let statement = cache.get(source);
+    if (!statement) {
+      statement = prepare(source);
+      if (cache.size >= limit) cache.delete(cache.keys().next().value!);
+      cache.set(source, statement);
+    }
+    return statement;
+  }) as typeof sqlite.prepare;
 }
 
 /** Runs pending migrations; Kysely's migrator takes a lock, so replicas starting together run them once. */
