@@ -5,6 +5,3 @@ export interface Scope {
   actions: string[];
 }
 
-export function formatScope(scope: Scope): string {
-  return `${scope.type}:${scope.name}:${scope.actions.join(',')}`;
-}

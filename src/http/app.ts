@@ -1,9 +1,10 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from '../registry/registry.js';
 import { openAuthorizer, type V2Authorizer } from './v2/authorize.js';
 import { sendOciError } from './v2/errors.js';
 import { registerV2 } from './v2/index.js';
+import { matchV2Route, ROUTE_METHODS } from './v2/route.js';
 import { OciError } from '../oci/errors.js';
 
 export interface AppOptions {
@@ -20,8 +21,26 @@ export function buildApp(options: AppOptions): FastifyInstance {
     return503OnClosing: true,
     // keep-alive clients (docker) must not hold a closing server open
     forceCloseConnections: 'idle',
+    // a client that stops sending or reading for this long loses its connection (and its claim)
+    connectionTimeout: 5 * 60_000,
     routerOptions: { maxParamLength: 8192, ignoreDuplicateSlashes: false },
+    // A path that is not valid percent-encoding fails in the router, before any handler: under
+    // /v2 it still answers with the OCI envelope, not Fastify's own JSON.
+    frameworkErrors: (error, request, reply) => badUrl(error, request as FastifyRequest, reply as unknown as FastifyReply),
   }) as unknown as FastifyInstance;
+
+  // 'idle' closes the connections that are idle when close() begins, once. A response still being
+  // written then (a blob stream's last tick, after the client has every byte) would leave its
+  // keep-alive connection open until keepAliveTimeout (72 s): close connections as they go idle.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onResponse', (_request, _reply, done) => {
+    if (closing) app.server.closeIdleConnections();
+    done();
+  });
 
   // Bodies are read by the endpoints themselves: blobs stream to storage, manifests have their
   // own limit. Fastify's parsers (1 MiB, JSON only) would refuse or buffer them.
@@ -34,7 +53,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   app.setNotFoundHandler((request, reply) => {
     if (request.url.startsWith('/v2')) {
-      return sendOciError(reply, new OciError('UNSUPPORTED', 'no such endpoint', { status: 404 }), request.log, request.method === 'HEAD');
+      // Methods Fastify does not route (PROPFIND, TRACE, ...) on a /v2 endpoint are 405, not 404.
+      const route = matchV2Route(request.url.split('?')[0]!);
+      const error = route
+        ? new OciError('UNSUPPORTED', `${request.method} is not supported on this endpoint`, { status: 405, headers: { allow: ROUTE_METHODS[route.kind].join(', ') } })
+        : new OciError('UNSUPPORTED', 'no such endpoint', { status: 404 });
+      reply.header('docker-distribution-api-version', 'registry/2.0');
+      return sendOciError(reply, error, request.log, request.method === 'HEAD');
     }
     return reply.code(404).header('content-type', 'application/problem+json').send({
       type: 'about:blank',
@@ -57,4 +82,20 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   return app;
+}
+
+/** A path that is not valid percent-encoding: under /v2 the OCI envelope, elsewhere a problem. */
+function badUrl(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (request.url.startsWith('/v2')) {
+    reply.header('docker-distribution-api-version', 'registry/2.0');
+    const oci = new OciError('UNSUPPORTED', 'the request path is not valid URL encoding', { status: 400 });
+    void sendOciError(reply, oci, request.log, request.method === 'HEAD');
+    return;
+  }
+  void reply.code(400).header('content-type', 'application/problem+json').send({
+    type: 'about:blank',
+    title: 'Bad Request',
+    status: 400,
+    detail: error.code === 'FST_ERR_BAD_URL' ? 'the request path is not valid URL encoding' : error.message,
+  });
 }

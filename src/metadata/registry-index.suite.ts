@@ -45,8 +45,15 @@ export function registryIndexSuite(name: string, open: () => Promise<MetadataDat
       assert.equal(await index.advanceUpload('u', 0, 5, 'h5', 2), true);
       assert.equal(await index.advanceUpload('u', 0, 7, 'h7', 3), false, 'a stale writer loses');
       assert.deepEqual(await index.getUpload('u'), { id: 'u', repository: 'alice/app', size: 5, sha256: 'h5', created_at: 1, updated_at: 2 });
-      assert.deepEqual(await index.uploadsIdleSince(3, 10), ['u']);
-      assert.deepEqual(await index.uploadsIdleSince(2, 10), []);
+      assert.deepEqual(await index.uploadsIdleSince(3, 3, 10), ['u']);
+      assert.deepEqual(await index.uploadsIdleSince(2, 3, 10), []);
+      assert.equal(await index.claimUpload('u', 4, 3, 100), false, 'a claim names the size the writer saw');
+      assert.equal(await index.claimUpload('u', 5, 3, 100), true);
+      assert.equal(await index.claimUpload('u', 5, 50, 200), false, 'one writer at a time');
+      assert.deepEqual(await index.uploadsIdleSince(3, 50, 10), [], 'a claimed session is not idle');
+      assert.equal(await index.claimUpload('u', 5, 101, 200), true, 'the claim of a writer that died expires');
+      await index.releaseUpload('u');
+      assert.equal(await index.claimUpload('u', 5, 102, 300), true);
       await index.completeUpload('u', 'alice/app', D(2), 5, 4);
       assert.equal(await index.getUpload('u'), undefined);
       assert.equal((await index.getBlobLink('alice/app', D(2)))?.size, 5);

@@ -39,7 +39,7 @@ export interface ReferrerRecord {
   annotations: Record<string, string> | undefined;
 }
 
-export type UploadRecord = UploadsTable;
+export type UploadRecord = Omit<UploadsTable, 'locked_until'>;
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -131,19 +131,42 @@ export class RegistryIndex {
   // ---- upload sessions ----------------------------------------------------------------------
 
   async createUpload(upload: UploadRecord): Promise<void> {
-    await this.db.insertInto('uploads').values(upload).execute();
+    await this.db.insertInto('uploads').values({ ...upload, locked_until: null }).execute();
   }
 
   async getUpload(id: string): Promise<UploadRecord | undefined> {
-    const row = await this.db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('uploads')
+      .select(['id', 'repository', 'size', 'sha256', 'created_at', 'updated_at'])
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row && { ...row, size: Number(row.size), created_at: Number(row.created_at), updated_at: Number(row.updated_at) };
   }
 
-  /** Records a chunk; only when the session still is at `fromSize`, so two writers cannot both win. */
+  /**
+   * Claims a session for one writer, before any byte is written: only when it is still at `size`
+   * and nobody else holds it, so two requests (on any replica) never write the same upload at once.
+   */
+  async claimUpload(id: string, size: number, now: number, until: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('uploads')
+      .set({ locked_until: until })
+      .where('id', '=', id)
+      .where('size', '=', size)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async releaseUpload(id: string): Promise<void> {
+    await this.db.updateTable('uploads').set({ locked_until: null }).where('id', '=', id).execute();
+  }
+
+  /** Records a chunk written under a claim, and releases the claim. */
   async advanceUpload(id: string, fromSize: number, size: number, sha256: string, now: number): Promise<boolean> {
     const result = await this.db
       .updateTable('uploads')
-      .set({ size, sha256, updated_at: now })
+      .set({ size, sha256, updated_at: now, locked_until: null })
       .where('id', '=', id)
       .where('size', '=', fromSize)
       .executeTakeFirst();
@@ -154,11 +177,13 @@ export class RegistryIndex {
     await this.db.deleteFrom('uploads').where('id', '=', id).execute();
   }
 
-  async uploadsIdleSince(before: number, limit: number): Promise<string[]> {
+  /** Sessions idle since `before` that no writer holds at `now`. */
+  async uploadsIdleSince(before: number, now: number, limit: number): Promise<string[]> {
     const rows = await this.db
       .selectFrom('uploads')
       .select('id')
       .where('updated_at', '<', before)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
       .limit(limit)
       .execute();
     return rows.map((r) => r.id);
@@ -199,10 +224,11 @@ export class RegistryIndex {
         .onConflict((oc) => oc.columns(['repository', 'digest']).doNothing())
         .execute();
       const unique = new Map(m.references.map((r) => [`${r.kind} ${r.digest}`, r]));
-      if (unique.size > 0) {
+      // batches keep each statement under SQLite's limit of bound variables
+      for (const batch of chunks([...unique.values()], 500)) {
         await trx
           .insertInto('manifest_references')
-          .values([...unique.values()].map((r) => ({ repository: m.repository, manifest_digest: m.digest, digest: r.digest, kind: r.kind })))
+          .values(batch.map((r) => ({ repository: m.repository, manifest_digest: m.digest, digest: r.digest, kind: r.kind })))
           .onConflict((oc) => oc.columns(['repository', 'manifest_digest', 'digest', 'kind']).doNothing())
           .execute();
       }

@@ -54,6 +54,8 @@ export interface UploadsTable {
   sha256: string;
   created_at: number;
   updated_at: number;
+  /** while a request writes to the session: until when its claim holds (a crashed writer's expires) */
+  locked_until: number | null;
 }
 
 export interface Database {

@@ -15,4 +15,10 @@ describe('parseAccept', () => {
     assert.ok(accepts(set, 'application/vnd.docker.distribution.manifest.v2+json'));
     assert.ok(!accepts(set, 'application/vnd.oci.image.manifest.v1+json'));
   });
+
+  it('reads q=0 as a refusal', () => {
+    const set = parseAccept('application/vnd.oci.image.index.v1+json;q=0, application/vnd.oci.image.manifest.v1+json');
+    assert.ok(!accepts(set, 'application/vnd.oci.image.index.v1+json'));
+    assert.ok(accepts(set, 'application/vnd.oci.image.manifest.v1+json'));
+  });
 });

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { parseDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { normalizeRepositoryName, type RepositoryName } from '../oci/names.js';
@@ -31,9 +31,14 @@ export class BlobService {
     return { digest, size: link.size };
   }
 
-  async open(repository: RepositoryName, digest: Digest, range?: ByteRange): Promise<Readable> {
+  /**
+   * Streams a blob that `stat` found. Reads are bounded by the indexed size, so whatever else a
+   * file might hold never reaches a client past the Content-Length it was promised.
+   */
+  async open(digest: Digest, size: number, range?: ByteRange): Promise<Readable> {
+    if (size === 0) return Readable.from([]);
     try {
-      return await this.store.read(digest, range);
+      return await this.store.read(digest, range ?? { start: 0, end: size - 1 });
     } catch (error) {
       if (error instanceof BlobNotFound) throw blobUnknown(digest);
       throw error;

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, pipeline, type Readable } from 'node:stream';
 
 export const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
@@ -14,9 +14,8 @@ export function hashingStream(source: Readable, hash: Hash): Readable {
       callback(null, chunk);
     },
   });
-  source.once('error', (error) => transform.destroy(error));
-  source.once('close', () => {
-    if (!source.readableEnded) transform.destroy(new Error('the body ended before it was complete'));
-  });
-  return source.pipe(transform);
+  // pipeline, not pipe: a source that already failed, or fails later, or closes early (a client
+  // that went away) destroys the transform with that error, so the store's write never hangs.
+  pipeline(source, transform, () => {});
+  return transform;
 }

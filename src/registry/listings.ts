@@ -4,6 +4,8 @@ import { MediaType } from '../oci/media-types.js';
 import type { RepositoryName } from '../oci/names.js';
 import type { Page, RegistryIndex } from '../metadata/registry-index.js';
 
+export type { Page };
+
 export interface Listing {
   items: string[];
   /** the `last` of the next page, when there is one */

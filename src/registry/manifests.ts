@@ -69,10 +69,22 @@ export class ManifestService {
 
   /**
    * GET and HEAD. A client gets the type that was pushed when it accepts it; a client that cannot
-   * read an index gets the linux/amd64 child; anything else is MANIFEST_UNKNOWN, never a type the
-   * client did not ask for.
+   * read an index gets, for a tag, the linux/amd64 child (a digest always names exactly one
+   * manifest); anything else is MANIFEST_UNKNOWN, never a type the client did not ask for.
+   * `pull` is set for a GET (HEAD is free): it is what pull counts and limits count.
    */
-  async get(repository: RepositoryName, referenceParam: string, accepted: Set<string> | undefined): Promise<ManifestRecord> {
+  async get(
+    repository: RepositoryName,
+    referenceParam: string,
+    accepted: Set<string> | undefined,
+    pull?: { actor: Actor },
+  ): Promise<ManifestRecord> {
+    const record = await this.negotiate(repository, referenceParam, accepted);
+    if (pull) this.events.emit({ type: 'manifest.pulled', repository, digest: record.digest as Digest, reference: referenceParam, actor: pull.actor });
+    return record;
+  }
+
+  private async negotiate(repository: RepositoryName, referenceParam: string, accepted: Set<string> | undefined): Promise<ManifestRecord> {
     const reference = lookupReference(referenceParam);
     const record =
       reference.kind === 'tag'
@@ -80,7 +92,7 @@ export class ManifestService {
         : await this.index.getManifest(repository, reference.digest);
     if (!record) throw manifestUnknown(referenceParam);
     if (accepts(accepted, record.mediaType)) return record;
-    if (isIndexMediaType(record.mediaType)) {
+    if (reference.kind === 'tag' && isIndexMediaType(record.mediaType)) {
       const child = defaultPlatformChild(parseManifest(record.content, record.mediaType));
       if (child && accepts(accepted, child.mediaType)) {
         const childRecord = await this.index.getManifest(repository, child.digest);

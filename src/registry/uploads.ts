@@ -25,17 +25,19 @@ export interface ChunkInfo {
 export interface UploadOptions {
   /** how long a session may stay idle before it and its bytes are removed */
   ttlMs: number;
+  /** how long one request's claim on a session holds if its process dies while writing */
+  claimMs?: number;
   /** hashes kept in memory for sessions in progress, so chunks continue without rereading */
   liveHashLimit?: number;
 }
 
 /**
  * Blob uploads: sessions are rows, bytes live in the BlobStore, and the sha256 of the bytes so far
- * is recorded after every chunk, so the final PUT can complete on any replica.
+ * is recorded after every chunk, so the final PUT can complete on any replica. A request claims
+ * its session in the database before it writes a byte, so two writers never interleave.
  */
 export class UploadService {
   private readonly live = new Map<string, { hash: Hash; size: number }>();
-  private readonly busy = new Set<string>();
 
   constructor(
     private readonly index: RegistryIndex,
@@ -63,7 +65,8 @@ export class UploadService {
   /** Appends one chunk (PATCH). Chunks must arrive in order: anything else answers 416. */
   async append(repository: RepositoryName, uploadId: string, body: Readable, chunk: ChunkInfo): Promise<UploadStatus> {
     const session = await this.session(repository, uploadId);
-    const { size } = await this.exclusive(uploadId, () => this.appendTo(session, body, chunk));
+    checkOrder(session, chunk, body);
+    const { size } = await this.claimed(session, () => this.appendTo(session, body, chunk));
     return { uploadId, repository, size };
   }
 
@@ -78,14 +81,21 @@ export class UploadService {
   ): Promise<{ digest: Digest; size: number }> {
     const digest = requireDigest(digestParam);
     let session = await this.session(repository, uploadId);
-    return this.exclusive(uploadId, async () => {
-      if (body) session = await this.appendTo(session, body, chunk);
+    if (body) checkOrder(session, chunk, body);
+    return this.claimed(session, async () => {
+      if (body) session = await this.appendTo(session, body, chunk, false);
       const actual = await this.digestOf(session, digestAlgorithm(digest));
       if (actual !== digest) {
-        await this.cancel(repository, uploadId);
+        await this.discard(uploadId);
         throw new OciError('DIGEST_INVALID', `provided digest ${digest} does not match the uploaded content (${actual})`);
       }
-      await this.store.commit(uploadId, digest);
+      try {
+        await this.store.commit(uploadId, digest, session.size);
+      } catch (error) {
+        if (!(error instanceof UploadNotFound)) throw error;
+        await this.discard(uploadId);
+        throw new OciError('BLOB_UPLOAD_UNKNOWN', 'upload data is gone (expired or cancelled); restart the upload');
+      }
       await this.index.completeUpload(uploadId, repository, digest, session.size, this.clock.now());
       this.live.delete(uploadId);
       this.events.emit({ type: 'blob.uploaded', repository, digest, size: session.size, actor });
@@ -105,7 +115,7 @@ export class UploadService {
       checkLength(chunk, 0, size);
       const actual = makeDigest(digestAlgorithm(digest), hash.digest('hex'));
       if (actual !== digest) throw new OciError('DIGEST_INVALID', `provided digest ${digest} does not match the uploaded content (${actual})`);
-      await this.store.commit(uploadId, digest);
+      await this.store.commit(uploadId, digest, size);
       await this.index.linkBlob(repository, digest, size, this.clock.now());
       this.events.emit({ type: 'blob.uploaded', repository, digest, size, actor });
       return { digest, size };
@@ -117,28 +127,24 @@ export class UploadService {
 
   async cancel(repository: RepositoryName, uploadId: string): Promise<void> {
     await this.session(repository, uploadId);
-    this.live.delete(uploadId);
-    await this.index.deleteUpload(uploadId);
-    await this.store.abortUpload(uploadId);
+    await this.discard(uploadId);
   }
 
   /** Removes sessions idle for longer than the TTL, and store uploads that no session knows. */
   async sweepExpired(): Promise<number> {
-    const before = this.clock.now() - this.options.ttlMs;
+    const now = this.clock.now();
+    const before = now - this.options.ttlMs;
     let removed = 0;
     for (;;) {
-      const ids = await this.index.uploadsIdleSince(before, 500);
+      const ids = await this.index.uploadsIdleSince(before, now, 500);
       for (const id of ids) {
-        if (this.busy.has(id)) continue;
-        this.live.delete(id);
-        await this.index.deleteUpload(id);
-        await this.store.abortUpload(id);
+        await this.discard(id);
         removed++;
       }
       if (ids.length < 500) break;
     }
     for await (const upload of this.store.listUploads()) {
-      if (upload.modifiedAt >= before || this.busy.has(upload.uploadId)) continue;
+      if (upload.modifiedAt >= before) continue;
       if (await this.index.getUpload(upload.uploadId)) continue;
       await this.store.abortUpload(upload.uploadId);
       removed++;
@@ -154,27 +160,30 @@ export class UploadService {
     return session;
   }
 
-  private async exclusive<T>(uploadId: string, work: () => Promise<T>): Promise<T> {
-    if (this.busy.has(uploadId)) {
+  private async discard(uploadId: string): Promise<void> {
+    this.live.delete(uploadId);
+    await this.index.deleteUpload(uploadId);
+    await this.store.abortUpload(uploadId);
+  }
+
+  /** Runs `work` holding the session's claim; the claim ends with the chunk's record, or here on failure. */
+  private async claimed<T>(session: UploadRecord, work: () => Promise<T>): Promise<T> {
+    const now = this.clock.now();
+    const claimMs = this.options.claimMs ?? 3_600_000;
+    if (!(await this.index.claimUpload(session.id, session.size, now, now + claimMs))) {
       throw new OciError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload', { status: 409 });
     }
-    this.busy.add(uploadId);
     try {
       return await work();
-    } finally {
-      this.busy.delete(uploadId);
+    } catch (error) {
+      await this.index.releaseUpload(session.id).catch(() => {});
+      throw error;
     }
   }
 
-  /** Appends a chunk and returns the session as it now stands. */
-  private async appendTo(session: UploadRecord, body: Readable, chunk: ChunkInfo): Promise<UploadRecord> {
+  /** Appends a chunk under a claim and returns the session as it now stands. */
+  private async appendTo(session: UploadRecord, body: Readable, chunk: ChunkInfo, release = true): Promise<UploadRecord> {
     const { id: uploadId, size: offset } = session;
-    if (chunk.range && chunk.range.start !== offset) {
-      body.resume();
-      throw new OciError('RANGE_INVALID', `chunk starts at ${chunk.range.start}, the upload is at ${offset}`, {
-        headers: uploadHeaders(session.repository, uploadId, offset),
-      });
-    }
     const hash = await this.hashAt(session);
     this.live.delete(uploadId);
     let size: number;
@@ -187,9 +196,12 @@ export class UploadService {
     checkLength(chunk, offset, size);
     const sha256 = hash.copy().digest('hex');
     const now = this.clock.now();
-    const advanced = await this.index.advanceUpload(uploadId, offset, size, sha256, now);
-    if (!advanced) throw new OciError('BLOB_UPLOAD_INVALID', 'the upload changed while this chunk was written', { status: 409 });
-    this.remember(uploadId, hash, size);
+    if (release) {
+      if (!(await this.index.advanceUpload(uploadId, offset, size, sha256, now))) {
+        throw new OciError('BLOB_UPLOAD_UNKNOWN', 'the upload was cancelled or expired while this chunk was written');
+      }
+      this.remember(uploadId, hash, size);
+    }
     return { ...session, size, sha256, updated_at: now };
   }
 
@@ -227,21 +239,14 @@ export class UploadService {
   }
 }
 
-export function uploadLocation(repository: string, uploadId: string): string {
-  return `/v2/${repository}/blobs/uploads/${uploadId}`;
-}
-
-/** `Range: 0-<last byte>` as the spec writes it (no `bytes=`); an empty upload answers `0-0`. */
-export function uploadRange(size: number): string {
-  return `0-${Math.max(size - 1, 0)}`;
-}
-
-export function uploadHeaders(repository: string, uploadId: string, size: number): Record<string, string> {
-  return {
-    location: uploadLocation(repository, uploadId),
-    range: uploadRange(size),
-    'docker-upload-uuid': uploadId,
-  };
+/** A chunk that does not start where the upload is (out of order, or sent twice) answers 416. */
+function checkOrder(session: UploadRecord, chunk: ChunkInfo, body: Readable): void {
+  if (chunk.range && chunk.range.start !== session.size) {
+    body.resume();
+    throw new OciError('RANGE_INVALID', `chunk starts at ${chunk.range.start}, the upload is at ${session.size}`, {
+      detail: { size: session.size },
+    });
+  }
 }
 
 function requireDigest(value: string | undefined): Digest {

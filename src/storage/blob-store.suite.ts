@@ -24,7 +24,7 @@ export function blobStoreSuite(name: string, create: () => Promise<{ store: Blob
       assert.equal(await store.append('u1', 6, body('world')), 11);
       const digest = sha256('hello world');
       assert.equal(await store.stat(digest), undefined, 'nothing is visible before commit');
-      await store.commit('u1', digest);
+      await store.commit('u1', digest, 11);
       assert.equal(await store.stat(digest), 11);
       assert.equal(await text(await store.read(digest)), 'hello world');
       assert.equal(await text(await store.read(digest, { start: 6, end: 10 })), 'world');
@@ -37,8 +37,24 @@ export function blobStoreSuite(name: string, create: () => Promise<{ store: Blob
       await assert.rejects(store.append('u2', 3, failingBody('garbage')));
       assert.equal(await store.append('u2', 3, body('def')), 6);
       const digest = sha256('abcdef');
-      await store.commit('u2', digest);
+      await store.commit('u2', digest, 6);
       assert.equal(await text(await store.read(digest)), 'abcdef');
+    }));
+
+    it('commits only the verified size and never replaces an existing blob', withStore(async (store) => {
+      const digest = sha256('hello');
+      await store.createUpload('t1');
+      await store.append('t1', 0, body('hello'));
+      await assert.rejects(store.append('t1', 5, failingBody('EVIL')));
+      await store.commit('t1', digest, 5);
+      assert.equal(await text(await store.read(digest)), 'hello', 'bytes of a failed append are not committed');
+      await store.createUpload('t2');
+      await store.append('t2', 0, body('hello'));
+      await store.commit('t2', digest, 5);
+      assert.equal(await store.stat(digest), 5);
+      const ids = [];
+      for await (const u of store.listUploads()) ids.push(u.uploadId);
+      assert.deepEqual(ids, [], 'a commit of an existing blob removes the upload');
     }));
 
     it('reads an unfinished upload back when it can', withStore(async (store) => {
@@ -65,7 +81,7 @@ export function blobStoreSuite(name: string, create: () => Promise<{ store: Blob
       for (const id of ['u6', 'u7']) {
         await store.createUpload(id);
         await store.append(id, 0, body('same'));
-        await store.commit(id, digest);
+        await store.commit(id, digest, 4);
       }
       assert.equal(await store.stat(digest), 4);
       await store.delete(digest);
@@ -88,7 +104,7 @@ export function blobStoreSuite(name: string, create: () => Promise<{ store: Blob
         offset = await store.append('big', offset, Readable.from([chunk]));
       }
       const digest = makeDigest('sha256', hash.digest('hex'));
-      await store.commit('big', digest);
+      await store.commit('big', digest, 8 * 1024 * 1024);
       assert.equal(await store.stat(digest), 8 * 1024 * 1024);
     }));
   });

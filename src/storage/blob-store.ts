@@ -30,8 +30,11 @@ export interface BlobStore {
    * earlier, interrupted append are discarded first, so a failed request never corrupts an upload.
    */
   append(uploadId: string, offset: number, body: Readable): Promise<number>;
-  /** Moves the upload's bytes to the digest's place (idempotent when the blob already exists). */
-  commit(uploadId: string, digest: Digest): Promise<void>;
+  /**
+   * Moves the first `size` bytes of the upload (what the caller verified; an interrupted append
+   * may have left more) to the digest's place. An existing blob is kept: same digest, same bytes.
+   */
+  commit(uploadId: string, digest: Digest, size: number): Promise<void>;
   abortUpload(uploadId: string): Promise<void>;
   /** Uploads the store holds, for sweeping the ones no session row knows any more. */
   listUploads(): AsyncIterable<StoredUpload>;
@@ -55,6 +58,10 @@ export class UploadNotFound extends Error {
 }
 
 /** Upload ids come from the registry (UUIDs), but a store never trusts a path component. */
+export function isUploadId(uploadId: string): boolean {
+  return /^[A-Za-z0-9_-]{1,128}$/.test(uploadId);
+}
+
 export function assertUploadId(uploadId: string): void {
-  if (!/^[A-Za-z0-9_-]{1,128}$/.test(uploadId)) throw new UploadNotFound(uploadId);
+  if (!isUploadId(uploadId)) throw new UploadNotFound(uploadId);
 }

@@ -1,10 +1,10 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
-import { BlobNotFound, UploadNotFound, assertUploadId, type BlobStore, type ByteRange, type StoredUpload } from './blob-store.js';
+import { BlobNotFound, UploadNotFound, assertUploadId, isUploadId, type BlobStore, type ByteRange, type StoredUpload } from './blob-store.js';
 
 export interface FsStoreOptions {
   root: string;
@@ -26,15 +26,17 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
     return join(root, 'uploads', uploadId);
   };
 
+  const blobSize = async (digest: Digest) => {
+    try {
+      return (await stat(blobPath(digest))).size;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  };
+
   return {
-    async stat(digest) {
-      try {
-        return (await stat(blobPath(digest))).size;
-      } catch (error) {
-        if (isNotFound(error)) return undefined;
-        throw error;
-      }
-    },
+    stat: blobSize,
 
     async read(digest: Digest, range?: ByteRange) {
       const path = blobPath(digest);
@@ -73,24 +75,28 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
       return offset + out.bytesWritten;
     },
 
-    async commit(uploadId, digest) {
+    async commit(uploadId, digest, size) {
       const from = uploadPath(uploadId);
       const to = blobPath(digest);
-      if (fsync) {
-        const handle = await open(from, 'r+').catch((error) => {
-          throw isNotFound(error) ? new UploadNotFound(uploadId) : error;
-        });
-        try {
-          await handle.datasync();
-        } finally {
-          await handle.close();
-        }
+      const handle = await open(from, 'r+').catch((error) => {
+        throw isNotFound(error) ? new UploadNotFound(uploadId) : error;
+      });
+      try {
+        if ((await handle.stat()).size < size) throw new Error(`upload ${uploadId} holds fewer than ${size} bytes`);
+        await handle.truncate(size);
+        if (fsync) await handle.datasync();
+      } finally {
+        await handle.close();
       }
-      await mkdir(join(to, '..'), { recursive: true });
-      // rename replaces an existing blob with identical bytes: same digest, same content.
+      if ((await blobSize(digest)) !== undefined) {
+        await rm(from, { force: true });
+        return;
+      }
+      await mkdir(dirname(to), { recursive: true });
       await rename(from, to).catch((error) => {
         throw isNotFound(error) ? new UploadNotFound(uploadId) : error;
       });
+      if (fsync) await syncDirectory(dirname(to));
     },
 
     async abortUpload(uploadId) {
@@ -104,6 +110,7 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
         throw error;
       });
       for (const uploadId of names) {
+        if (!isUploadId(uploadId)) continue; // a stray file (.nfs*, editor swap) is not ours to remove
         const info = await stat(join(dir, uploadId)).catch(() => undefined);
         if (info) yield { uploadId, modifiedAt: info.mtimeMs };
       }
@@ -121,6 +128,16 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
       return createReadStream('', { fd: handle, start: 0, end: length - 1, highWaterMark: READ_CHUNK });
     },
   };
+}
+
+/** A rename is durable only once its directory is synced. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 function isNotFound(error: unknown): boolean {

@@ -45,9 +45,10 @@ export function createMemoryStore(clock: () => number = Date.now): BlobStore {
       target.modifiedAt = clock();
       return target.size;
     },
-    async commit(uploadId: string, digest: Digest) {
+    async commit(uploadId: string, digest: Digest, size: number) {
       const target = upload(uploadId);
-      blobs.set(digest, Buffer.concat(target.chunks));
+      if (target.size < size) throw new Error(`upload ${uploadId} holds fewer than ${size} bytes`);
+      if (!blobs.has(digest)) blobs.set(digest, Buffer.concat(target.chunks).subarray(0, size));
       uploads.delete(uploadId);
     },
     async abortUpload(uploadId) {

@@ -1,5 +1,5 @@
 import { OciError } from '../../oci/errors.js';
-import type { Page } from '../../metadata/registry-index.js';
+import type { Page } from '../../registry/listings.js';
 import type { V2Context } from './context.js';
 
 const MAX_PAGE = 10_000;

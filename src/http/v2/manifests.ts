@@ -6,7 +6,7 @@ import { parseContentLength } from './range.js';
 
 export async function headOrGetManifest(ctx: V2Context, reference: string): Promise<void> {
   const { registry, request, reply, name } = ctx;
-  const record = await registry.manifests.get(name, reference, parseAccept(request.headers.accept));
+  const record = await registry.manifests.get(name, reference, parseAccept(request.headers.accept), ctx.head ? undefined : { actor: ctx.actor });
   reply.headers({
     'content-type': record.mediaType,
     'content-length': String(record.size),

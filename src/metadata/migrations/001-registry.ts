@@ -74,6 +74,7 @@ export const registryIndex: Migration = {
       .addColumn('sha256', 'text', notNull)
       .addColumn('created_at', t.bigint, notNull)
       .addColumn('updated_at', t.bigint, notNull)
+      .addColumn('locked_until', t.bigint)
       .execute();
     await db.schema.createIndex('uploads_updated_at').on('uploads').column('updated_at').execute();
   },
