@@ -58,6 +58,61 @@ export interface UploadsTable {
   locked_until: number | null;
 }
 
+export interface AccountsTable {
+  name: string;
+  email: string | null;
+  password_hash: string | null;
+  is_admin: number;
+  default_private: number;
+  created_at: number;
+  password_changed_at: number;
+  deleted_at: number | null;
+}
+
+export interface AccessTokensTable {
+  id: string;
+  account: string;
+  label: string;
+  token_hash: string;
+  /** space-separated: repo:read repo:write repo:delete repo:admin */
+  scopes: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  account: string;
+  token_hash: string;
+  client_id: string | null;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface HubRepositoriesTable {
+  name: string;
+  namespace: string;
+  private: number;
+  created_at: number;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  algorithm: string;
+  public_jwk: string;
+  private_jwk_encrypted: string;
+  created_at: number;
+  retired_at: number | null;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -66,4 +121,10 @@ export interface Database {
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
   uploads: UploadsTable;
+  accounts: AccountsTable;
+  access_tokens: AccessTokensTable;
+  refresh_tokens: RefreshTokensTable;
+  hub_repositories: HubRepositoriesTable;
+  signing_keys: SigningKeysTable;
+  settings: SettingsTable;
 }

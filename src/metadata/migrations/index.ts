@@ -1,5 +1,6 @@
 import type { Migration } from '../dialect.js';
 import { registryIndex } from './001-registry.js';
+import { accounts } from './002-accounts.js';
 
 /** Every migration, in order. Names are stored; never rename or reorder a released one. */
-export const MIGRATIONS: readonly Migration[] = [registryIndex];
+export const MIGRATIONS: readonly Migration[] = [registryIndex, accounts];
