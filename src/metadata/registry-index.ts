@@ -64,6 +64,30 @@ export class RegistryIndex {
     return (await query.execute()).map((r) => r.name);
   }
 
+  /** Repositories under `namespace/` (a range, not LIKE: `_` is a wildcard there). */
+  async repositoriesInNamespace(namespace: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('repositories')
+      .select('name')
+      .where('name', '>=', `${namespace}/`)
+      .where('name', '<', `${namespace}0`) // '0' is the byte after '/'
+      .orderBy('name')
+      .execute();
+    return rows.map((r) => r.name);
+  }
+
+  /** Removes a repository with its tags, manifests, blob links and upload sessions (bytes stay for GC). */
+  async deleteRepository(name: string): Promise<string[]> {
+    return this.db.transaction().execute(async (trx) => {
+      const uploads = await trx.selectFrom('uploads').select('id').where('repository', '=', name).execute();
+      for (const table of ['tags', 'manifest_references', 'manifests', 'blob_links', 'uploads'] as const) {
+        await trx.deleteFrom(table).where('repository', '=', name).execute();
+      }
+      await trx.deleteFrom('repositories').where('name', '=', name).execute();
+      return uploads.map((u) => u.id);
+    });
+  }
+
   private async ensureRepository(db: Db, name: string, now: number): Promise<void> {
     await db
       .insertInto('repositories')

@@ -22,6 +22,8 @@ export class Registry {
   readonly blobs: BlobService;
   readonly manifests: ManifestService;
   readonly listings: ListingService;
+  private readonly index: RegistryIndex;
+  private readonly store: BlobStore;
 
   constructor(options: RegistryOptions) {
     const { index, store } = options;
@@ -32,5 +34,16 @@ export class Registry {
     this.blobs = new BlobService(index, store, this.uploads, events, clock);
     this.manifests = new ManifestService(index, gate, events, clock, options.manifestMaxBytes ?? DEFAULT_MANIFEST_MAX_BYTES);
     this.listings = new ListingService(index);
+    this.index = index;
+    this.store = store;
+  }
+
+  /** Deletes every repository of a namespace (an account deleted with its repositories). */
+  async deleteNamespace(namespace: string): Promise<string[]> {
+    const names = await this.index.repositoriesInNamespace(namespace);
+    for (const name of names) {
+      for (const uploadId of await this.index.deleteRepository(name)) await this.store.abortUpload(uploadId);
+    }
+    return names;
   }
 }

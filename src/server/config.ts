@@ -35,6 +35,30 @@ export const ConfigSchema = z
       .strict()
       .default({ maxBytes: 4 * 1024 * 1024 }),
     storage: z.object({ fsync: booleanish.default(true) }).strict().default({ fsync: true }),
+    /** the URL clients reach Pier at: the token realm is `<publicUrl>/token` (never the Host header) */
+    publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /** the `service` of token auth and the audience of its JWTs */
+    service: z.string().min(1).max(200).default('pier'),
+    /** addresses (or CIDRs) of reverse proxies whose X-Forwarded-For is believed; none by default */
+    trustProxy: z
+      .union([z.string(), z.array(z.string())])
+      .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean))
+      .default([]),
+    auth: z
+      .object({
+        /** `token`: accounts and docker login; `open`: anonymous push and pull, for local development */
+        mode: z.enum(['token', 'open']).default('token'),
+        tokenTtl: duration.default(5 * 60_000),
+        /** a 32-byte secret shared by replicas (encrypts signing keys); unset: <data>/secret.key */
+        secretKeyFile: z.string().min(1).optional(),
+        /** failed logins allowed per account and client address in `loginWindow`, before 429 */
+        loginFailures: z.coerce.number().int().min(1).max(1000).default(5),
+        loginWindow: duration.default(15 * 60_000),
+      })
+      .strict()
+      .default({ mode: 'token', tokenTtl: 5 * 60_000, loginFailures: 5, loginWindow: 15 * 60_000 }),
+    /** the first administrator, created on first start when no account exists */
+    admin: z.object({ user: z.string().optional(), password: z.string().optional() }).strict().default({}),
   })
   .strict();
 
@@ -50,6 +74,16 @@ export const ENVIRONMENT: Record<string, string> = {
   PIER_UPLOAD_SWEEP_INTERVAL: 'uploads.sweepInterval',
   PIER_MANIFEST_MAX_BYTES: 'manifests.maxBytes',
   PIER_STORAGE_FSYNC: 'storage.fsync',
+  PIER_PUBLIC_URL: 'publicUrl',
+  PIER_SERVICE: 'service',
+  PIER_TRUST_PROXY: 'trustProxy',
+  PIER_AUTH: 'auth.mode',
+  PIER_TOKEN_TTL: 'auth.tokenTtl',
+  PIER_SECRET_KEY_FILE: 'auth.secretKeyFile',
+  PIER_LOGIN_FAILURES: 'auth.loginFailures',
+  PIER_LOGIN_WINDOW: 'auth.loginWindow',
+  PIER_ADMIN_USER: 'admin.user',
+  PIER_ADMIN_PASSWORD: 'admin.password',
 };
 
 export class ConfigError extends Error {

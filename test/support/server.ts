@@ -13,7 +13,7 @@ export interface TestServer extends PierServer {
 
 /**
  * An in-process Pier on 127.0.0.1:<random port> over a fresh data directory (SQLite + filesystem).
- * `overrides` are config keys (`uploads.ttl`, ...), as a config file would set them.
+ * `overrides` are config keys (`uploads.ttl`, `auth.mode`, ...), as a config file would set them.
  */
 export async function startTestServer(
   overrides: Record<string, unknown> = {},
@@ -22,7 +22,8 @@ export async function startTestServer(
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'pier-test-')));
   const config: Config = loadConfig({
     env: {},
-    overrides: { listen: '127.0.0.1:0', data: dataDir, 'storage.fsync': false, ...overrides },
+    // the registry's own tests run open; auth tests set 'auth.mode': 'token'
+    overrides: { listen: '127.0.0.1:0', data: dataDir, 'storage.fsync': false, 'auth.mode': 'open', ...overrides },
   });
   const server = await startServer(config, { logger: pino({ level: process.env.PIER_TEST_LOG ?? 'silent' }), ...options });
   return {

@@ -1,0 +1,136 @@
+import type { Kysely } from 'kysely';
+import { hashPassword, passwordProblem, verifyPassword } from '../auth/password.js';
+import type { Database } from '../metadata/schema.js';
+import type { Clock } from '../registry/ports.js';
+import { accountNameProblem } from './account-names.js';
+import { HubError } from './errors.js';
+
+export interface Account {
+  name: string;
+  email: string | null;
+  admin: boolean;
+  /** visibility of repositories created by a first push into this namespace */
+  defaultPrivate: boolean;
+  createdAt: number;
+  passwordChangedAt: number;
+}
+
+export interface NewAccount {
+  name: string;
+  email?: string;
+  password: string;
+  admin?: boolean;
+}
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+
+/** Accounts: a user owns the namespace of its name; a deleted account's name stays reserved. */
+export class AccountService {
+  /** verified when the name is unknown, so that a wrong name costs as much as a wrong password */
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(input: NewAccount): Promise<Account> {
+    const problem = accountNameProblem(input.name) ?? passwordProblem(input.password);
+    if (problem) throw new HubError('invalid', problem);
+    if (input.email !== undefined && !EMAIL.test(input.email)) throw new HubError('invalid', 'the email address is not valid');
+    const existing = await this.db.selectFrom('accounts').select('name').where('name', '=', input.name).executeTakeFirst();
+    if (existing) throw new HubError('conflict', `the username "${input.name}" is taken`);
+    const now = this.clock.now();
+    const passwordHash = await hashPassword(input.password);
+    try {
+      await this.db
+        .insertInto('accounts')
+        .values({
+          name: input.name,
+          email: input.email ?? null,
+          password_hash: passwordHash,
+          is_admin: input.admin ? 1 : 0,
+          default_private: 0,
+          created_at: now,
+          password_changed_at: now,
+          deleted_at: null,
+        })
+        .execute();
+    } catch (error) {
+      if (/unique|duplicate|constraint/i.test(String((error as Error).message))) {
+        throw new HubError('conflict', `the username "${input.name}" is taken`);
+      }
+      throw error;
+    }
+    return (await this.get(input.name))!;
+  }
+
+  async get(name: string): Promise<Account | undefined> {
+    const row = await this.db.selectFrom('accounts').selectAll().where('name', '=', name).where('deleted_at', 'is', null).executeTakeFirst();
+    return row && toAccount(row);
+  }
+
+  async list(): Promise<Account[]> {
+    const rows = await this.db.selectFrom('accounts').selectAll().where('deleted_at', 'is', null).orderBy('name').execute();
+    return rows.map(toAccount);
+  }
+
+  async count(): Promise<number> {
+    const row = await this.db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).where('deleted_at', 'is', null).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  /** The account when the password is right; undefined otherwise (same cost either way). */
+  async authenticate(name: string, password: string): Promise<Account | undefined> {
+    const row = await this.db.selectFrom('accounts').selectAll().where('name', '=', name).where('deleted_at', 'is', null).executeTakeFirst();
+    if (!row?.password_hash) {
+      this.dummyHash ??= hashPassword('not a real password, only spent time');
+      await verifyPassword(await this.dummyHash, password);
+      return undefined;
+    }
+    return (await verifyPassword(row.password_hash, password)) ? toAccount(row) : undefined;
+  }
+
+  async setPassword(name: string, password: string): Promise<void> {
+    const problem = passwordProblem(password);
+    if (problem) throw new HubError('invalid', problem);
+    const hash = await hashPassword(password);
+    const result = await this.db
+      .updateTable('accounts')
+      .set({ password_hash: hash, password_changed_at: this.clock.now() })
+      .where('name', '=', name)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new HubError('not_found', `no account "${name}"`);
+  }
+
+  async setAdmin(name: string, admin: boolean): Promise<void> {
+    await this.db.updateTable('accounts').set({ is_admin: admin ? 1 : 0 }).where('name', '=', name).execute();
+  }
+
+  async setDefaultPrivate(name: string, defaultPrivate: boolean): Promise<void> {
+    await this.db.updateTable('accounts').set({ default_private: defaultPrivate ? 1 : 0 }).where('name', '=', name).execute();
+  }
+
+  /** Marks the account deleted; its name stays taken. Credentials and repositories go with the caller (Hub). */
+  async markDeleted(name: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('accounts')
+      .set({ deleted_at: this.clock.now(), password_hash: null, email: null, is_admin: 0 })
+      .where('name', '=', name)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+}
+
+function toAccount(row: Database['accounts']): Account {
+  return {
+    name: row.name,
+    email: row.email,
+    admin: Number(row.is_admin) === 1,
+    defaultPrivate: Number(row.default_private) === 1,
+    createdAt: Number(row.created_at),
+    passwordChangedAt: Number(row.password_changed_at),
+  };
+}

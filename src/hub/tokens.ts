@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { isTokenScope, type TokenScope } from '../auth/access-policy.js';
+import { hashSecret, newSecret } from '../auth/secret-token.js';
+import type { Database } from '../metadata/schema.js';
+import type { Clock } from '../registry/ports.js';
+import type { Account, AccountService } from './accounts.js';
+import { HubError } from './errors.js';
+
+export interface PersonalAccessToken {
+  id: string;
+  label: string;
+  scopes: TokenScope[];
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+}
+
+export interface RefreshTokenInfo {
+  id: string;
+  clientId: string | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+/** Last use is recorded, but not more often than this: token checks stay reads. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+/**
+ * Personal access tokens (for machines and CI) and refresh tokens (docker login's identity
+ * token): long random secrets, shown once, kept as SHA-256, revocable.
+ */
+export class TokenService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly accounts: AccountService,
+    private readonly clock: Clock,
+  ) {}
+
+  async createPersonalAccessToken(
+    account: string,
+    input: { label: string; scopes: string[]; expiresAt?: number },
+  ): Promise<{ token: string; info: PersonalAccessToken }> {
+    const label = input.label.trim();
+    if (label.length === 0 || label.length > 100) throw new HubError('invalid', 'a token needs a label of 1 to 100 characters');
+    const scopes = [...new Set(input.scopes)];
+    const unknown = scopes.filter((s) => !isTokenScope(s));
+    if (scopes.length === 0 || unknown.length > 0) {
+      throw new HubError('invalid', `token scopes are repo:read, repo:write, repo:delete, repo:admin${unknown.length ? ` (not ${unknown.join(', ')})` : ''}`);
+    }
+    const now = this.clock.now();
+    if (input.expiresAt !== undefined && input.expiresAt <= now) throw new HubError('invalid', 'the expiry must be in the future');
+    if (!(await this.accounts.get(account))) throw new HubError('not_found', `no account "${account}"`);
+    const { secret, hash } = newSecret('pat');
+    const id = randomUUID();
+    await this.db
+      .insertInto('access_tokens')
+      .values({
+        id,
+        account,
+        label,
+        token_hash: hash,
+        scopes: scopes.join(' '),
+        created_at: now,
+        expires_at: input.expiresAt ?? null,
+        last_used_at: null,
+        revoked_at: null,
+      })
+      .execute();
+    return { token: secret, info: { id, label, scopes: scopes as TokenScope[], createdAt: now, expiresAt: input.expiresAt ?? null, lastUsedAt: null } };
+  }
+
+  async listPersonalAccessTokens(account: string): Promise<PersonalAccessToken[]> {
+    const rows = await this.db
+      .selectFrom('access_tokens')
+      .selectAll()
+      .where('account', '=', account)
+      .where('revoked_at', 'is', null)
+      .orderBy('created_at')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      label: r.label,
+      scopes: r.scopes.split(' ').filter(isTokenScope),
+      createdAt: Number(r.created_at),
+      expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+      lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+    }));
+  }
+
+  async revokePersonalAccessToken(account: string, id: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('access_tokens')
+      .set({ revoked_at: this.clock.now() })
+      .where('account', '=', account)
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** The owner and scopes of a live PAT, or undefined (unknown, revoked, expired, owner deleted). */
+  async authenticatePersonalAccessToken(secret: string): Promise<{ account: Account; scopes: TokenScope[] } | undefined> {
+    const row = await this.db.selectFrom('access_tokens').selectAll().where('token_hash', '=', hashSecret(secret)).executeTakeFirst();
+    const now = this.clock.now();
+    if (!row || row.revoked_at !== null || (row.expires_at !== null && Number(row.expires_at) <= now)) return undefined;
+    const account = await this.accounts.get(row.account);
+    if (!account) return undefined;
+    if (row.last_used_at === null || now - Number(row.last_used_at) > TOUCH_INTERVAL_MS) {
+      await this.db.updateTable('access_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute();
+    }
+    return { account, scopes: row.scopes.split(' ').filter(isTokenScope) };
+  }
+
+  async createRefreshToken(account: string, clientId: string | undefined): Promise<string> {
+    const { secret, hash } = newSecret('refresh');
+    await this.db
+      .insertInto('refresh_tokens')
+      .values({ id: randomUUID(), account, token_hash: hash, client_id: clientId?.slice(0, 200) ?? null, created_at: this.clock.now(), last_used_at: null, revoked_at: null })
+      .execute();
+    return secret;
+  }
+
+  /** The account of a live refresh token. Not rotated when used: the Docker daemon never stores a new one. */
+  async authenticateRefreshToken(secret: string): Promise<Account | undefined> {
+    const row = await this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', hashSecret(secret)).executeTakeFirst();
+    if (!row || row.revoked_at !== null) return undefined;
+    const account = await this.accounts.get(row.account);
+    // A password change ends every session that began before it.
+    if (!account || Number(row.created_at) < account.passwordChangedAt) return undefined;
+    const now = this.clock.now();
+    if (row.last_used_at === null || now - Number(row.last_used_at) > TOUCH_INTERVAL_MS) {
+      await this.db.updateTable('refresh_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute();
+    }
+    return account;
+  }
+
+  async listRefreshTokens(account: string): Promise<RefreshTokenInfo[]> {
+    const rows = await this.db
+      .selectFrom('refresh_tokens')
+      .selectAll()
+      .where('account', '=', account)
+      .where('revoked_at', 'is', null)
+      .orderBy('created_at')
+      .execute();
+    return rows.map((r) => ({
+      id: r.id,
+      clientId: r.client_id,
+      createdAt: Number(r.created_at),
+      lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+    }));
+  }
+
+  async revokeRefreshToken(account: string, id: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: this.clock.now() })
+      .where('account', '=', account)
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Ends every credential of an account (deletion). */
+  async revokeAll(account: string): Promise<void> {
+    const now = this.clock.now();
+    await this.db.updateTable('access_tokens').set({ revoked_at: now }).where('account', '=', account).where('revoked_at', 'is', null).execute();
+    await this.db.updateTable('refresh_tokens').set({ revoked_at: now }).where('account', '=', account).where('revoked_at', 'is', null).execute();
+  }
+}
