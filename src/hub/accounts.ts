@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { hashPassword, passwordProblem, verifyPassword } from '../auth/password.js';
+import { fakePasswordCheck, hashPassword, passwordProblem, verifyPassword } from '../auth/password.js';
 import type { Database } from '../metadata/schema.js';
 import type { Clock } from '../registry/ports.js';
 import { accountNameProblem } from './account-names.js';
@@ -26,9 +26,6 @@ const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
 /** Accounts: a user owns the namespace of its name; a deleted account's name stays reserved. */
 export class AccountService {
-  /** verified when the name is unknown, so that a wrong name costs as much as a wrong password */
-  private dummyHash: Promise<string> | undefined;
-
   constructor(
     private readonly db: Kysely<Database>,
     private readonly clock: Clock,
@@ -83,11 +80,7 @@ export class AccountService {
   /** The account when the password is right; undefined otherwise (same cost either way). */
   async authenticate(name: string, password: string): Promise<Account | undefined> {
     const row = await this.db.selectFrom('accounts').selectAll().where('name', '=', name).where('deleted_at', 'is', null).executeTakeFirst();
-    if (!row?.password_hash) {
-      this.dummyHash ??= hashPassword('not a real password, only spent time');
-      await verifyPassword(await this.dummyHash, password);
-      return undefined;
-    }
+    if (!row?.password_hash) return fakePasswordCheck(password).then(() => undefined);
     return (await verifyPassword(row.password_hash, password)) ? toAccount(row) : undefined;
   }
 

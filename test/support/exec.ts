@@ -11,13 +11,15 @@ export interface RunOptions {
   cwd?: string;
   /** the command is killed (SIGKILL) after this long; default 120 s */
   timeoutMs?: number;
+  /** written to the command's standard input (then closed) */
+  input?: string;
 }
 
 /** Runs a command to completion; never throws for a non-zero exit (see `runOk`). */
 export function run(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? 120_000;
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       command,
       args,
       { env: options.env ?? process.env, cwd: options.cwd, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 },
@@ -35,6 +37,7 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
         resolve({ code, stdout, stderr: stderr + extra });
       },
     );
+    child.stdin?.end(options.input ?? '');
   });
 }
 
