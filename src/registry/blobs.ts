@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parseDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { normalizeRepositoryName, type RepositoryName } from '../oci/names.js';
@@ -32,13 +33,19 @@ export class BlobService {
   }
 
   /**
-   * Streams a blob that `stat` found. Reads are bounded by the indexed size, so whatever else a
-   * file might hold never reaches a client past the Content-Length it was promised.
+   * Writes a blob that `stat` found (or the range of it) into `destination`, the fastest way the
+   * store can. Reads are bounded by the indexed size, so whatever else a file might hold never
+   * reaches a client past the Content-Length it was promised. `opened` runs before the first byte, once
+   * the blob was found: until then a failure is still an ordinary error response.
    */
-  async open(digest: Digest, size: number, range?: ByteRange): Promise<Readable> {
-    if (size === 0) return Readable.from([]);
+  async writeTo(digest: Digest, size: number, range: ByteRange | undefined, destination: Writable, opened: () => void): Promise<void> {
+    if (size === 0) return opened();
+    const bounded = range ?? { start: 0, end: size - 1 };
     try {
-      return await this.store.read(digest, range ?? { start: 0, end: size - 1 });
+      if (this.store.writeTo) return await this.store.writeTo(digest, bounded, destination, opened);
+      const source = await this.store.read(digest, bounded);
+      opened();
+      await pipeline(source, destination, { end: false });
     } catch (error) {
       if (error instanceof BlobNotFound) throw blobUnknown(digest);
       throw error;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { makeDigest, type Digest } from '../oci/digest.js';
 import { BlobNotFound, UploadNotFound, type BlobStore } from './blob-store.js';
@@ -55,6 +55,28 @@ export function blobStoreSuite(name: string, create: () => Promise<{ store: Blob
       const ids = [];
       for await (const u of store.listUploads()) ids.push(u.uploadId);
       assert.deepEqual(ids, [], 'a commit of an existing blob removes the upload');
+    }));
+
+    it('writes a blob or a range straight into a destination when it can', withStore(async (store) => {
+      if (!store.writeTo) return;
+      const content = Buffer.alloc(3 * 1024 * 1024 + 5);
+      for (let i = 0; i < content.length; i++) content[i] = i % 251;
+      const digest = makeDigest('sha256', createHash('sha256').update(content).digest('hex'));
+      await store.createUpload('w1');
+      await store.append('w1', 0, Readable.from([content]));
+      await store.commit('w1', digest, content.length);
+      const collect = async (range: { start: number; end: number }) => {
+        const chunks: Buffer[] = [];
+        let opened = 0;
+        const sink = new PassThrough();
+        sink.on('data', (c: Buffer) => chunks.push(Buffer.from(c)));
+        await store.writeTo!(digest, range, sink, () => opened++);
+        assert.equal(opened, 1);
+        return Buffer.concat(chunks);
+      };
+      assert.deepEqual(await collect({ start: 0, end: content.length - 1 }), content, 'buffers are reused only once written');
+      assert.deepEqual(await collect({ start: 1024 * 1024 - 3, end: 2 * 1024 * 1024 + 7 }), content.subarray(1024 * 1024 - 3, 2 * 1024 * 1024 + 8));
+      await assert.rejects(store.writeTo(sha256('absent'), { start: 0, end: 0 }, new PassThrough(), () => assert.fail('not opened')), BlobNotFound);
     }));
 
     it('reads an unfinished upload back when it can', withStore(async (store) => {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
 
 /** An inclusive byte range, as HTTP counts it. */
@@ -23,6 +23,12 @@ export interface BlobStore {
   /** Streams a committed blob, or the inclusive range of it. Rejects with BlobNotFound. */
   read(digest: Digest, range?: ByteRange): Promise<Readable>;
   delete(digest: Digest): Promise<void>;
+  /**
+   * Optional capability: writes a blob's range straight into `destination`, reusing its read
+   * buffers (a stream allocates one per read, and on the download path that churn is what costs).
+   * `opened` runs once the blob was found, before the first byte is written.
+   */
+  writeTo?(digest: Digest, range: ByteRange, destination: Writable, opened: () => void): Promise<void>;
 
   createUpload(uploadId: string): Promise<void>;
   /**
