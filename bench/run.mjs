@@ -242,7 +242,8 @@ async function startPier(opts, dir) {
   const server = new Server('pier', 'Pier');
   server.dataDir = path.join(dir, 'pier-data');
   server.logFile = path.join(dir, 'pier.log');
-  const env = { PIER_DATA: server.dataDir, PIER_LOG_LEVEL: 'warn' };
+  // The reference registry runs without authentication: so does Pier, to compare the same work.
+  const env = { PIER_DATA: server.dataDir, PIER_LOG_LEVEL: 'warn', PIER_AUTH: 'open' };
   if (opts.pierFsync !== '') env.PIER_STORAGE_FSYNC = opts.pierFsync;
   server.port = await freePort();
   env.PIER_LISTEN = `127.0.0.1:${server.port}`;
