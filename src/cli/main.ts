@@ -1,47 +1,31 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { ConfigError, loadConfig } from '../server/config.js';
-import { startServer } from '../server/server.js';
+import { Command, CommanderError } from 'commander';
+import { HubError } from '../hub/errors.js';
+import { ConfigError } from '../server/config.js';
+import { CliError } from './errors.js';
+import { registerRepo } from './repo.js';
+import { registerServe } from './serve.js';
+import { registerToken } from './token.js';
+import { registerUser } from './user.js';
 
 const program = new Command();
-program.name('pier').description('Pier: a self-hosted Docker Hub');
+// usage errors exit with 2, like a bad configuration; commander has printed why
+program.name('pier').description('Pier: a self-hosted Docker Hub').exitOverride();
 
-program
-  .command('serve')
-  .description('start the registry (config: --config FILE or PIER_CONFIG; PIER_* variables override it)')
-  .option('--listen <host:port>', 'address to listen on (PIER_LISTEN, default 127.0.0.1:5000)')
-  .option('--data <dir>', 'data directory (PIER_DATA, default ./data)')
-  .option('--config <file>', 'YAML or JSON config file (PIER_CONFIG)')
-  .action(async (flags: { listen?: string; data?: string; config?: string }) => {
-    const config = loadConfig({ file: flags.config, overrides: { listen: flags.listen, data: flags.data } });
-    const server = await startServer(config);
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      server.logger.info({ signal }, 'stopping: finishing requests in flight');
-      const timer = setTimeout(() => {
-        server.logger.error('requests did not finish in time; exiting');
-        process.exit(1);
-      }, config.shutdownTimeout);
-      timer.unref();
-      server.close().then(
-        () => process.exit(0),
-        (error) => {
-          server.logger.error({ err: error }, 'error while stopping');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-  });
+registerServe(program);
+registerUser(program);
+registerToken(program);
+registerRepo(program);
 
-program.parseAsync(process.argv).catch((error) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`pier: ${error.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`pier: ${(error as Error).stack ?? error}\n`);
-  process.exit(1);
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
+  if (error instanceof ConfigError) fail(error.message, 2);
+  if (error instanceof CliError) fail(error.message, error.exitCode);
+  if (error instanceof HubError) fail(error.message, 1);
+  fail((error as Error).stack ?? String(error), 1);
 });
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`pier: ${message}\n`);
+  process.exit(code);
+}

@@ -1,16 +1,27 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { Hub } from '../hub/hub.js';
+import type { Clock } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
+import type { TokenAuth } from './token-auth.js';
+import { registerApi } from './api/index.js';
+import { registerToken } from './token.js';
 import { openAuthorizer, type V2Authorizer } from './v2/authorize.js';
 import { sendOciError } from './v2/errors.js';
 import { registerV2 } from './v2/index.js';
+import { tokenAuthorizer } from './v2/token-authorizer.js';
 import { matchV2Route, ROUTE_METHODS } from './v2/route.js';
 import { OciError } from '../oci/errors.js';
 
 export interface AppOptions {
   registry: Registry;
+  hub: Hub;
   logger: Logger;
-  authorizer?: V2Authorizer;
+  clock: Clock;
+  /** token authentication; without it /v2 is open (PIER_AUTH=open) */
+  auth?: TokenAuth;
+  /** reverse proxies whose X-Forwarded-For is believed (request.ip) */
+  trustProxy?: string[];
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -24,6 +35,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // a client that stops sending or reading for this long loses its connection (and its claim)
     connectionTimeout: 5 * 60_000,
     routerOptions: { maxParamLength: 8192, ignoreDuplicateSlashes: false },
+    // forwarded client addresses only from configured proxies, or a load balancer would be everyone
+    trustProxy: options.trustProxy && options.trustProxy.length > 0 ? options.trustProxy : false,
     // A path that is not valid percent-encoding fails in the router, before any handler: under
     // /v2 it still answers with the OCI envelope, not Fastify's own JSON.
     frameworkErrors: (error, request, reply) => badUrl(error, request as FastifyRequest, reply as unknown as FastifyReply),
@@ -47,7 +60,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
-  registerV2(app, { registry: options.registry, authorizer: options.authorizer ?? openAuthorizer });
+  registerV2(app, { registry: options.registry, authorizer: options.auth ? tokenAuthorizer(options.auth) : openAuthorizer });
+  if (options.auth) registerToken(app, options.auth);
+  registerApi(app, { hub: options.hub, registry: options.registry, auth: options.auth, clock: options.clock });
 
   app.get('/healthz', async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
 

@@ -6,6 +6,12 @@ import type { Page, RegistryIndex } from '../metadata/registry-index.js';
 
 export type { Page };
 
+/** Of a batch of repository names, the ones the caller may see. */
+export type CatalogFilter = (names: string[]) => Promise<Set<string>>;
+
+const CATALOG_BATCH = 1000;
+const FILTERED_BATCH = 100;
+
 export interface Listing {
   items: string[];
   /** the `last` of the next page, when there is one */
@@ -29,16 +35,24 @@ export class ListingService {
     return paginate(page, (p) => this.index.listTags(repository, p));
   }
 
-  async catalog(page: Page, visible: (name: string) => boolean = () => true): Promise<Listing> {
-    // The filter (private repositories, later) is applied per page so that `n` still holds.
+  /**
+   * Repository names in byte order. `visible` (the caller's view: private repositories of others
+   * are left out) is asked per batch, and batches continue until the page is full, so `n` and
+   * the next page's `last` still hold.
+   */
+  async catalog(page: Page, visible?: CatalogFilter): Promise<Listing> {
     if (page.n === 0) return { items: [] };
     const items: string[] = [];
     let last = page.last;
     for (;;) {
-      const want = page.n === undefined ? 1000 : page.n - items.length + 1;
+      // one more than the page needs tells whether a next page exists; filtered batches read ahead
+      const need = page.n === undefined ? CATALOG_BATCH : page.n - items.length + 1;
+      const want = visible ? Math.max(need, FILTERED_BATCH) : need;
       const batch = await this.index.listRepositories({ n: want, last });
+      if (batch.length === 0) break;
+      const shown = visible ? await visible(batch) : undefined;
       for (const name of batch) {
-        if (visible(name)) items.push(name);
+        if (!shown || shown.has(name)) items.push(name);
       }
       if (batch.length < want || (page.n !== undefined && items.length > page.n)) break;
       last = batch[batch.length - 1];

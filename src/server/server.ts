@@ -1,47 +1,60 @@
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { loadInstallationSecret } from '../auth/installation-secret.js';
+import { LoginThrottle } from '../auth/login-throttle.js';
+import { KeyRing, sqlSigningKeyStore } from '../auth/signing-keys.js';
+import type { Hub } from '../hub/hub.js';
 import { buildApp } from '../http/app.js';
-import { openSqlite, type MetadataDatabase } from '../metadata/database.js';
-import { RegistryIndex } from '../metadata/registry-index.js';
-import { systemClock, type Clock } from '../registry/ports.js';
-import { Registry } from '../registry/registry.js';
+import type { TokenAuth } from '../http/token-auth.js';
+import type { MetadataDatabase } from '../metadata/database.js';
+import type { Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { createFsStore } from '../storage/fs-store.js';
 import { parseListen, type Config } from './config.js';
+import { openCore, type CoreOptions } from './core.js';
 
 export interface PierServer {
   app: FastifyInstance;
   registry: Registry;
+  hub: Hub;
   database: MetadataDatabase;
   store: BlobStore;
   logger: Logger;
+  /** token auth, unless the server runs open */
+  auth?: TokenAuth;
   /** the address it listens on, e.g. http://127.0.0.1:5000 */
   url: string;
   close(): Promise<void>;
 }
 
-export interface StartOptions {
+export interface StartOptions extends CoreOptions {
   logger?: Logger;
-  clock?: Clock;
-  /** replaces the filesystem store (tests run the memory store through here) */
-  store?: BlobStore;
 }
 
-/** The composition root: wires config into the database, the store, the registry and HTTP. */
+/** The composition root: wires config into the database, the store, the registry, the hub and HTTP. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<PierServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
-  const clock = options.clock ?? systemClock;
-  const database = await openSqlite({ path: join(config.data, 'pier.db') });
-  const store = options.store ?? createFsStore({ root: join(config.data, 'storage'), fsync: config.storage.fsync });
-  const registry = new Registry({
-    index: new RegistryIndex(database.db),
-    store,
-    clock,
-    uploadTtlMs: config.uploads.ttl,
-    manifestMaxBytes: config.manifests.maxBytes,
-  });
-  const app = buildApp({ registry, logger });
+  const core = await openCore(config, options);
+  const { registry, hub, database, store, clock } = core;
+  await createFirstAdministrator(config, hub, logger);
+
+  let auth: TokenAuth | undefined;
+  if (config.auth.mode === 'token') {
+    const secret = await loadInstallationSecret({ file: config.auth.secretKeyFile, dataDir: config.data });
+    const keyRing = await KeyRing.open({ store: sqlSigningKeyStore(database.db), secret, now: () => clock.now() });
+    auth = {
+      hub,
+      keyRing,
+      realm: config.publicUrl ? `${config.publicUrl.replace(/\/+$/, '')}/token` : '',
+      service: config.service,
+      issuer: config.service,
+      tokenTtlSeconds: Math.max(1, Math.round(config.auth.tokenTtl / 1000)),
+      throttle: new LoginThrottle({ failures: config.auth.loginFailures, windowMs: config.auth.loginWindow, now: () => clock.now() }),
+      clock,
+    };
+  } else {
+    logger.warn('PIER_AUTH=open: anyone can push and pull without an account; use it for local development only');
+  }
+  const app = buildApp({ registry, hub, logger, auth, clock, trustProxy: config.trustProxy });
 
   const sweep = () =>
     registry.uploads.sweepExpired().then(
@@ -56,25 +69,41 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  logger.info({ url, data: config.data }, 'pier is listening');
+  if (auth && !auth.realm) auth.realm = `${url}/token`;
+  logger.info({ url, data: config.data, auth: config.auth.mode }, 'pier is listening');
   void sweep();
 
   let closing: Promise<void> | undefined;
   return {
     app,
     registry,
+    hub,
     database,
     store,
     logger,
+    auth,
     url,
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
         await app.close();
-        await store.close?.();
-        await database.close();
+        await core.close();
       })();
       return closing;
     },
   };
+}
+
+/** PIER_ADMIN_USER + PIER_ADMIN_PASSWORD create the first administrator of an empty installation. */
+async function createFirstAdministrator(config: Config, hub: Hub, logger: Logger): Promise<void> {
+  const { user, password } = config.admin;
+  if (!user || !password) {
+    if ((await hub.accounts.count()) === 0 && config.auth.mode === 'token') {
+      logger.warn('no account exists yet: create the first administrator with `pier user create NAME --admin --password-stdin`');
+    }
+    return;
+  }
+  if ((await hub.accounts.count()) > 0) return;
+  await hub.accounts.create({ name: user, password, admin: true });
+  logger.info({ user }, 'created the first administrator');
 }

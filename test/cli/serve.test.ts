@@ -53,7 +53,7 @@ describe('pier serve', () => {
   it('answers /healthz, then on SIGTERM finishes the request in flight and exits', async () => {
     const data = await mkdtemp(join(tmpdir(), 'pier-serve-'));
     dirs.push(data);
-    const child = pier(['serve', '--listen', '127.0.0.1:0', '--data', data], { PIER_LOG_LEVEL: 'info', PIER_STORAGE_FSYNC: 'false' });
+    const child = pier(['serve', '--listen', '127.0.0.1:0', '--data', data], { PIER_LOG_LEVEL: 'info', PIER_STORAGE_FSYNC: 'false', PIER_AUTH: 'open' });
     const url = await listening(child);
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
 

@@ -37,6 +37,7 @@ export function run(command: string, args: string[], options: RunOptions = {}): 
         resolve({ code, stdout, stderr: stderr + extra });
       },
     );
+    child.stdin?.on('error', () => {}); // a command that exits without reading its input
     child.stdin?.end(options.input ?? '');
   });
 }

@@ -1,5 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Scope } from '../../auth/scope.js';
+import { OciError, type ErrorCode } from '../../oci/errors.js';
+import type { CatalogFilter } from '../../registry/listings.js';
 import type { Actor } from '../../registry/ports.js';
 import type { V2Route } from './route.js';
 
@@ -9,6 +11,32 @@ import type { V2Route } from './route.js';
  */
 export interface V2Authorizer {
   authorize(request: FastifyRequest, required: Scope[]): Promise<Actor>;
+  /**
+   * Which repositories the catalog may show to the caller that `authorize` let in; undefined
+   * shows them all (open mode, administrators).
+   */
+  catalogFilter?(request: FastifyRequest, actor: Actor): CatalogFilter | undefined;
+  /**
+   * Whether a mount without `from` may look for the blob in every repository (the spec's
+   * automatic content discovery). False when some repositories are private: the blob could be
+   * one of theirs, and a successful mount would say so. Default true.
+   */
+  discoverMounts?: boolean;
+}
+
+/** Why an authorizer refused: no credential, a bad one, or a good one that lacks a scope. */
+export type AuthorizationFailure = 'required' | 'invalid_token' | 'insufficient_scope';
+
+/** The refusal of an authorizer: an OciError (401 and its challenge) that says why. */
+export class AuthorizationError extends OciError {
+  constructor(
+    readonly reason: AuthorizationFailure,
+    code: ErrorCode,
+    message: string,
+    options: { status?: number; detail?: unknown; headers?: Record<string, string> } = {},
+  ) {
+    super(code, message, options);
+  }
 }
 
 /** Open mode: anonymous push and pull, for local development. */

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RepositoryName } from '../../oci/names.js';
+import type { CatalogFilter } from '../../registry/listings.js';
 import type { Actor } from '../../registry/ports.js';
 import type { Registry } from '../../registry/registry.js';
 
@@ -11,6 +12,8 @@ export interface V2Context {
   name: RepositoryName;
   actor: Actor;
   head: boolean;
+  /** the repositories the catalog may show this caller (token mode); absent: all */
+  catalogFilter?: CatalogFilter;
 }
 
 /** Whether a request carries a body (PUT of an upload may or may not). */

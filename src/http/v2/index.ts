@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OciError } from '../../oci/errors.js';
-import { normalizeRepositoryName } from '../../oci/names.js';
+import { normalizeRepositoryName, type RepositoryName } from '../../oci/names.js';
+import type { Actor } from '../../registry/ports.js';
 import type { Registry } from '../../registry/registry.js';
-import { requiredScopes, type V2Authorizer } from './authorize.js';
+import { AuthorizationError, requiredScopes, type V2Authorizer } from './authorize.js';
 import { deleteBlob, headOrGetBlob } from './blobs.js';
 import type { V2Context } from './context.js';
 import { sendOciError } from './errors.js';
@@ -48,17 +49,45 @@ async function handleV2(options: V2Options, request: FastifyRequest, reply: Fast
     }
     if (route.kind === 'base' || route.kind === 'catalog') {
       const actor = await options.authorizer.authorize(request, requiredScopes(route, request.method, undefined));
-      if (route.kind === 'catalog') return await listCatalog({ registry: options.registry, request, reply, query, actor, head });
+      if (route.kind === 'catalog') {
+        const catalogFilter = options.authorizer.catalogFilter?.(request, actor);
+        return await listCatalog({ registry: options.registry, request, reply, query, actor, head, catalogFilter });
+      }
       return void (await reply.code(200).header('content-type', 'application/json').send('{}'));
     }
     const name = normalizeRepositoryName(route.name);
-    const from = route.kind === 'uploads' && query.get('mount') !== null ? query.get('from') : null;
-    const mountFrom = from ? normalizeRepositoryName(from) : undefined;
-    const actor = await options.authorizer.authorize(request, requiredScopes(route, request.method, name, mountFrom));
+    const actor = await authorizeRepository(options, request, route, name, query);
     await dispatch({ registry: options.registry, request, reply, query, name, actor, head }, route);
   } catch (error) {
     if (!reply.sent) await sendOciError(reply, error, request.log, head);
     else request.log.warn({ err: error }, 'error after the response started');
+  }
+}
+
+/**
+ * A mount needs pull on its source too. A caller with push here but no pull there gets a plain
+ * upload session, exactly as if the blob were stored nowhere else (no hint that it exists).
+ */
+async function authorizeRepository(options: V2Options, request: FastifyRequest, route: V2Route, name: RepositoryName, query: URLSearchParams): Promise<Actor> {
+  const mount = route.kind === 'uploads' && query.get('mount') !== null;
+  const from = mount ? query.get('from') : null;
+  const mountFrom = from ? normalizeRepositoryName(from) : undefined;
+  if (mount && mountFrom === undefined && options.authorizer.discoverMounts === false) query.delete('mount');
+  const required = requiredScopes(route, request.method, name, mountFrom);
+  if (required.length < 2) return options.authorizer.authorize(request, required);
+  try {
+    return await options.authorizer.authorize(request, required);
+  } catch (error) {
+    if (!(error instanceof AuthorizationError) || error.reason !== 'insufficient_scope') throw error;
+    let actor: Actor;
+    try {
+      actor = await options.authorizer.authorize(request, required.slice(0, 1));
+    } catch {
+      throw error; // the challenge names both repositories
+    }
+    query.delete('mount');
+    query.delete('from');
+    return actor;
   }
 }
 

@@ -14,7 +14,7 @@ export async function listTags(ctx: V2Context): Promise<void> {
 
 export async function listCatalog(ctx: Omit<V2Context, 'name'>): Promise<void> {
   const page = pageOf(ctx.query, DEFAULT_CATALOG_PAGE);
-  const listing = await ctx.registry.listings.catalog(page);
+  const listing = await ctx.registry.listings.catalog(page, ctx.catalogFilter);
   if (listing.next !== undefined) ctx.reply.header('link', nextLink('/v2/_catalog', page.n!, listing.next));
   await sendJson(ctx, { repositories: listing.items });
 }

@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { isTokenScope, TOKEN_SCOPES } from '../auth/access-policy.js';
+import { tokenLifetimeSeconds } from '../http/api/body.js';
+import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
+import { usageError } from './errors.js';
+
+export function registerToken(program: Command): void {
+  const token = program.command('token').description('manage personal access tokens');
+
+  dataDirOptions(
+    token
+      .command('create <user>')
+      .description('create a personal access token; it is printed once, alone on stdout')
+      .option('--label <label>', 'what the token is for (required)')
+      .option('--scope <scope>', `${TOKEN_SCOPES.join(' | ')} (repeatable, at least one)`, (value: string, previous: string[]) => [...previous, value], [] as string[])
+      .option('--expires <duration>', 'lifetime, e.g. 30d, 12h or seconds (default: never expires)'),
+  ).action(async (user: string, flags: DataDirFlags & { label?: string; scope: string[]; expires?: string }) => {
+    if (flags.label === undefined) throw usageError('give the token a label with --label');
+    if (flags.scope.length === 0) throw usageError(`give at least one --scope: ${TOKEN_SCOPES.join(', ')}`);
+    const unknown = flags.scope.filter((s) => !isTokenScope(s));
+    if (unknown.length > 0) throw usageError(`unknown scope ${unknown.join(', ')}: the scopes are ${TOKEN_SCOPES.join(', ')}`);
+    let lifetime: number | undefined;
+    if (flags.expires !== undefined) {
+      lifetime = tokenLifetimeSeconds(flags.expires);
+      if (lifetime === undefined) throw usageError(`--expires: a duration such as 30d or 12h, or seconds, at most 5 years (not "${flags.expires}")`);
+    }
+    await withCore(flags, {}, async ({ hub, clock }) => {
+      const expiresAt = lifetime === undefined ? undefined : clock.now() + lifetime * 1000;
+      const { token: secret, info } = await hub.tokens.createPersonalAccessToken(user, { label: flags.label!, scopes: flags.scope, expiresAt });
+      process.stdout.write(`${secret}\n`);
+      const expiry = info.expiresAt === null ? 'never expires' : `expires ${new Date(info.expiresAt).toISOString()}`;
+      process.stderr.write(`created token ${info.id} for ${user} (${info.scopes.join(', ')}; ${expiry}); it is shown only this once\n`);
+    });
+  });
+}

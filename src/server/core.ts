@@ -1,0 +1,52 @@
+import { join } from 'node:path';
+import { Hub } from '../hub/hub.js';
+import { openSqlite, type MetadataDatabase } from '../metadata/database.js';
+import { RegistryIndex } from '../metadata/registry-index.js';
+import { systemClock, type Clock } from '../registry/ports.js';
+import { Registry } from '../registry/registry.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { createFsStore } from '../storage/fs-store.js';
+import type { Config } from './config.js';
+
+/** Pier without HTTP: the database, the blob store, the registry and the hub over one data directory. */
+export interface PierCore {
+  database: MetadataDatabase;
+  store: BlobStore;
+  registry: Registry;
+  hub: Hub;
+  clock: Clock;
+  close(): Promise<void>;
+}
+
+export interface CoreOptions {
+  clock?: Clock;
+  /** replaces the filesystem store (tests run the memory store through here) */
+  store?: BlobStore;
+}
+
+/** Used by the server and by CLI commands that work on the data directory of a stopped or running server. */
+export async function openCore(config: Config, options: CoreOptions = {}): Promise<PierCore> {
+  const clock = options.clock ?? systemClock;
+  const database = await openSqlite({ path: join(config.data, 'pier.db') });
+  const store = options.store ?? createFsStore({ root: join(config.data, 'storage'), fsync: config.storage.fsync });
+  const hub = new Hub(database.db, clock);
+  const registry = new Registry({
+    index: new RegistryIndex(database.db),
+    store,
+    clock,
+    gate: hub.pushGate,
+    uploadTtlMs: config.uploads.ttl,
+    manifestMaxBytes: config.manifests.maxBytes,
+  });
+  return {
+    database,
+    store,
+    registry,
+    hub,
+    clock,
+    async close() {
+      await store.close?.();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createUser, expectJson, expectProblem, PASSWORD, pushImage, startApiServer, type ApiServer } from '../support/api.js';
+import { runPier } from '../support/cli.js';
+import { MT } from '../support/oci.js';
+
+/** An anonymous pull of `name:latest` through the server's token flow, as docker does it. */
+async function anonymousPull(url: string, name: string): Promise<number> {
+  const token = await fetch(`${url}/token?service=pier&scope=repository:${name}:pull`);
+  const { token: jwt } = (await token.json()) as { token: string };
+  const res = await fetch(`${url}/v2/${name}/manifests/latest`, { headers: { authorization: `Bearer ${jwt}`, accept: MT.OciManifest } });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+describe('pier repo visibility', () => {
+  let server: ApiServer;
+  before(async () => {
+    server = await startApiServer();
+    await createUser(server, 'alice');
+    await pushImage(server.registry, 'alice/app');
+    await pushImage(server.registry, 'library/nginx');
+  });
+  after(() => server.stop());
+
+  it('against the data directory of a running server, takes effect for that server at once', async () => {
+    await expectJson(await server.api('/repositories/alice/app'), 200);
+    assert.equal(await anonymousPull(server.url, 'alice/app'), 200);
+
+    const run = await runPier(['repo', 'visibility', 'alice/app', 'private', '--data', server.dataDir]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, 'alice/app is now private\n');
+
+    await expectProblem(await server.api('/repositories/alice/app'), 404);
+    const owner = await expectJson<{ private: boolean }>(await server.api('/repositories/alice/app', { auth: { basic: ['alice', PASSWORD] } }), 200);
+    assert.equal(owner.private, true);
+    const hidden = await anonymousPull(server.url, 'alice/app');
+    assert.notEqual(hidden, 200);
+    assert.equal(hidden, await anonymousPull(server.url, 'alice/nothing'), 'as if it did not exist');
+
+    const back = await runPier(['repo', 'visibility', 'alice/app', 'public', '--data', server.dataDir]);
+    assert.equal(back.code, 0, back.stderr);
+    await expectJson(await server.api('/repositories/alice/app'), 200);
+    assert.equal(await anonymousPull(server.url, 'alice/app'), 200);
+  });
+
+  it('reads a one-part name as an official image', async () => {
+    const run = await runPier(['repo', 'visibility', 'nginx', 'private', '--data', server.dataDir]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, 'library/nginx is now private\n');
+    assert.equal((await server.hub.repositories.visibility('library/nginx')).private, true);
+    await expectProblem(await server.api('/repositories/nginx'), 404);
+  });
+
+  it('refuses a missing repository (1), a bad name or visibility (2)', async () => {
+    const missing = await runPier(['repo', 'visibility', 'alice/nothing', 'private', '--data', server.dataDir]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no repository "alice\/nothing"/);
+    const badName = await runPier(['repo', 'visibility', 'Alice/App', 'private', '--data', server.dataDir]);
+    assert.equal(badName.code, 2);
+    assert.match(badName.stderr, /not a valid repository name/);
+    const badWord = await runPier(['repo', 'visibility', 'alice/app', 'hidden', '--data', server.dataDir]);
+    assert.equal(badWord.code, 2);
+    assert.match(badWord.stderr, /public, private/);
+  });
+});

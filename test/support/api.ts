@@ -1,0 +1,126 @@
+/**
+ * Helpers for /api/v1 tests: a token-mode server with a clock the test can move, requests with
+ * each kind of credential, and the assertion every API error must pass.
+ */
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/http/app.js';
+import { registerApi } from '../../src/http/api/index.js';
+import type { RepositoryName } from '../../src/oci/names.js';
+import type { Clock } from '../../src/registry/ports.js';
+import type { Registry } from '../../src/registry/registry.js';
+import { startTestServer, type TestServer } from './server.js';
+import { jsonBytes, MT, sha256 } from './oci.js';
+
+export interface ApiServer extends TestServer {
+  /** moves the server's clock forward */
+  advance(ms: number): void;
+  api(path: string, init?: ApiRequest): Promise<Response>;
+}
+
+export interface ApiRequest {
+  method?: string;
+  /** sent as JSON */
+  json?: unknown;
+  body?: string;
+  headers?: Record<string, string>;
+  /** `Bearer <token>` or `Basic base64(user:password)` */
+  auth?: { bearer: string } | { basic: [string, string] };
+}
+
+/** A token-mode server; `/api/v1` comes from the server itself, or is mounted beside it while the app does not serve it yet. */
+export async function startApiServer(overrides: Record<string, unknown> = {}): Promise<ApiServer> {
+  let offset = 0;
+  const clock: Clock = { now: () => Date.now() + offset };
+  const server = await startTestServer({ 'auth.mode': 'token', ...overrides }, { clock });
+  let url = server.url;
+  let extra: FastifyInstance | undefined;
+  if ((await fetch(`${url}/api/v1/settings`)).status === 404) {
+    extra = buildApp({ registry: server.registry, hub: server.hub, logger: server.logger, auth: server.auth, clock });
+    registerApi(extra, { hub: server.hub, registry: server.registry, auth: server.auth, clock });
+    await extra.listen({ host: '127.0.0.1', port: 0 });
+    const address = extra.server.address();
+    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  }
+  const api = (path: string, init: ApiRequest = {}) => {
+    const headers: Record<string, string> = { ...init.headers };
+    let body = init.body;
+    if (init.json !== undefined) {
+      headers['content-type'] ??= 'application/json';
+      body = JSON.stringify(init.json);
+    }
+    if (init.auth && 'bearer' in init.auth) headers.authorization = `Bearer ${init.auth.bearer}`;
+    if (init.auth && 'basic' in init.auth) headers.authorization = `Basic ${Buffer.from(init.auth.basic.join(':')).toString('base64')}`;
+    return fetch(`${url}/api/v1${path}`, { method: init.method ?? 'GET', headers, body });
+  };
+  return {
+    ...server,
+    url,
+    api,
+    advance: (ms) => {
+      offset += ms;
+    },
+    async stop() {
+      await extra?.close();
+      await server.stop();
+    },
+  };
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+}
+
+/** Asserts an RFC 9457 problem with this status; returns it. */
+export async function expectProblem(res: Response, status: number, detail?: RegExp): Promise<Problem> {
+  const text = await res.text();
+  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${text}`);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  const problem = JSON.parse(text) as Problem;
+  assert.deepEqual(Object.keys(problem).sort(), ['detail', 'status', 'title', 'type']);
+  assert.equal(problem.status, status);
+  assert.equal(problem.type, 'about:blank');
+  assert.equal(typeof problem.title, 'string');
+  if (detail) assert.match(problem.detail, detail);
+  return problem;
+}
+
+export async function expectJson<T = Record<string, unknown>>(res: Response, status: number): Promise<T> {
+  const text = await res.text();
+  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${text}`);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+  return JSON.parse(text) as T;
+}
+
+export const PASSWORD = 'correct horse battery';
+
+/** Creates an account directly in the hub (faster than the API, which has its own tests). */
+export async function createUser(server: TestServer, name: string, options: { admin?: boolean; password?: string } = {}): Promise<void> {
+  await server.hub.accounts.create({ name, password: options.password ?? PASSWORD, admin: options.admin });
+}
+
+export async function signIn(server: ApiServer, name: string, password = PASSWORD): Promise<string> {
+  const res = await server.api('/users/login', { method: 'POST', json: { username: name, password } });
+  return (await expectJson<{ token: string }>(res, 200)).token;
+}
+
+/** Pushes a one-layer image through the registry engine, as a push would (first push creates the hub's row). */
+export async function pushImage(registry: Registry, repository: string, tag = 'latest'): Promise<void> {
+  const name = repository as RepositoryName;
+  const config = jsonBytes({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } });
+  const layer = Buffer.from(`layer of ${repository} ${Math.random()}`);
+  for (const blob of [config, layer]) {
+    await registry.uploads.monolithic(name, sha256(blob), Readable.from([blob]), { length: blob.length }, { account: 'test' });
+  }
+  const manifest = jsonBytes({
+    schemaVersion: 2,
+    mediaType: MT.OciManifest,
+    config: { mediaType: MT.OciConfig, digest: sha256(config), size: config.length },
+    layers: [{ mediaType: MT.OciLayer, digest: sha256(layer), size: layer.length }],
+  });
+  await registry.manifests.put(name, tag, manifest, MT.OciManifest, [], { account: 'test' });
+}
