@@ -119,6 +119,19 @@ export class RegistryIndex {
       .execute();
   }
 
+  /** Some repositories a blob is linked in, with its size (for a mount without `from`). */
+  async repositoriesWithBlob(digest: string, limit: number): Promise<Array<{ repository: string; size: number }>> {
+    const rows = await this.db
+      .selectFrom('blob_links')
+      .innerJoin('blobs', 'blobs.digest', 'blob_links.digest')
+      .select(['blob_links.repository', 'blobs.size'])
+      .where('blob_links.digest', '=', digest)
+      .orderBy('blob_links.repository')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ repository: r.repository, size: Number(r.size) }));
+  }
+
   /** Size of a blob stored for any repository. */
   async findBlob(digest: string): Promise<number | undefined> {
     const row = await this.db.selectFrom('blobs').select('size').where('digest', '=', digest).executeTakeFirst();

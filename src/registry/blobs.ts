@@ -53,19 +53,35 @@ export class BlobService {
   }
 
   /**
-   * POST ?mount=: links a blob from `from` (or, without `from`, any stored blob) into the
-   * repository. When it cannot, a normal upload session starts instead, as the spec says.
+   * POST ?mount=: links a blob from `from` into the repository; without `from`, from any
+   * repository that holds it and that `readable` allows (automatic content discovery; without
+   * `readable`, any stored blob). When it cannot, a normal upload session starts instead, as the
+   * spec says: nothing tells the caller that the blob exists where it may not look.
    */
-  async mount(repository: RepositoryName, digestParam: string, fromParam: string | undefined, actor: Actor): Promise<MountResult> {
+  async mount(
+    repository: RepositoryName,
+    digestParam: string,
+    fromParam: string | undefined,
+    actor: Actor,
+    readable?: (repository: string) => Promise<boolean>,
+  ): Promise<MountResult> {
     const digest = parseDigest(digestParam);
     const from = fromParam === undefined || fromParam === '' ? undefined : normalizeRepositoryName(fromParam);
-    const size = from ? (await this.index.getBlobLink(from, digest))?.size : await this.index.findBlob(digest);
+    const size = from ? (await this.index.getBlobLink(from, digest))?.size : await this.discover(digest, readable);
     if (size !== undefined && (await this.store.stat(digest)) !== undefined) {
       await this.index.linkBlob(repository, digest, size, this.clock.now());
       this.events.emit({ type: 'blob.mounted', repository, digest, from, actor });
       return { mounted: true, digest };
     }
     return { mounted: false, upload: await this.uploads.start(repository, actor) };
+  }
+
+  private async discover(digest: Digest, readable?: (repository: string) => Promise<boolean>): Promise<number | undefined> {
+    if (!readable) return this.index.findBlob(digest);
+    for (const candidate of await this.index.repositoriesWithBlob(digest, 20)) {
+      if (await readable(candidate.repository)) return candidate.size;
+    }
+    return undefined;
   }
 
   /** Unlinks the blob from this repository only; the bytes stay for others (GC reclaims them). */

@@ -266,11 +266,16 @@ describe('/v2 with token auth', () => {
       assert.equal(head.status, 404, 'nothing was linked');
     });
 
-    it('start a plain upload without `from` (no automatic discovery: the blob could be private)', async () => {
+    it('without `from`, mount only a blob held by a repository the caller may pull (automatic discovery)', async () => {
       const token = await tokenFor(server.url, bob, ['repository:bob/app:pull,push']);
-      const res = await fetch(mount('bob/app', priv.config.digest), { method: 'POST', headers: bearer(token) });
-      assert.equal(res.status, 202);
-      await res.arrayBuffer();
+      const hidden = await fetch(mount('bob/app', priv.config.digest), { method: 'POST', headers: bearer(token) });
+      assert.equal(hidden.status, 202, 'a blob only a private repository holds: a plain upload, no hint');
+      assert.equal(hidden.headers.get('docker-content-digest'), null);
+      await hidden.arrayBuffer();
+      const visible = await fetch(mount('bob/app', pub.config.digest), { method: 'POST', headers: bearer(token) });
+      assert.equal(visible.status, 201, 'a blob a public repository holds');
+      assert.equal(visible.headers.get('docker-content-digest'), pub.config.digest);
+      await visible.arrayBuffer();
     });
 
     it('still need push on the target, and name both repositories when refused', async () => {

@@ -17,11 +17,11 @@ export interface V2Authorizer {
    */
   catalogFilter?(request: FastifyRequest, actor: Actor): CatalogFilter | undefined;
   /**
-   * Whether a mount without `from` may look for the blob in every repository (the spec's
-   * automatic content discovery). False when some repositories are private: the blob could be
-   * one of theirs, and a successful mount would say so. Default true.
+   * For a mount without `from` (the spec's automatic content discovery): whether the caller that
+   * `authorize` let in may pull `repository`. The blob is mounted only from a repository it may
+   * pull, so a mount never says that a private repository holds a blob. Undefined: any (open mode).
    */
-  discoverMounts?: boolean;
+  readable?(request: FastifyRequest): (repository: string) => Promise<boolean>;
 }
 
 /** Why an authorizer refused: no credential, a bad one, or a good one that lacks a scope. */

@@ -14,6 +14,8 @@ export interface V2Context {
   head: boolean;
   /** the repositories the catalog may show this caller (token mode); absent: all */
   catalogFilter?: CatalogFilter;
+  /** which repositories the caller may pull, for a mount without `from`; undefined: any */
+  readable?: (repository: string) => Promise<boolean>;
 }
 
 /** Whether a request carries a body (PUT of an upload may or may not). */

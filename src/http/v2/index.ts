@@ -57,7 +57,8 @@ async function handleV2(options: V2Options, request: FastifyRequest, reply: Fast
     }
     const name = normalizeRepositoryName(route.name);
     const actor = await authorizeRepository(options, request, route, name, query);
-    await dispatch({ registry: options.registry, request, reply, query, name, actor, head }, route);
+    const readable = options.authorizer.readable?.(request);
+    await dispatch({ registry: options.registry, request, reply, query, name, actor, head, readable }, route);
   } catch (error) {
     if (!reply.sent) await sendOciError(reply, error, request.log, head);
     else request.log.warn({ err: error }, 'error after the response started');
@@ -72,7 +73,6 @@ async function authorizeRepository(options: V2Options, request: FastifyRequest, 
   const mount = route.kind === 'uploads' && query.get('mount') !== null;
   const from = mount ? query.get('from') : null;
   const mountFrom = from ? normalizeRepositoryName(from) : undefined;
-  if (mount && mountFrom === undefined && options.authorizer.discoverMounts === false) query.delete('mount');
   const required = requiredScopes(route, request.method, name, mountFrom);
   if (required.length < 2) return options.authorizer.authorize(request, required);
   try {

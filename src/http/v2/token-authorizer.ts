@@ -31,8 +31,6 @@ export function tokenAuthorizer(auth: TokenAuth): V2Authorizer {
   const verified = new WeakMap<FastifyRequest, AccessClaims>();
 
   return {
-    discoverMounts: false,
-
     async authorize(request, required) {
       const token = bearerToken(request.headers.authorization);
       if (token === undefined) throw refusal(auth, required, 'required');
@@ -54,6 +52,16 @@ export function tokenAuthorizer(auth: TokenAuth): V2Authorizer {
       }
       verified.set(request, claims);
       return claims.sub ? { account: claims.sub } : {};
+    },
+
+    readable(request: FastifyRequest) {
+      const claims = verified.get(request);
+      return async (repository: string) => {
+        if (!claims) return false;
+        if (ownsOrAdministers(claims, repository)) return true;
+        const subject: Subject = claims.sub ? { kind: 'account', name: claims.sub, admin: false } : { kind: 'anonymous' };
+        return (await auth.hub.policy.allowed(subject, repository)).has('pull');
+      };
     },
 
     catalogFilter(request: FastifyRequest, _actor: Actor): CatalogFilter | undefined {

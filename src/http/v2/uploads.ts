@@ -11,7 +11,7 @@ export async function startUpload(ctx: V2Context): Promise<void> {
   const digest = query.get('digest');
   if (mount !== null) {
     discardBody(request);
-    const result = await registry.blobs.mount(name, mount, query.get('from') ?? undefined, actor);
+    const result = await registry.blobs.mount(name, mount, query.get('from') ?? undefined, actor, ctx.readable);
     if (result.mounted) return blobCreated(ctx, result.digest);
     return sessionAccepted(ctx, result.upload.uploadId, 0);
   }
