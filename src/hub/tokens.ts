@@ -23,7 +23,7 @@ export interface RefreshTokenInfo {
   lastUsedAt: number | null;
 }
 
-/** Last use is recorded, but not more often than this: token checks stay reads. */
+/** Last use is recorded at most this often: checking a credential stays a read. */
 const TOUCH_INTERVAL_MS = 60_000;
 
 /**
@@ -88,15 +88,8 @@ export class TokenService {
     }));
   }
 
-  async revokePersonalAccessToken(account: string, id: string): Promise<boolean> {
-    const result = await this.db
-      .updateTable('access_tokens')
-      .set({ revoked_at: this.clock.now() })
-      .where('account', '=', account)
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+  revokePersonalAccessToken(account: string, id: string): Promise<boolean> {
+    return this.revoke('access_tokens', account, id);
   }
 
   /** The owner and scopes of a live PAT, or undefined (unknown, revoked, expired, owner deleted). */
@@ -106,9 +99,7 @@ export class TokenService {
     if (!row || row.revoked_at !== null || (row.expires_at !== null && Number(row.expires_at) <= now)) return undefined;
     const account = await this.accounts.get(row.account);
     if (!account) return undefined;
-    if (row.last_used_at === null || now - Number(row.last_used_at) > TOUCH_INTERVAL_MS) {
-      await this.db.updateTable('access_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute();
-    }
+    await this.touch('access_tokens', row.id, row.last_used_at);
     return { account, scopes: row.scopes.split(' ').filter(isTokenScope) };
   }
 
@@ -128,10 +119,7 @@ export class TokenService {
     const account = await this.accounts.get(row.account);
     // A password change ends every session that began before it.
     if (!account || Number(row.created_at) < account.passwordChangedAt) return undefined;
-    const now = this.clock.now();
-    if (row.last_used_at === null || now - Number(row.last_used_at) > TOUCH_INTERVAL_MS) {
-      await this.db.updateTable('refresh_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute();
-    }
+    await this.touch('refresh_tokens', row.id, row.last_used_at);
     return account;
   }
 
@@ -151,15 +139,26 @@ export class TokenService {
     }));
   }
 
-  async revokeRefreshToken(account: string, id: string): Promise<boolean> {
+  revokeRefreshToken(account: string, id: string): Promise<boolean> {
+    return this.revoke('refresh_tokens', account, id);
+  }
+
+  private async revoke(table: 'access_tokens' | 'refresh_tokens', account: string, id: string): Promise<boolean> {
     const result = await this.db
-      .updateTable('refresh_tokens')
+      .updateTable(table)
       .set({ revoked_at: this.clock.now() })
       .where('account', '=', account)
       .where('id', '=', id)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Records a use, at most once a minute per credential, so that checking one stays a read. */
+  private async touch(table: 'access_tokens' | 'refresh_tokens', id: string, lastUsedAt: number | null): Promise<void> {
+    const now = this.clock.now();
+    if (lastUsedAt !== null && now - Number(lastUsedAt) <= TOUCH_INTERVAL_MS) return;
+    await this.db.updateTable(table).set({ last_used_at: now }).where('id', '=', id).execute();
   }
 
   /** Ends every credential of an account (deletion). */
