@@ -85,6 +85,10 @@ async function authorizeRepository(options: V2Options, request: FastifyRequest, 
     } catch {
       throw error; // the challenge names both repositories
     }
+    // A caller who could pull the source only holds a token without it (clients reuse the token
+    // of the previous request): challenge for both, so that it fetches one that has it.
+    const readable = options.authorizer.readable?.(request);
+    if (mountFrom !== undefined && readable && (await readable(mountFrom))) throw error;
     query.delete('mount');
     query.delete('from');
     return actor;
