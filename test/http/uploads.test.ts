@@ -42,6 +42,14 @@ async function readBlob(base: string, repo: string, digest: string): Promise<Buf
   return bodyOf(res);
 }
 
+/** PUT ?digest= without a body: 201, and the repository serves exactly `data`. */
+async function completeAndRead(base: string, uploadUrl: string, repo: string, data: Buffer): Promise<void> {
+  const put = await fetch(withQuery(uploadUrl, `digest=${sha256(data)}`), { method: 'PUT' });
+  await put.arrayBuffer();
+  assert.equal(put.status, 201);
+  assert.deepEqual(await readBlob(base, repo, sha256(data)), data);
+}
+
 async function status(url: string): Promise<Response> {
   const res = await fetch(url);
   await res.arrayBuffer();
@@ -206,10 +214,7 @@ describe('blob uploads', () => {
       await res.arrayBuffer();
       assert.equal(res.status, 202);
       assert.equal(res.headers.get('range'), '0-76');
-      const put = await fetch(withQuery(upload.url, `digest=${sha256(data)}`), { method: 'PUT' });
-      await put.arrayBuffer();
-      assert.equal(put.status, 201);
-      assert.deepEqual(await readBlob(server.url, repo, sha256(data)), data);
+      await completeAndRead(server.url, upload.url, repo, data);
     });
 
     it('takes several chunks in order with Content-Range; GET reports the progress', async () => {
@@ -287,10 +292,7 @@ describe('blob uploads', () => {
       await r2.arrayBuffer();
       assert.equal(r2.status, 202);
       const data = Buffer.concat([first, second]);
-      const put = await fetch(withQuery(upload.url, `digest=${sha256(data)}`), { method: 'PUT' });
-      await put.arrayBuffer();
-      assert.equal(put.status, 201);
-      assert.deepEqual(await readBlob(server.url, repo, sha256(data)), data);
+      await completeAndRead(server.url, upload.url, repo, data);
     });
 
     it('refuses a malformed Content-Range with 416', async () => {
@@ -416,10 +418,7 @@ describe('blob uploads', () => {
       await ok.arrayBuffer();
       assert.equal(ok.status, 202);
       const data = Buffer.concat([first, second]);
-      const put = await fetch(withQuery(upload.url, `digest=${sha256(data)}`), { method: 'PUT' });
-      await put.arrayBuffer();
-      assert.equal(put.status, 201);
-      assert.deepEqual(await readBlob(server.url, repo, sha256(data)), data);
+      await completeAndRead(server.url, upload.url, repo, data);
     });
 
     it('refuses a PUT whose final chunk disagrees with its Content-Range: 400 SIZE_INVALID', async () => {
@@ -489,10 +488,7 @@ describe('blob uploads', () => {
       await ok.arrayBuffer();
       assert.equal(ok.status, 202);
       const data = Buffer.concat([first, second]);
-      const put = await fetch(withQuery(upload.url, `digest=${sha256(data)}`), { method: 'PUT' });
-      await put.arrayBuffer();
-      assert.equal(put.status, 201);
-      assert.deepEqual(await readBlob(server.url, repo, sha256(data)), data);
+      await completeAndRead(server.url, upload.url, repo, data);
     });
   });
 
@@ -745,10 +741,7 @@ describe('blob uploads', () => {
       assert.equal(retry!.headers.get('range'), `0-${1000 + second.length - 1}`);
 
       const data = Buffer.concat([first, second]);
-      const put = await fetch(withQuery(upload.url, `digest=${sha256(data)}`), { method: 'PUT' });
-      await put.arrayBuffer();
-      assert.equal(put.status, 201);
-      assert.deepEqual(await readBlob(server.url, repo, sha256(data)), data);
+      await completeAndRead(server.url, upload.url, repo, data);
     });
   });
 });
