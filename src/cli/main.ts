@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { HubError } from '../hub/errors.js';
 import { ConfigError } from '../server/config.js';
 import { CliError } from './errors.js';
+import { registerKeys } from './keys.js';
 import { registerRepo } from './repo.js';
 import { registerServe } from './serve.js';
 import { registerToken } from './token.js';
@@ -16,6 +17,7 @@ registerServe(program);
 registerUser(program);
 registerToken(program);
 registerRepo(program);
+registerKeys(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);

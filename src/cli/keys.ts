@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import type { Config } from '../server/config.js';
+import type { PierCore } from '../server/core.js';
+import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
+
+/** Signing keys of access tokens: rotation without downtime (old keys keep verifying for a while). */
+export function registerKeys(program: Command): void {
+  const keys = program.command('keys').description('manage the signing keys of access tokens');
+
+  dataDirOptions(keys.command('rotate').description('sign new tokens with a new key; tokens signed before stay valid until they expire')).action(
+    async (flags: DataDirFlags) => {
+      await withCore(flags, {}, async (core, config) => {
+        const ring = await openKeyRing(core, config);
+        const kid = await ring.rotate();
+        process.stdout.write(`${kid}\n`);
+        process.stderr.write('new signing key; running servers use it after their next key reload (within a minute)\n');
+      });
+    },
+  );
+
+  dataDirOptions(keys.command('list').description('the public keys tokens are verified with (as /token/jwks publishes them)')).action(
+    async (flags: DataDirFlags) => {
+      await withCore(flags, {}, async (core, config) => {
+        const ring = await openKeyRing(core, config);
+        const signing = ring.signingKey().kid;
+        for (const key of ring.jwks().keys) process.stdout.write(`${key.kid}${key.kid === signing ? '  (signing)' : ''}\n`);
+      });
+    },
+  );
+}
+
+async function openKeyRing(core: PierCore, config: Config) {
+  const { loadInstallationSecret } = await import('../auth/installation-secret.js');
+  const { KeyRing, sqlSigningKeyStore } = await import('../auth/signing-keys.js');
+  const secret = await loadInstallationSecret({ file: config.auth.secretKeyFile, dataDir: config.data });
+  return KeyRing.open({ store: sqlSigningKeyStore(core.database.db), secret });
+}
