@@ -69,7 +69,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  if (auth && !auth.realm) auth.realm = `${url}/token`;
+  if (auth && !auth.realm) {
+    auth.realm = `${url}/token`;
+    if (host === '0.0.0.0' || host === '::') {
+      logger.warn({ realm: auth.realm }, 'PIER_PUBLIC_URL is not set: clients on other machines cannot reach this token realm; set it to the URL they use');
+    }
+  }
   logger.info({ url, data: config.data, auth: config.auth.mode }, 'pier is listening');
   void sweep();
 
