@@ -12,6 +12,16 @@ describe('loadConfig', () => {
     assert.equal(config.data, join(process.cwd(), 'data'));
     assert.equal(config.uploads.ttl, 24 * 3600_000);
     assert.equal(config.manifests.maxBytes, 4 * 1024 * 1024);
+    assert.equal(config.database.url, undefined);
+  });
+
+  it('takes a PostgreSQL URL for the database, and nothing else', () => {
+    const url = 'postgres://pier:secret@db.example:5432/pier?schema=pier';
+    assert.equal(loadConfig({ env: { PIER_DATABASE_URL: url } }).database.url, url);
+    assert.equal(loadConfig({ env: { PIER_DATABASE_URL: 'postgresql://127.0.0.1/pier' } }).database.url, 'postgresql://127.0.0.1/pier');
+    for (const bad of ['mysql://127.0.0.1/pier', 'sqlite:///tmp/pier.db', 'postgres://']) {
+      assert.throws(() => loadConfig({ env: { PIER_DATABASE_URL: bad } }), (e: unknown) => e instanceof ConfigError && /database\.url \(from PIER_DATABASE_URL\)/.test(e.message), bad);
+    }
   });
 
   it('reads YAML and JSON files; environment overrides the file, flags override both', async () => {

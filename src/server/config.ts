@@ -34,6 +34,18 @@ export const ConfigSchema = z
       .object({ maxBytes: z.coerce.number().int().min(4 * 1024 * 1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024) })
       .strict()
       .default({ maxBytes: 4 * 1024 * 1024 }),
+    /** the metadata database: unset means SQLite in the data directory (`<data>/pier.db`) */
+    database: z
+      .object({
+        url: z
+          .string()
+          .refine((v) => /^postgres(?:ql)?:\/\/[^/?#]/i.test(v) && URL.canParse(v), {
+            message: 'expected a PostgreSQL URL such as postgres://user@127.0.0.1:5432/pier (unset: SQLite in the data directory)',
+          })
+          .optional(),
+      })
+      .strict()
+      .default({}),
     storage: z.object({ fsync: booleanish.default(true) }).strict().default({ fsync: true }),
     /** the URL clients reach Pier at: the token realm is `<publicUrl>/token` (never the Host header) */
     publicUrl: z.url({ protocol: /^https?$/ }).optional(),
@@ -73,6 +85,7 @@ export const ENVIRONMENT: Record<string, string> = {
   PIER_UPLOAD_TTL: 'uploads.ttl',
   PIER_UPLOAD_SWEEP_INTERVAL: 'uploads.sweepInterval',
   PIER_MANIFEST_MAX_BYTES: 'manifests.maxBytes',
+  PIER_DATABASE_URL: 'database.url',
   PIER_STORAGE_FSYNC: 'storage.fsync',
   PIER_PUBLIC_URL: 'publicUrl',
   PIER_SERVICE: 'service',

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Hub } from '../hub/hub.js';
-import { openSqlite, type MetadataDatabase } from '../metadata/database.js';
+import { openDatabase, type MetadataDatabase } from '../metadata/database.js';
 import { RegistryIndex } from '../metadata/registry-index.js';
 import { systemClock, type Clock } from '../registry/ports.js';
 import { Registry } from '../registry/registry.js';
@@ -27,7 +27,7 @@ export interface CoreOptions {
 /** Used by the server and by CLI commands that work on the data directory of a stopped or running server. */
 export async function openCore(config: Config, options: CoreOptions = {}): Promise<PierCore> {
   const clock = options.clock ?? systemClock;
-  const database = await openSqlite({ path: join(config.data, 'pier.db') });
+  const database = await openDatabase(config.database.url, config.data);
   const store = options.store ?? createFsStore({ root: join(config.data, 'storage'), fsync: config.storage.fsync });
   const hub = new Hub(database.db, clock);
   const registry = new Registry({
