@@ -3,18 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../../src/server/config.js';
-import { openCore, type PierCore } from '../../src/server/core.js';
-import { runPier } from '../support/cli.js';
-
-async function withData<T>(data: string, run: (core: PierCore) => Promise<T>): Promise<T> {
-  const core = await openCore(loadConfig({ env: {}, overrides: { data, 'storage.fsync': false } }));
-  try {
-    return await run(core);
-  } finally {
-    await core.close();
-  }
-}
+import { runPier, withData } from '../support/cli.js';
 
 describe('pier token create', () => {
   let data: string;

@@ -3,22 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadConfig } from '../../src/server/config.js';
-import { openCore, type PierCore } from '../../src/server/core.js';
 import { pushImage } from '../support/api.js';
-import { runPier } from '../support/cli.js';
+import { runPier, withData } from '../support/cli.js';
 
 const PASSWORD = 'correct horse battery';
-
-/** Opens the data directory the way the commands do, to check what they did. */
-async function withData<T>(data: string, run: (core: PierCore) => Promise<T>): Promise<T> {
-  const core = await openCore(loadConfig({ env: {}, overrides: { data, 'storage.fsync': false } }));
-  try {
-    return await run(core);
-  } finally {
-    await core.close();
-  }
-}
 
 describe('pier user', () => {
   let data: string;

@@ -1,6 +1,8 @@
 /** Runs the `pier` command as a user would: a child process, stdin given, stdout and stderr captured. */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { loadConfig } from '../../src/server/config.js';
+import { openCore, type PierCore } from '../../src/server/core.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -24,4 +26,14 @@ export function runPier(args: string[], options: { input?: string; env?: Record<
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** Opens a data directory the way the commands do, to prepare it or check what they did. */
+export async function withData<T>(data: string, run: (core: PierCore) => Promise<T>): Promise<T> {
+  const core = await openCore(loadConfig({ env: {}, overrides: { data, 'storage.fsync': false } }));
+  try {
+    return await run(core);
+  } finally {
+    await core.close();
+  }
 }
