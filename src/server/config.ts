@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { storageUrlProblem } from '../storage/storage-url.js';
 import { parseDuration } from './duration.js';
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -46,7 +47,40 @@ export const ConfigSchema = z
       })
       .strict()
       .default({}),
-    storage: z.object({ fsync: booleanish.default(true) }).strict().default({ fsync: true }),
+    storage: z
+      .object({
+        /** where blobs live: unset means `<data>/storage`; `s3://bucket/prefix?endpoint=…&region=…` (src/storage/storage-url.ts) */
+        url: z
+          .string()
+          .superRefine((value, ctx) => {
+            const problem = storageUrlProblem(value);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .optional(),
+        fsync: booleanish.default(true),
+      })
+      .strict()
+      .default({ fsync: true }),
+    /** state replicas share quickly (counters, caches, invalidation): unset means in process */
+    redis: z
+      .object({
+        url: z
+          .string()
+          .refine((v) => /^rediss?:\/\/[^/?#]/i.test(v) && URL.canParse(v), {
+            message: 'expected a Redis URL such as redis://127.0.0.1:6379/0 (unset: in process)',
+          })
+          .optional(),
+        /** prefix of every key Pier writes, so that installations (or tests) can share one Redis */
+        prefix: z.string().min(1).max(100).default('pier:'),
+      })
+      .strict()
+      .default({ prefix: 'pier:' }),
+    /** built-in TLS: PEM certificate chain and private key files, both or neither */
+    tls: z
+      .object({ cert: z.string().min(1).optional(), key: z.string().min(1).optional() })
+      .strict()
+      .refine((v) => (v.cert === undefined) === (v.key === undefined), { message: 'set both tls.cert and tls.key, or neither' })
+      .default({}),
     /** the URL clients reach Pier at: the token realm is `<publicUrl>/token` (never the Host header) */
     publicUrl: z.url({ protocol: /^https?$/ }).optional(),
     /** the `service` of token auth and the audience of its JWTs */
@@ -86,7 +120,12 @@ export const ENVIRONMENT: Record<string, string> = {
   PIER_UPLOAD_SWEEP_INTERVAL: 'uploads.sweepInterval',
   PIER_MANIFEST_MAX_BYTES: 'manifests.maxBytes',
   PIER_DATABASE_URL: 'database.url',
+  PIER_STORAGE_URL: 'storage.url',
   PIER_STORAGE_FSYNC: 'storage.fsync',
+  PIER_REDIS_URL: 'redis.url',
+  PIER_REDIS_PREFIX: 'redis.prefix',
+  PIER_TLS_CERT: 'tls.cert',
+  PIER_TLS_KEY: 'tls.key',
   PIER_PUBLIC_URL: 'publicUrl',
   PIER_SERVICE: 'service',
   PIER_TRUST_PROXY: 'trustProxy',

@@ -1,11 +1,10 @@
-import { join } from 'node:path';
 import { Hub } from '../hub/hub.js';
 import { openDatabase, type MetadataDatabase } from '../metadata/database.js';
 import { RegistryIndex } from '../metadata/registry-index.js';
 import { systemClock, type Clock } from '../registry/ports.js';
 import { Registry } from '../registry/registry.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { createFsStore } from '../storage/fs-store.js';
+import { openStore } from '../storage/open-store.js';
 import type { Config } from './config.js';
 
 /** Pier without HTTP: the database, the blob store, the registry and the hub over one data directory. */
@@ -28,7 +27,7 @@ export interface CoreOptions {
 export async function openCore(config: Config, options: CoreOptions = {}): Promise<PierCore> {
   const clock = options.clock ?? systemClock;
   const database = await openDatabase(config.database.url, config.data);
-  const store = options.store ?? createFsStore({ root: join(config.data, 'storage'), fsync: config.storage.fsync });
+  const store = options.store ?? (await openStore({ url: config.storage.url, fsync: config.storage.fsync, dataDir: config.data }));
   const hub = new Hub(database.db, clock);
   const registry = new Registry({
     index: new RegistryIndex(database.db),
