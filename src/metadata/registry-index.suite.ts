@@ -52,7 +52,10 @@ export function registryIndexSuite(name: string, open: () => Promise<MetadataDat
       assert.equal(await index.claimUpload('u', 5, 50, 200), false, 'one writer at a time');
       assert.deepEqual(await index.uploadsIdleSince(3, 50, 10), [], 'a claimed session is not idle');
       assert.equal(await index.claimUpload('u', 5, 101, 200), true, 'the claim of a writer that died expires');
+      assert.equal(await index.renewUploadClaim('u', 5, 400), true, 'a writer renews its claim');
+      assert.equal(await index.claimUpload('u', 5, 300, 500), false, 'a renewed claim still holds');
       await index.releaseUpload('u');
+      assert.equal(await index.renewUploadClaim('u', 5, 500), false, 'a released claim is not renewed');
       assert.equal(await index.claimUpload('u', 5, 102, 300), true);
       await index.completeUpload('u', 'alice/app', D(2), 5, 4);
       assert.equal(await index.getUpload('u'), undefined);

@@ -195,6 +195,18 @@ export class RegistryIndex {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /** Extends a claim its writer still holds (the session has not moved since it was claimed). */
+  async renewUploadClaim(id: string, size: number, until: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('uploads')
+      .set({ locked_until: until })
+      .where('id', '=', id)
+      .where('size', '=', size)
+      .where('locked_until', 'is not', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async releaseUpload(id: string): Promise<void> {
     await this.db.updateTable('uploads').set({ locked_until: null }).where('id', '=', id).execute();
   }

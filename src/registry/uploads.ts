@@ -25,7 +25,10 @@ export interface ChunkInfo {
 export interface UploadOptions {
   /** how long a session may stay idle before it and its bytes are removed */
   ttlMs: number;
-  /** how long one request's claim on a session holds if its process dies while writing */
+  /**
+   * How long a claim on a session holds without renewal: a writer renews it every third of this
+   * while its chunk streams, so a process that dies mid-chunk blocks its session this long at most.
+   */
   claimMs?: number;
   /** hashes kept in memory for sessions in progress, so chunks continue without rereading */
   liveHashLimit?: number;
@@ -169,15 +172,21 @@ export class UploadService {
   /** Runs `work` holding the session's claim; the claim ends with the chunk's record, or here on failure. */
   private async claimed<T>(session: UploadRecord, work: () => Promise<T>): Promise<T> {
     const now = this.clock.now();
-    const claimMs = this.options.claimMs ?? 3_600_000;
+    const claimMs = this.options.claimMs ?? 60_000;
     if (!(await this.index.claimUpload(session.id, session.size, now, now + claimMs))) {
       throw new OciError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload', { status: 409 });
     }
+    const renewal = setInterval(() => {
+      this.index.renewUploadClaim(session.id, session.size, this.clock.now() + claimMs).catch(() => {});
+    }, Math.max(1_000, claimMs / 3));
+    renewal.unref();
     try {
       return await work();
     } catch (error) {
       await this.index.releaseUpload(session.id).catch(() => {});
       throw error;
+    } finally {
+      clearInterval(renewal);
     }
   }
 
