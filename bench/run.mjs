@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { prepareScaleOut, SCALE_OUT_OPTIONS } from './scale-out.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
@@ -48,6 +49,8 @@ const OPTIONS = {
   keep: { env: 'BENCH_KEEP', def: 'false', help: 'keep the temporary data directories and server logs' },
   check: { env: 'BENCH_CHECK', def: 'false', help: 'exit with status 3 when Pier misses a target' },
   build: { env: 'BENCH_BUILD', def: 'false', help: 'run `npm run build` even when dist/ exists' },
+  backends: { env: 'BENCH_BACKENDS', def: 'local', help: 'local (SQLite + disk; the reference on disk) | scale-out (PostgreSQL + S3 + Redis; the reference on the same S3 and Redis)' },
+  ...SCALE_OUT_OPTIONS,
 };
 
 function readOptions() {
@@ -72,6 +75,7 @@ function readOptions() {
   const bool = (name) => /^(1|true|yes|on)$/i.test(raw[name]);
   if (!['auto', 'wrk', 'node'].includes(raw.client)) throw new UsageError('--client must be auto, wrk or node');
   if (!['inmemory', 'none'].includes(raw['reference-cache'])) throw new UsageError('--reference-cache must be inmemory or none');
+  if (!['local', 'scale-out'].includes(raw.backends)) throw new UsageError('--backends must be local or scale-out');
   if (raw['pier-fsync'] !== '' && !/^(true|false|1|0)$/.test(raw['pier-fsync'])) throw new UsageError('--pier-fsync must be true or false');
   return {
     rounds: Math.floor(int('rounds', 1)),
@@ -99,6 +103,11 @@ function readOptions() {
     keep: bool('keep'),
     check: bool('check'),
     build: bool('build'),
+    backends: raw.backends,
+    databaseUrl: raw['database-url'],
+    s3Endpoint: raw['s3-endpoint'],
+    s3Bucket: raw['s3-bucket'],
+    redisUrl: raw['redis-url'],
   };
 }
 
@@ -245,6 +254,7 @@ async function startPier(opts, dir) {
   // The reference registry runs without authentication: so does Pier, to compare the same work.
   const env = { PIER_DATA: server.dataDir, PIER_LOG_LEVEL: 'warn', PIER_AUTH: 'open' };
   if (opts.pierFsync !== '') env.PIER_STORAGE_FSYNC = opts.pierFsync;
+  if (opts.scaleOut) Object.assign(env, opts.scaleOut.pierEnv);
   server.port = await freePort();
   env.PIER_LISTEN = `127.0.0.1:${server.port}`;
   await server.start(process.execPath, [...opts.pierNodeOptions, path.join(opts.pierRoot, 'dist/cli/main.js'), 'serve'], env);
@@ -266,14 +276,14 @@ async function startReference(opts, dir) {
       '  accesslog:',
       '    disabled: true',
       'storage:',
-      ...(opts.referenceCache === 'inmemory' ? ['  cache:', '    blobdescriptor: inmemory'] : []),
-      '  filesystem:',
-      `    rootdirectory: ${server.dataDir}`,
+      ...(opts.scaleOut ? opts.scaleOut.referenceCache : opts.referenceCache === 'inmemory' ? ['  cache:', '    blobdescriptor: inmemory'] : []),
+      ...(opts.scaleOut ? opts.scaleOut.referenceStorage : ['  filesystem:', `    rootdirectory: ${server.dataDir}`]),
       '  delete:',
       '    enabled: true',
       '  maintenance:',
       '    uploadpurging:',
       '      enabled: false',
+      ...(opts.scaleOut ? opts.scaleOut.referenceRedis : []),
       'http:',
       `  addr: 127.0.0.1:${server.port}`,
       '',
@@ -984,6 +994,11 @@ async function main() {
   log(`temporary directory ${dir}${opts.keep ? ' (kept)' : ''}`);
   log(`rounds ${opts.rounds}, blobs ${opts.sizeMiB} MiB, chunks ${opts.chunkMiB} MiB, large push ${opts.largeMiB} MiB, ${opts.tags} tags, rates ${opts.duration}s at c=${opts.connections}, GET client ${opts.client === 'node' || !opts.wrk ? 'node' : 'wrk'}, Pier fsync ${opts.pierFsync || 'default (true)'}`);
 
+  if (opts.backends === 'scale-out') {
+    opts.scaleOut = await prepareScaleOut(opts);
+    cleanup.scaleOut = opts.scaleOut;
+    log(`scale-out backends: ${opts.scaleOut.describe}`);
+  }
   const pier = await startPier(opts, dir);
   const reference = await startReference(opts, dir);
   const servers = [pier, reference];
@@ -1031,6 +1046,11 @@ async function main() {
     throw error;
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
+    if (opts.scaleOut) {
+      log('removing the scale-out schema and prefixes');
+      await opts.scaleOut.cleanup().catch((error) => log(`scale-out cleanup failed: ${error.message}`));
+      delete cleanup.scaleOut;
+    }
   }
 
   const metrics = summarize(samples, opts);
@@ -1039,7 +1059,7 @@ async function main() {
     label: opts.label || undefined,
     durationSeconds: Math.round((Date.now() - started) / 1000),
     machine,
-    options: { ...opts, out: path.relative(ROOT, opts.out), phases: [...opts.phases], wrk: undefined },
+    options: { ...opts, out: path.relative(ROOT, opts.out), phases: [...opts.phases], wrk: undefined, scaleOut: opts.scaleOut?.describe },
     getClient: opts.client === 'node' || !opts.wrk ? 'node' : 'wrk',
     metrics,
   };
