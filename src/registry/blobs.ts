@@ -22,6 +22,11 @@ export class BlobService {
     private readonly clock: Clock,
   ) {}
 
+  /** A URL where the client may fetch the blob itself (the store's redirect capability), or undefined. */
+  async redirectUrl(digest: Digest): Promise<string | undefined> {
+    return this.store.redirectUrl?.(digest);
+  }
+
   /** Size of a blob readable in the repository (HEAD); refreshes its last-seen time. */
   async stat(repository: RepositoryName, digestParam: string): Promise<{ digest: Digest; size: number }> {
     const digest = parseDigest(digestParam);

@@ -5,9 +5,13 @@ import { describe, it } from 'node:test';
 import { makeDigest, type Digest } from '../oci/digest.js';
 import { BlobNotFound, UploadNotFound, type BlobStore } from './blob-store.js';
 
-/** The one suite every BlobStore driver runs (memory, filesystem, and S3 later). */
-export function blobStoreSuite(name: string, create: () => Promise<{ store: BlobStore; cleanup?: () => Promise<void> }>): void {
-  describe(`BlobStore: ${name}`, () => {
+/** The one suite every BlobStore driver runs (memory, filesystem, S3); `options.skip` says why not. */
+export function blobStoreSuite(
+  name: string,
+  create: () => Promise<{ store: BlobStore; cleanup?: () => Promise<void> }>,
+  options: { skip?: string } = {},
+): void {
+  describe(`BlobStore: ${name}`, options, () => {
     const withStore = (test: (store: BlobStore) => Promise<void>) => async () => {
       const { store, cleanup } = await create();
       try {
@@ -109,6 +113,38 @@ export function blobStoreSuite(name: string, create: () => Promise<{ store: Blob
       await store.delete(digest);
       assert.equal(await store.stat(digest), undefined);
       await assert.rejects(store.read(digest), BlobNotFound);
+    }));
+
+    it('reads an unfinished upload back across chunks, cut at any length', withStore(async (store) => {
+      if (!store.readUpload) return;
+      await store.createUpload('r1');
+      let offset = 0;
+      for (const part of ['one ', 'two ', 'three']) offset = await store.append('r1', offset, body(part));
+      assert.equal(await text(await store.readUpload('r1', offset)), 'one two three');
+      assert.equal(await text(await store.readUpload('r1', 6)), 'one tw');
+      assert.equal(await text(await store.readUpload('r1', 8)), 'one two ');
+      await assert.rejects(store.readUpload('absent', 0), UploadNotFound);
+    }));
+
+    it('commits nothing for an upload that is gone', withStore(async (store) => {
+      await store.createUpload('g1');
+      await store.append('g1', 0, body('gone'));
+      await store.abortUpload('g1');
+      await assert.rejects(store.commit('g1', sha256('gone'), 4), UploadNotFound);
+      assert.equal(await store.stat(sha256('gone')), undefined);
+    }));
+
+    it('commits an empty blob', withStore(async (store) => {
+      const digest = sha256('');
+      await store.createUpload('e1');
+      assert.equal(await store.append('e1', 0, body('')), 0);
+      await store.commit('e1', digest, 0);
+      assert.equal(await store.stat(digest), 0);
+      assert.equal(await text(await store.read(digest)), '');
+    }));
+
+    it('passes its own check when usable', withStore(async (store) => {
+      await store.check?.();
     }));
 
     it('refuses upload ids that could escape its namespace', withStore(async (store) => {

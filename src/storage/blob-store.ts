@@ -44,8 +44,22 @@ export interface BlobStore {
   abortUpload(uploadId: string): Promise<void>;
   /** Uploads the store holds, for sweeping the ones no session row knows any more. */
   listUploads(): AsyncIterable<StoredUpload>;
-  /** Optional capability: reading an unfinished upload back (filesystem, memory; S3 cannot). */
+  /**
+   * Optional capability: reading the first `length` bytes of an unfinished upload back (every
+   * driver here can; without it, a chunk cannot continue on a process that lost the hash).
+   */
   readUpload?(uploadId: string, length: number): Promise<Readable>;
+  /**
+   * Optional capability: a URL where a client can GET the committed blob itself for a while
+   * (S3 with `redirect=true`: a presigned GetObject URL; the client sends its Range header there
+   * as it would here), or undefined to serve the bytes through Pier.
+   */
+  redirectUrl?(digest: Digest): Promise<string | undefined>;
+  /**
+   * Optional capability: throws an Error that says what is wrong when the backend is unusable
+   * (S3: bucket missing or unreachable, credentials rejected; filesystem: root not writable).
+   */
+  check?(): Promise<void>;
   close?(): Promise<void>;
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -138,6 +139,21 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
         return Readable.from([]);
       }
       return createReadStream('', { fd: handle, start: 0, end: length - 1, highWaterMark: READ_CHUNK });
+    },
+
+    async check() {
+      // the root is a directory (or can be made one) that takes a file where uploads go
+      const info = await stat(root).catch(() => undefined);
+      if (info && !info.isDirectory()) throw new Error(`storage directory ${root} is not a directory`);
+      const probe = join(root, 'uploads', `.check-${randomUUID()}`);
+      try {
+        await mkdir(join(root, 'uploads'), { recursive: true });
+        await (await open(probe, 'wx')).close();
+        await rm(probe, { force: true });
+      } catch (error) {
+        const { code, message } = error as NodeJS.ErrnoException;
+        throw new Error(`storage directory ${root} is not writable: ${code ?? message}`, { cause: error });
+      }
     },
   };
 }

@@ -60,5 +60,8 @@ export function createMemoryStore(clock: () => number = Date.now): BlobStore {
     async readUpload(uploadId, length) {
       return Readable.from([Buffer.concat(upload(uploadId).chunks).subarray(0, length)]);
     },
+    async check() {
+      // process memory is always there
+    },
   };
 }

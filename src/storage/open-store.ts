@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { BlobStore } from './blob-store.js';
 import { createFsStore } from './fs-store.js';
+import { createS3Store } from './s3/store.js';
 import { parseStorageUrl } from './storage-url.js';
 
 export interface StoreSettings {
@@ -15,5 +16,5 @@ export async function openStore(settings: StoreSettings): Promise<BlobStore> {
   if (!settings.url) return createFsStore({ root: join(settings.dataDir, 'storage'), fsync: settings.fsync });
   const location = parseStorageUrl(settings.url);
   if (location.kind === 'file') return createFsStore({ root: location.root, fsync: settings.fsync });
-  throw new Error('TODO(s3 helper): the s3 driver');
+  return createS3Store(location.settings);
 }

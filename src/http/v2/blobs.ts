@@ -5,6 +5,16 @@ export async function headOrGetBlob(ctx: V2Context, digestParam: string): Promis
   const { registry, request, reply, name } = ctx;
   const { digest, size } = await registry.blobs.stat(name, digestParam);
   const range = parseRangeHeader(request.headers.range, size);
+  if (!ctx.head) {
+    // The store may let the client fetch the bytes from it directly (S3 with redirect=true): only
+    // now, once the caller was authorized and the repository holds the blob. A presigned URL
+    // expires, so nothing may cache the redirect; the client sends its Range header there.
+    const location = await registry.blobs.redirectUrl(digest);
+    if (location) {
+      await reply.code(307).headers({ location, 'docker-content-digest': digest, 'cache-control': 'no-store' }).send();
+      return;
+    }
+  }
   const status = range ? 206 : 200;
   const headers: Record<string, string> = {
     'content-type': 'application/octet-stream',
