@@ -2,8 +2,11 @@
 import { Command, CommanderError } from 'commander';
 import { HubError } from '../hub/errors.js';
 import { ConfigError } from '../server/config.js';
+import { registerCheck } from './check.js';
 import { CliError } from './errors.js';
 import { registerKeys } from './keys.js';
+import { registerMigrate } from './migrate.js';
+import { registerMigrateStorage } from './migrate-storage.js';
 import { registerRepo } from './repo.js';
 import { registerServe } from './serve.js';
 import { registerToken } from './token.js';
@@ -18,6 +21,9 @@ registerUser(program);
 registerToken(program);
 registerRepo(program);
 registerKeys(program);
+registerMigrate(program);
+registerCheck(program);
+registerMigrateStorage(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);

@@ -1,9 +1,11 @@
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Hub } from '../hub/hub.js';
 import type { Clock } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
 import type { TokenAuth } from './token-auth.js';
+import { registerHealth, type ReadinessReport } from './health.js';
 import { registerApi } from './api/index.js';
 import { registerToken } from './token.js';
 import { openAuthorizer, type V2Authorizer } from './v2/authorize.js';
@@ -22,10 +24,15 @@ export interface AppOptions {
   auth?: TokenAuth;
   /** reverse proxies whose X-Forwarded-For is believed (request.ip) */
   trustProxy?: string[];
+  /** serve HTTPS (HTTP/1.1) with this certificate and key; plain HTTP without */
+  https?: HttpsServerOptions;
+  /** probes the backends for /readyz */
+  readiness?: () => Promise<ReadinessReport>;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
+    ...(options.https ? { https: options.https } : {}),
     loggerInstance: options.logger,
     disableRequestLogging: true,
     exposeHeadRoutes: false,
@@ -64,7 +71,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   if (options.auth) registerToken(app, options.auth);
   registerApi(app, { hub: options.hub, registry: options.registry, auth: options.auth, clock: options.clock });
 
-  app.get('/healthz', async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
+  registerHealth(app, { readiness: options.readiness });
 
   app.setNotFoundHandler((request, reply) => {
     if (request.url.startsWith('/v2')) {

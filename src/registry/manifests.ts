@@ -6,7 +6,7 @@ import { accepts } from '../oci/accept.js';
 import { isIndexMediaType, isNonDistributable } from '../oci/media-types.js';
 import { isValidTag, parseReference, parseTag, type Reference, type RepositoryName } from '../oci/names.js';
 import type { ManifestRecord, ManifestReference, RegistryIndex } from '../metadata/registry-index.js';
-import type { Actor, Clock, PushGate, RegistryEvents } from './ports.js';
+import type { Actor, Clock, ManifestCache, PushGate, RegistryEvents } from './ports.js';
 
 export const DEFAULT_MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -23,6 +23,7 @@ export class ManifestService {
     private readonly events: RegistryEvents,
     private readonly clock: Clock,
     readonly maxBytes: number,
+    private readonly cache: ManifestCache,
   ) {}
 
   /** PUT: stores the bytes exactly as pushed, after checking that everything they name exists. */
@@ -63,6 +64,8 @@ export class ManifestService {
         detail: { digest: first.digest },
       });
     }
+    // before the push answers: the next GET of these tags, on any replica, sees the new manifest
+    await this.cache.invalidate(repository);
     this.events.emit({ type: 'manifest.pushed', repository, digest, mediaType: manifest.mediaType, size: body.length, tags, actor });
     return { digest, subject: manifest.subject?.digest, tags };
   }
@@ -86,16 +89,13 @@ export class ManifestService {
 
   private async negotiate(repository: RepositoryName, referenceParam: string, accepted: Set<string> | undefined): Promise<ManifestRecord> {
     const reference = lookupReference(referenceParam);
-    const record =
-      reference.kind === 'tag'
-        ? await this.index.getTaggedManifest(repository, reference.tag)
-        : await this.index.getManifest(repository, reference.digest);
+    const record = await this.lookup(repository, reference);
     if (!record) throw manifestUnknown(referenceParam);
     if (accepts(accepted, record.mediaType)) return record;
     if (reference.kind === 'tag' && isIndexMediaType(record.mediaType)) {
       const child = defaultPlatformChild(parseManifest(record.content, record.mediaType));
       if (child && accepts(accepted, child.mediaType)) {
-        const childRecord = await this.index.getManifest(repository, child.digest);
+        const childRecord = await this.lookup(repository, { kind: 'digest', digest: child.digest });
         if (childRecord) return childRecord;
       }
     }
@@ -104,15 +104,31 @@ export class ManifestService {
     });
   }
 
+  /** The cache, else the index (and then the cache is filled, unless the repository changed meanwhile). */
+  private async lookup(repository: RepositoryName, reference: Reference): Promise<ManifestRecord | undefined> {
+    const key = reference.kind === 'tag' ? reference.tag : reference.digest;
+    const cached = await this.cache.read(repository, key);
+    if (cached.record) return cached.record;
+    const record =
+      reference.kind === 'tag'
+        ? await this.index.getTaggedManifest(repository, reference.tag)
+        : await this.index.getManifest(repository, reference.digest);
+    // not awaited: the answer does not wait for the cache (fill never throws)
+    if (record) void cached.fill(record);
+    return record;
+  }
+
   /** DELETE by digest removes the manifest and its tags; DELETE by tag removes only the tag. */
   async delete(repository: RepositoryName, referenceParam: string, actor: Actor): Promise<void> {
     const reference = lookupReference(referenceParam);
     if (reference.kind === 'tag') {
       if (!(await this.index.deleteTag(repository, reference.tag))) throw manifestUnknown(referenceParam);
+      await this.cache.invalidate(repository);
       this.events.emit({ type: 'tag.deleted', repository, tag: reference.tag, actor });
       return;
     }
     if (!(await this.index.deleteManifest(repository, reference.digest))) throw manifestUnknown(referenceParam);
+    await this.cache.invalidate(repository);
     this.events.emit({ type: 'manifest.deleted', repository, digest: reference.digest, actor });
   }
 }

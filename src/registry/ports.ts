@@ -1,3 +1,4 @@
+import type { ManifestRecord } from '../metadata/registry-index.js';
 import type { Digest } from '../oci/digest.js';
 import type { RepositoryName } from '../oci/names.js';
 
@@ -37,8 +38,31 @@ export interface RegistryEvents {
   emit(event: RegistryEvent): void;
 }
 
+/**
+ * A short cache of manifests in front of the index (src/shared-state/ implements it: in Redis for
+ * every replica, or in one process). The registry asks it before the index on every manifest GET
+ * and HEAD, and calls invalidate() after every change to a repository's manifests or tags (PUT,
+ * DELETE, the repository deleted), before the change answers: the next read, on any replica,
+ * sees it. Neither method throws: a cache that cannot be reached misses, and does what it can to
+ * keep entries from before the change from being served later.
+ */
+export interface ManifestCache {
+  /** `reference` is a tag or a digest of `repository` (the two never look alike). */
+  read(repository: RepositoryName, reference: string): Promise<ManifestCacheRead>;
+  invalidate(repository: RepositoryName): Promise<void>;
+}
+
+/**
+ * A hit, or a miss that may be filled with what the index answers. The miss remembers the state
+ * of the repository when it was read, before the index: fill() stores nothing if the repository
+ * changed since, so a read that raced with a change never caches what the change replaced.
+ */
+export type ManifestCacheRead = { record: ManifestRecord; fill?: undefined } | { record?: undefined; fill(record: ManifestRecord): Promise<void> };
+
 export const openPushGate: PushGate = { check: async () => {} };
 export const noEvents: RegistryEvents = { emit: () => {} };
+const noFill = { fill: async () => {} };
+export const noManifestCache: ManifestCache = { read: async () => noFill, invalidate: async () => {} };
 
 export interface Clock {
   now(): number;

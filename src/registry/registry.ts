@@ -1,9 +1,10 @@
 import type { RegistryIndex } from '../metadata/registry-index.js';
+import type { RepositoryName } from '../oci/names.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { BlobService } from './blobs.js';
 import { ListingService } from './listings.js';
 import { DEFAULT_MANIFEST_MAX_BYTES, ManifestService } from './manifests.js';
-import { noEvents, openPushGate, systemClock, type Clock, type PushGate, type RegistryEvents } from './ports.js';
+import { noEvents, noManifestCache, openPushGate, systemClock, type Clock, type ManifestCache, type PushGate, type RegistryEvents } from './ports.js';
 import { UploadService } from './uploads.js';
 
 export interface RegistryOptions {
@@ -14,6 +15,8 @@ export interface RegistryOptions {
   clock?: Clock;
   uploadTtlMs?: number;
   manifestMaxBytes?: number;
+  /** hot manifests (default: none, every read goes to the index) */
+  manifestCache?: ManifestCache;
 }
 
 /** The registry engine, no HTTP: what /v2 and the CLI call. */
@@ -24,6 +27,7 @@ export class Registry {
   readonly listings: ListingService;
   private readonly index: RegistryIndex;
   private readonly store: BlobStore;
+  private readonly manifestCache: ManifestCache;
 
   constructor(options: RegistryOptions) {
     const { index, store } = options;
@@ -32,7 +36,8 @@ export class Registry {
     const clock = options.clock ?? systemClock;
     this.uploads = new UploadService(index, store, gate, events, clock, { ttlMs: options.uploadTtlMs ?? 24 * 3600_000 });
     this.blobs = new BlobService(index, store, this.uploads, events, clock);
-    this.manifests = new ManifestService(index, gate, events, clock, options.manifestMaxBytes ?? DEFAULT_MANIFEST_MAX_BYTES);
+    this.manifestCache = options.manifestCache ?? noManifestCache;
+    this.manifests = new ManifestService(index, gate, events, clock, options.manifestMaxBytes ?? DEFAULT_MANIFEST_MAX_BYTES, this.manifestCache);
     this.listings = new ListingService(index);
     this.index = index;
     this.store = store;
@@ -42,7 +47,10 @@ export class Registry {
   async deleteNamespace(namespace: string): Promise<string[]> {
     const names = await this.index.repositoriesInNamespace(namespace);
     for (const name of names) {
-      for (const uploadId of await this.index.deleteRepository(name)) await this.store.abortUpload(uploadId);
+      const uploads = await this.index.deleteRepository(name);
+      // before the deletion answers: no replica serves a manifest of it from the cache afterwards
+      await this.manifestCache.invalidate(name as RepositoryName);
+      for (const uploadId of uploads) await this.store.abortUpload(uploadId);
     }
     return names;
   }

@@ -1,8 +1,11 @@
+import { sql } from 'kysely';
+import pino, { type Logger } from 'pino';
 import { Hub } from '../hub/hub.js';
 import { openDatabase, type MetadataDatabase } from '../metadata/database.js';
 import { RegistryIndex } from '../metadata/registry-index.js';
 import { systemClock, type Clock } from '../registry/ports.js';
 import { Registry } from '../registry/registry.js';
+import { openSharedState, type SharedState } from '../shared-state/shared-state.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { openStore } from '../storage/open-store.js';
 import type { Config } from './config.js';
@@ -14,6 +17,8 @@ export interface PierCore {
   registry: Registry;
   hub: Hub;
   clock: Clock;
+  /** what replicas share quickly: login throttle, counters, manifest cache (Redis, or in process) */
+  shared: SharedState;
   close(): Promise<void>;
 }
 
@@ -21,6 +26,8 @@ export interface CoreOptions {
   clock?: Clock;
   /** replaces the filesystem store (tests run the memory store through here) */
   store?: BlobStore;
+  /** where the shared state logs Redis going away and coming back (default: stderr at the configured level) */
+  logger?: Logger;
 }
 
 /** Used by the server and by CLI commands that work on the data directory of a stopped or running server. */
@@ -28,6 +35,8 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
   const clock = options.clock ?? systemClock;
   const database = await openDatabase(config.database.url, config.data);
   const store = options.store ?? (await openStore({ url: config.storage.url, fsync: config.storage.fsync, dataDir: config.data }));
+  const logger = options.logger ?? pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: true }));
+  const shared = await openSharedState({ redis: config.redis, clock, logger, databaseChanges: otherWriters(database) });
   const hub = new Hub(database.db, clock);
   const registry = new Registry({
     index: new RegistryIndex(database.db),
@@ -36,6 +45,7 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     gate: hub.pushGate,
     uploadTtlMs: config.uploads.ttl,
     manifestMaxBytes: config.manifests.maxBytes,
+    manifestCache: shared.manifestCache,
   });
   return {
     database,
@@ -43,9 +53,21 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     registry,
     hub,
     clock,
+    shared,
     async close() {
       await store.close?.();
       await database.close();
+      await shared.close();
     },
   };
+}
+
+/**
+ * SQLite's data_version: it changes when another connection (a CLI command, another process on
+ * the same file) committed, not for this process's own writes. What lets a manifest cache in this
+ * process see other writers at once. None for PostgreSQL (other replicas write unseen).
+ */
+function otherWriters(database: MetadataDatabase): (() => Promise<unknown>) | undefined {
+  if (database.dialect !== 'sqlite') return undefined;
+  return async () => (await sql<{ data_version: number }>`pragma data_version`.execute(database.db)).rows[0]?.data_version;
 }

@@ -1,16 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { loadInstallationSecret } from '../auth/installation-secret.js';
-import { LoginThrottle } from '../auth/login-throttle.js';
 import { KeyRing, sqlSigningKeyStore } from '../auth/signing-keys.js';
 import type { Hub } from '../hub/hub.js';
 import { buildApp } from '../http/app.js';
 import type { TokenAuth } from '../http/token-auth.js';
 import type { MetadataDatabase } from '../metadata/database.js';
 import type { Registry } from '../registry/registry.js';
+import type { SharedState } from '../shared-state/shared-state.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { parseListen, type Config } from './config.js';
 import { openCore, type CoreOptions } from './core.js';
+import { createReadiness, databaseCheck, storageCheck } from './readiness.js';
+import { describeCertificate, loadTls, secureContextOptions, validityProblem } from './tls.js';
 
 export interface PierServer {
   app: FastifyInstance;
@@ -21,7 +23,9 @@ export interface PierServer {
   logger: Logger;
   /** token auth, unless the server runs open */
   auth?: TokenAuth;
-  /** the address it listens on, e.g. http://127.0.0.1:5000 */
+  /** login throttle, counters and manifest cache: in Redis when configured */
+  shared: SharedState;
+  /** the address it listens on, e.g. http://127.0.0.1:5000 (https:// with built-in TLS) */
   url: string;
   close(): Promise<void>;
 }
@@ -33,7 +37,13 @@ export interface StartOptions extends CoreOptions {
 /** The composition root: wires config into the database, the store, the registry, the hub and HTTP. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<PierServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
-  const core = await openCore(config, options);
+  // before anything is opened: a certificate problem stops the start with a clear message
+  const tls = await loadTls(config.tls);
+  if (tls) {
+    const problem = validityProblem(tls.certificate);
+    if (problem) logger.warn({ cert: tls.certFile }, `${problem}: clients will refuse it`);
+  }
+  const core = await openCore(config, { ...options, logger });
   const { registry, hub, database, store, clock } = core;
   await createFirstAdministrator(config, hub, logger);
 
@@ -48,13 +58,25 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       service: config.service,
       issuer: config.service,
       tokenTtlSeconds: Math.max(1, Math.round(config.auth.tokenTtl / 1000)),
-      throttle: new LoginThrottle({ failures: config.auth.loginFailures, windowMs: config.auth.loginWindow, now: () => clock.now() }),
+      throttle: core.shared.loginThrottle({ failures: config.auth.loginFailures, windowMs: config.auth.loginWindow }),
       clock,
     };
   } else {
     logger.warn('PIER_AUTH=open: anyone can push and pull without an account; use it for local development only');
   }
-  const app = buildApp({ registry, hub, logger, auth, clock, trustProxy: config.trustProxy });
+  const checks = [databaseCheck(database), storageCheck(store)];
+  if (core.shared.backend === 'redis') checks.push({ name: 'redis', check: () => core.shared.ping() });
+  const readiness = createReadiness(checks, { logger });
+  const app = buildApp({
+    registry,
+    hub,
+    logger,
+    auth,
+    clock,
+    trustProxy: config.trustProxy,
+    readiness,
+    ...(tls ? { https: secureContextOptions(tls) } : {}),
+  });
 
   const sweep = () =>
     registry.uploads.sweepExpired().then(
@@ -68,13 +90,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   await app.listen({ host, port });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   if (auth && !auth.realm) {
     auth.realm = `${url}/token`;
     if (host === '0.0.0.0' || host === '::') {
       logger.warn({ realm: auth.realm }, 'PIER_PUBLIC_URL is not set: clients on other machines cannot reach this token realm; set it to the URL they use');
     }
   }
+  if (tls) logger.info({ cert: tls.certFile, certificate: describeCertificate(tls.certificate) }, 'serving HTTPS');
   logger.info({ url, data: config.data, auth: config.auth.mode }, 'pier is listening');
   void sweep();
 
@@ -87,6 +110,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     store,
     logger,
     auth,
+    shared: core.shared,
     url,
     close() {
       closing ??= (async () => {

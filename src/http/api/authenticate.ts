@@ -84,7 +84,7 @@ export async function requireAdmin(request: FastifyRequest, ctx: ApiContext): Pr
  * per account and client address. Used by Basic credentials, sign-in and re-confirmation.
  */
 export async function checkPassword(request: FastifyRequest, ctx: ApiContext, username: string, password: string): Promise<Caller> {
-  const decision = ctx.throttle.check(username, request.ip);
+  const decision = await ctx.throttle.check(username, request.ip);
   if (!decision.allowed) throw tooManyRequests(decision.retryAfterSeconds);
   let caller: Caller | undefined;
   if (secretKind(password) === 'pat') {
@@ -97,10 +97,10 @@ export async function checkPassword(request: FastifyRequest, ctx: ApiContext, us
     if (account) caller = { account, via: 'password' };
   }
   if (!caller) {
-    ctx.throttle.fail(username, request.ip);
+    await ctx.throttle.fail(username, request.ip);
     throw unauthorized(ctx, WRONG_CREDENTIALS);
   }
-  ctx.throttle.succeed(username, request.ip);
+  await ctx.throttle.succeed(username, request.ip);
   return caller;
 }
 

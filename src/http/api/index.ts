@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { LoginThrottle } from '../../auth/login-throttle.js';
+import { MemoryLoginThrottle } from '../../auth/login-throttle.js';
 import type { Hub } from '../../hub/hub.js';
 import type { Clock } from '../../registry/ports.js';
 import type { Registry } from '../../registry/registry.js';
@@ -32,7 +32,7 @@ export function registerApi(app: FastifyInstance, options: ApiOptions): void {
     registry: options.registry,
     auth: options.auth,
     // open mode still checks passwords (Basic credentials): throttled all the same
-    throttle: options.auth?.throttle ?? new LoginThrottle({ failures: 5, windowMs: 15 * 60_000, now: () => options.clock.now() }),
+    throttle: options.auth?.throttle ?? new MemoryLoginThrottle({ failures: 5, windowMs: 15 * 60_000, now: () => options.clock.now() }),
     clock: options.clock,
   };
   void app.register(

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql, type Kysely } from 'kysely';
+import { checkTables, copyDatabase, DatabaseCopyError, TABLES, TABLE_NAMES, resetSequences, type TableName } from './copy-database.js';
+import { openSqlite, type MetadataDatabase } from './database.js';
+import { openTestPostgres, skipUnlessPostgres } from './postgres.testing.js';
+
+const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+const BIG = Number.MAX_SAFE_INTEGER; // 2^53 - 1: the largest integer a copy must keep exact
+const digest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
+
+/** A few rows in every table, with the values that are easy to get wrong: bytes, big numbers, nulls. */
+async function fill(database: MetadataDatabase, rows = 7): Promise<void> {
+  const db = database.db;
+  for (let i = 0; i < rows; i++) {
+    const repo = `ns/repo-${i % 3}`;
+    await db.insertInto('accounts').values({ name: `user${i}`, email: i % 2 ? `u${i}@example.com` : null, password_hash: `$argon2id$v=19$${i}`, is_admin: i === 0 ? 1 : 0, default_private: i % 2, created_at: BIG - i, password_changed_at: 1_700_000_000_000 + i, deleted_at: i === 3 ? 5 : null }).execute();
+    await db.insertInto('access_tokens').values({ id: `pat-${i}`, account: `user${i}`, label: `label ${i} ✓`, token_hash: `hash-pat-${i}`, scopes: 'repo:read repo:write', created_at: i, expires_at: i % 2 ? BIG : null, last_used_at: null, revoked_at: null }).execute();
+    await db.insertInto('refresh_tokens').values({ id: `rt-${i}`, account: `user${i}`, token_hash: `hash-rt-${i}`, client_id: i % 2 ? 'docker' : null, created_at: i, last_used_at: i, revoked_at: null }).execute();
+    await db.insertInto('signing_keys').values({ kid: `kid-${i}`, algorithm: 'ES256', public_jwk: '{"kty":"EC"}', private_jwk_encrypted: `enc-${i}`, created_at: i, retired_at: i % 2 ? i : null }).execute();
+    await db.insertInto('settings').values({ key: `setting.${i}`, value: JSON.stringify({ i, text: 'naïve "quoted"\n' }) }).execute();
+    await db.insertInto('repositories').values({ name: `ns/repo-${i}`, created_at: i }).execute();
+    await db.insertInto('hub_repositories').values({ name: `ns/repo-${i}`, namespace: 'ns', private: i % 2, created_at: i }).execute();
+    await db.insertInto('blobs').values({ digest: digest(i), size: i === 0 ? BIG : i * 1000, created_at: i }).execute();
+    await db.insertInto('blob_links').values({ repository: repo, digest: digest(i), linked_at: i, last_seen_at: BIG }).execute();
+    await db
+      .insertInto('manifests')
+      .values({ repository: repo, digest: digest(100 + i), media_type: 'application/vnd.oci.image.manifest.v1+json', size: 256 + i, content: Buffer.concat([ALL_BYTES, Buffer.from([i])]), artifact_type: i % 2 ? 'application/x-test' : null, subject: i % 2 ? digest(100) : null, annotations: i % 2 ? '{"a":"b"}' : null, created_at: i })
+      .execute();
+    for (const kind of ['blob', 'manifest'] as const) {
+      await db.insertInto('manifest_references').values({ repository: repo, manifest_digest: digest(100 + i), digest: digest(i), kind }).execute();
+    }
+    await db.insertInto('tags').values({ repository: repo, name: `v${i}`, digest: digest(100 + i), updated_at: i }).execute();
+    await db.insertInto('uploads').values({ id: `upload-${i}`, repository: repo, size: 0, sha256: 'e3b0', created_at: i, updated_at: i, locked_until: null }).execute();
+  }
+}
+
+async function rowsOf(database: MetadataDatabase, table: TableName): Promise<unknown[]> {
+  let query = (database.db as Kysely<any>).selectFrom(table).selectAll();
+  for (const column of TABLES[table].key) query = query.orderBy(column);
+  return query.execute();
+}
+
+async function assertSameRows(a: MetadataDatabase, b: MetadataDatabase): Promise<void> {
+  for (const table of TABLE_NAMES) {
+    if ('skip' in TABLES[table]) continue;
+    assert.deepEqual(await rowsOf(b, table), await rowsOf(a, table), `table ${table}`);
+  }
+}
+
+const sqlite = () => openSqlite({ path: ':memory:' });
+
+describe('copyDatabase: SQLite to SQLite', () => {
+  it('copies every table in pages, keeps bytes and big numbers, and leaves upload sessions behind', async () => {
+    const [source, target] = [await sqlite(), await sqlite()];
+    try {
+      await fill(source);
+      const progress: string[] = [];
+      const report = await copyDatabase({ source, target, batchRows: 3, onProgress: (p) => progress.push(`${p.table}:${p.copied}${p.done ? '.' : ''}`) });
+      assert.deepEqual(report.problems, []);
+      await assertSameRows(source, target);
+      const byTable = Object.fromEntries(report.tables.map((t) => [t.table, t]));
+      assert.equal(byTable.manifest_references!.copied, 14);
+      assert.equal(byTable.manifest_references!.targetRows, 14);
+      assert.equal(byTable.accounts!.verified, true);
+      assert.match(byTable.uploads!.skipped ?? '', /upload sessions/);
+      assert.equal(byTable.uploads!.sourceRows, 7);
+      assert.equal((await rowsOf(target, 'uploads')).length, 0);
+      assert.ok(progress.includes('tags:3') && progress.includes('tags:6') && progress.includes('tags:7.'), progress.join(' '));
+      assert.equal(report.sequencesReset, 0);
+    } finally {
+      await source.close();
+      await target.close();
+    }
+  });
+
+  it('refuses a target that holds data; --resume copies what is missing and finds what differs', async () => {
+    const [source, target] = [await sqlite(), await sqlite()];
+    try {
+      await fill(source);
+      await copyDatabase({ source, target });
+      await assert.rejects(copyDatabase({ source, target }), (error: Error) => {
+        assert.ok(error instanceof DatabaseCopyError);
+        assert.match(error.message, /holds data already: accounts \(7\).*--resume/);
+        return true;
+      });
+
+      await target.db.deleteFrom('tags').where('name', 'in', ['v1', 'v5']).execute();
+      await target.db.deleteFrom('manifests').where('digest', '=', digest(102)).execute();
+      const resumed = await copyDatabase({ source, target, resume: true, batchRows: 2 });
+      assert.deepEqual(resumed.problems, []);
+      const tags = resumed.tables.find((t) => t.table === 'tags')!;
+      assert.deepEqual([tags.copied, tags.alreadyThere], [2, 5]);
+      assert.equal(resumed.tables.find((t) => t.table === 'accounts')!.copied, 0);
+      await assertSameRows(source, target);
+
+      // a row changed in the target (same key): counts agree, the checksum does not
+      await target.db.updateTable('accounts').set({ password_hash: 'other' }).where('name', '=', 'user2').execute();
+      await target.db.insertInto('settings').values({ key: 'only.in.target', value: '1' }).execute();
+      const differ = await copyDatabase({ source, target, resume: true });
+      assert.deepEqual(differ.problems, [
+        'table accounts: the target\'s rows differ from the source\'s (same count, 7)',
+        'table settings: 7 rows in the source, 8 in the target',
+      ]);
+    } finally {
+      await source.close();
+      await target.close();
+    }
+  });
+
+  it('fails loudly on a table it does not know, before copying anything', async () => {
+    const [source, target] = [await sqlite(), await sqlite()];
+    try {
+      await fill(source, 2);
+      await sql`create table audit_log (id integer primary key, what text)`.execute(source.db);
+      await assert.rejects(copyDatabase({ source, target }), /source database has table\(s\) audit_log that the copier does not know/);
+      assert.equal((await rowsOf(target, 'accounts')).length, 0);
+      await sql`create table audit_log (id integer primary key, what text)`.execute(target.db);
+      await assert.rejects(checkTables(target, 'target'), /target database has table\(s\) audit_log/);
+    } finally {
+      await source.close();
+      await target.close();
+    }
+  });
+
+  it('refuses an integer it cannot keep exact rather than rounding it', async () => {
+    const [source, target] = [await sqlite(), await sqlite()];
+    try {
+      // 2^53 + 1 is stored exactly by SQLite, but reads back as a rounded JavaScript number
+      await sql`insert into blobs (digest, size, created_at) values (${digest(1)}, ${2n ** 53n + 1n}, 0)`.execute(source.db);
+      await assert.rejects(copyDatabase({ source, target }), /table blobs, column size: 9007199254740992 is not an integer the copy can keep exact/);
+    } finally {
+      await source.close();
+      await target.close();
+    }
+  });
+});
+
+describe('copyDatabase: PostgreSQL', await skipUnlessPostgres(), () => {
+  let sqliteSource: MetadataDatabase;
+  let postgres: MetadataDatabase;
+  before(async () => {
+    sqliteSource = await sqlite();
+    await fill(sqliteSource, 12);
+    postgres = await openTestPostgres();
+  });
+  after(async () => {
+    await sqliteSource?.close();
+    await postgres?.close();
+  });
+
+  it('copies SQLite into PostgreSQL exactly (bytea, bigint, text in byte order)', async () => {
+    const report = await copyDatabase({ source: sqliteSource, target: postgres, batchRows: 5 });
+    assert.deepEqual(report.problems, []);
+    assert.ok(report.tables.filter((t) => !t.skipped).every((t) => t.verified && t.targetRows === t.sourceRows && t.sourceRows > 0));
+    await assertSameRows(sqliteSource, postgres);
+    const manifest = await postgres.db.selectFrom('manifests').select(['content', 'size']).where('digest', '=', digest(100)).executeTakeFirstOrThrow();
+    assert.deepEqual(manifest.content, Buffer.concat([ALL_BYTES, Buffer.from([0])]));
+    const blob = await postgres.db.selectFrom('blobs').select('size').where('digest', '=', digest(0)).executeTakeFirstOrThrow();
+    assert.equal(blob.size, BIG);
+  });
+
+  it('resumes into PostgreSQL, skipping the rows that are there', async () => {
+    await postgres.db.deleteFrom('blob_links').where('digest', '>', digest(8)).execute();
+    const report = await copyDatabase({ source: sqliteSource, target: postgres, resume: true, batchRows: 4 });
+    assert.deepEqual(report.problems, []);
+    const links = report.tables.find((t) => t.table === 'blob_links')!;
+    assert.deepEqual([links.copied, links.alreadyThere], [3, 9]);
+    await assertSameRows(sqliteSource, postgres);
+  });
+
+  it('copies PostgreSQL back into SQLite', async () => {
+    const back = await sqlite();
+    try {
+      const report = await copyDatabase({ source: postgres, target: back, batchRows: 5 });
+      assert.deepEqual(report.problems, []);
+      await assertSameRows(postgres, back);
+      await assertSameRows(sqliteSource, back);
+    } finally {
+      await back.close();
+    }
+  });
+
+  it('moves serial and identity sequences past the largest copied value', async () => {
+    const scratch = await openTestPostgres();
+    try {
+      await sql`create table counters (id bigint generated by default as identity primary key, n integer)`.execute(scratch.db);
+      await sql`create table events (id serial primary key, n integer)`.execute(scratch.db);
+      await sql`insert into counters (id, n) values (41, 1), (7, 2)`.execute(scratch.db);
+      await sql`insert into events (id, n) values (9, 1)`.execute(scratch.db);
+      assert.equal(await resetSequences(scratch.db), 2);
+      const counter = await sql<{ id: number }>`insert into counters (n) values (3) returning id`.execute(scratch.db);
+      const event = await sql<{ id: number }>`insert into events (n) values (3) returning id`.execute(scratch.db);
+      assert.equal(Number(counter.rows[0]!.id), 42);
+      assert.equal(event.rows[0]!.id, 10);
+      // the copier itself refuses these tables: they are not in the schema
+      await assert.rejects(checkTables(scratch, 'target'), /counters, events|events, counters/);
+    } finally {
+      await scratch.close();
+    }
+  });
+});
