@@ -30,6 +30,7 @@ export async function uploadStatus(ctx: V2Context, uploadId: string): Promise<vo
 }
 
 export async function patchUpload(ctx: V2Context, uploadId: string): Promise<void> {
+  ctx.request.log.debug({ upload: uploadId, repository: ctx.name }, 'chunk upload begins');
   const status = await withResumeHint(ctx, uploadId, () => ctx.registry.uploads.append(ctx.name, uploadId, ctx.request.raw, chunkInfo(ctx)));
   return sessionAccepted(ctx, uploadId, status.size);
 }
