@@ -2,7 +2,6 @@
 // Redis, and the reference registry over the same object store (its s3 driver) and Redis (its
 // blob-descriptor cache), each under a fresh schema / prefix that cleanup() removes.
 import { randomBytes } from 'node:crypto';
-import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import Redis from 'ioredis';
 import pg from 'pg';
 
@@ -14,6 +13,9 @@ export const SCALE_OUT_OPTIONS = {
 };
 
 export async function prepareScaleOut(opts) {
+  // the SDK is pinned: its notice about future versions needing Node 22 is not for this run
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } = await import('@aws-sdk/client-s3');
   const id = randomBytes(4).toString('hex');
   const accessKeyId = process.env.AWS_ACCESS_KEY_ID || 'test:tester';
   const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY || 'testing';
@@ -56,6 +58,9 @@ export async function prepareScaleOut(opts) {
       `    rootdirectory: /${referencePrefix}`,
       `    secure: ${opts.s3Endpoint.startsWith('https:')}`,
       '    v4auth: true',
+      // both serve the bytes themselves (Pier's redirect=true is off by default too)
+      '  redirect:',
+      '    disable: true',
     ],
     referenceCache: ['  cache:', '    blobdescriptor: redis'],
     referenceRedis: ['redis:', `  addr: ${redis.hostname}:${redis.port || 6379}`, '  db: 0'],
@@ -67,8 +72,11 @@ export async function prepareScaleOut(opts) {
         let token;
         do {
           const page = await s3.send(new ListObjectsV2Command({ Bucket: opts.s3Bucket, Prefix: `${prefix}/`, ContinuationToken: token }));
-          const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key }));
-          if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: opts.s3Bucket, Delete: { Objects: keys, Quiet: true } }));
+          // one request per key: Swift's multi-delete wants a Content-MD5 that the SDK no longer sends
+          const keys = (page.Contents ?? []).map((o) => o.Key);
+          for (let i = 0; i < keys.length; i += 16) {
+            await Promise.all(keys.slice(i, i + 16).map((Key) => s3.send(new DeleteObjectCommand({ Bucket: opts.s3Bucket, Key }))));
+          }
           token = page.IsTruncated ? page.NextContinuationToken : undefined;
         } while (token);
       }

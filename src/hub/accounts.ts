@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { fakePasswordCheck, hashPassword, passwordProblem, verifyPassword } from '../auth/password.js';
 import type { Database } from '../metadata/schema.js';
 import type { Clock } from '../registry/ports.js';
@@ -117,7 +117,7 @@ export class AccountService {
   }
 }
 
-function toAccount(row: Database['accounts']): Account {
+function toAccount(row: Selectable<Database['accounts']>): Account {
   return {
     name: row.name,
     email: row.email,

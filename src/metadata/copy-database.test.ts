@@ -32,6 +32,14 @@ async function fill(database: MetadataDatabase, rows = 7): Promise<void> {
     }
     await db.insertInto('tags').values({ repository: repo, name: `v${i}`, digest: digest(100 + i), updated_at: i }).execute();
     await db.insertInto('uploads').values({ id: `upload-${i}`, repository: repo, size: 0, sha256: 'e3b0', created_at: i, updated_at: i, locked_until: null }).execute();
+    await db.insertInto('organization_members').values({ organization: 'org', account: `user${i}`, role: i === 0 ? 'owner' : 'member', created_at: i }).execute();
+    await db.insertInto('teams').values({ organization: 'org', name: `team-${i}`, description: i % 2 ? 'déjà' : '', created_at: i }).execute();
+    await db.insertInto('team_members').values({ organization: 'org', team: `team-${i}`, account: `user${i}` }).execute();
+    await db.insertInto('team_permissions').values({ organization: 'org', team: `team-${i}`, repository: i % 2 ? '*' : `org/repo-${i}`, permission: 'write' }).execute();
+    await db.insertInto('plans').values({ name: `plan-${i}`, title: `Plan ${i}`, price_label: '$0', private_repositories: i % 2 ? null : i, storage_bytes: i === 0 ? BIG : null, pulls_per_window: 100, pull_window_seconds: 21_600, seats: null, features: '[]', position: i }).execute();
+    await db.insertInto('repository_pulls').values({ repository: `ns/repo-${i}`, pulls: i * 1000, last_pulled_at: i % 2 ? BIG : null }).execute();
+    await db.insertInto('tag_pulls').values({ repository: repo, tag: `v${i}`, pulls: i, last_pulled_at: i }).execute();
+    await db.insertInto('outbox').values({ id: `event-${i}`, type: 'manifest.pushed', payload: '{"repository":"ns/repo"}', created_at: i, delivered_at: i % 2 ? i : null }).execute();
   }
 }
 

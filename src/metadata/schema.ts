@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /** Kysely's view of the tables. Times are epoch milliseconds; ordering columns compare bytes. */
 export interface RepositoriesTable {
   name: string;
@@ -67,6 +69,11 @@ export interface AccountsTable {
   created_at: number;
   password_changed_at: number;
   deleted_at: number | null;
+  /** 'user' | 'organization' (an organisation has no password) */
+  kind: Generated<string>;
+  verified_publisher: Generated<number>;
+  /** the name of its plan */
+  plan: Generated<string>;
 }
 
 export interface AccessTokensTable {
@@ -80,6 +87,8 @@ export interface AccessTokensTable {
   expires_at: number | null;
   last_used_at: number | null;
   revoked_at: number | null;
+  /** organisation tokens: the repositories it may reach (JSON array), null for all */
+  repositories: string | null;
 }
 
 export interface RefreshTokensTable {
@@ -113,6 +122,74 @@ export interface SettingsTable {
   value: string;
 }
 
+export interface OrganizationMembersTable {
+  organization: string;
+  account: string;
+  /** 'owner' | 'member' */
+  role: string;
+  created_at: number;
+}
+
+export interface TeamsTable {
+  organization: string;
+  name: string;
+  description: string;
+  created_at: number;
+}
+
+export interface TeamMembersTable {
+  organization: string;
+  team: string;
+  account: string;
+}
+
+export interface TeamPermissionsTable {
+  organization: string;
+  team: string;
+  /** a repository of the organisation, or '*' for all of them */
+  repository: string;
+  /** 'read' | 'write' | 'admin' */
+  permission: string;
+}
+
+/** Limits are null when unlimited. */
+export interface PlansTable {
+  name: string;
+  title: string;
+  price_label: string;
+  private_repositories: number | null;
+  storage_bytes: number | null;
+  pulls_per_window: number | null;
+  pull_window_seconds: number;
+  seats: number | null;
+  /** JSON array of feature names */
+  features: string;
+  /** order in listings */
+  position: number;
+}
+
+export interface RepositoryPullsTable {
+  repository: string;
+  pulls: number;
+  last_pulled_at: number | null;
+}
+
+export interface TagPullsTable {
+  repository: string;
+  tag: string;
+  pulls: number;
+  last_pulled_at: number | null;
+}
+
+export interface OutboxTable {
+  id: string;
+  type: string;
+  /** JSON */
+  payload: string;
+  created_at: number;
+  delivered_at: number | null;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -127,4 +204,12 @@ export interface Database {
   hub_repositories: HubRepositoriesTable;
   signing_keys: SigningKeysTable;
   settings: SettingsTable;
+  organization_members: OrganizationMembersTable;
+  teams: TeamsTable;
+  team_members: TeamMembersTable;
+  team_permissions: TeamPermissionsTable;
+  plans: PlansTable;
+  repository_pulls: RepositoryPullsTable;
+  tag_pulls: TagPullsTable;
+  outbox: OutboxTable;
 }
