@@ -39,7 +39,7 @@ export interface ReferrerRecord {
   annotations: Record<string, string> | undefined;
 }
 
-export type UploadRecord = Omit<UploadsTable, 'locked_until'>;
+export type UploadRecord = Omit<UploadsTable, 'locked_until' | 'claim'>;
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -168,7 +168,7 @@ export class RegistryIndex {
   // ---- upload sessions ----------------------------------------------------------------------
 
   async createUpload(upload: UploadRecord): Promise<void> {
-    await this.db.insertInto('uploads').values({ ...upload, locked_until: null }).execute();
+    await this.db.insertInto('uploads').values({ ...upload, locked_until: null, claim: null }).execute();
   }
 
   async getUpload(id: string): Promise<UploadRecord | undefined> {
@@ -183,11 +183,13 @@ export class RegistryIndex {
   /**
    * Claims a session for one writer, before any byte is written: only when it is still at `size`
    * and nobody else holds it, so two requests (on any replica) never write the same upload at once.
+   * `claim` names the holder: renewing, releasing and recording the chunk all require it, so a
+   * writer whose claim expired and was taken over can change nothing any more.
    */
-  async claimUpload(id: string, size: number, now: number, until: number): Promise<boolean> {
+  async claimUpload(id: string, size: number, now: number, until: number, claim: string): Promise<boolean> {
     const result = await this.db
       .updateTable('uploads')
-      .set({ locked_until: until })
+      .set({ locked_until: until, claim })
       .where('id', '=', id)
       .where('size', '=', size)
       .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
@@ -195,29 +197,23 @@ export class RegistryIndex {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  /** Extends a claim its writer still holds (the session has not moved since it was claimed). */
-  async renewUploadClaim(id: string, size: number, until: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('uploads')
-      .set({ locked_until: until })
-      .where('id', '=', id)
-      .where('size', '=', size)
-      .where('locked_until', 'is not', null)
-      .executeTakeFirst();
+  /** Extends a claim its holder still holds. */
+  async renewUploadClaim(id: string, claim: string, until: number): Promise<boolean> {
+    const result = await this.db.updateTable('uploads').set({ locked_until: until }).where('id', '=', id).where('claim', '=', claim).executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async releaseUpload(id: string): Promise<void> {
-    await this.db.updateTable('uploads').set({ locked_until: null }).where('id', '=', id).execute();
+  async releaseUpload(id: string, claim: string): Promise<void> {
+    await this.db.updateTable('uploads').set({ locked_until: null, claim: null }).where('id', '=', id).where('claim', '=', claim).execute();
   }
 
-  /** Records a chunk written under a claim, and releases the claim. */
-  async advanceUpload(id: string, fromSize: number, size: number, sha256: string, now: number): Promise<boolean> {
+  /** Records a chunk written under a claim, and releases the claim; false when the claim was lost. */
+  async advanceUpload(id: string, claim: string, size: number, sha256: string, now: number): Promise<boolean> {
     const result = await this.db
       .updateTable('uploads')
-      .set({ size, sha256, updated_at: now, locked_until: null })
+      .set({ size, sha256, updated_at: now, locked_until: null, claim: null })
       .where('id', '=', id)
-      .where('size', '=', fromSize)
+      .where('claim', '=', claim)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }
@@ -244,6 +240,12 @@ export class RegistryIndex {
       await this.link(trx, repository, digest, size, now);
       await trx.deleteFrom('uploads').where('id', '=', id).execute();
     });
+  }
+
+  /** Whether `claim` still holds the session (checked before its bytes are committed). */
+  async holdsUploadClaim(id: string, claim: string, now: number): Promise<boolean> {
+    const row = await this.db.selectFrom('uploads').select('id').where('id', '=', id).where('claim', '=', claim).where('locked_until', '>=', now).executeTakeFirst();
+    return row !== undefined;
   }
 
   // ---- manifests and tags -------------------------------------------------------------------

@@ -58,6 +58,8 @@ export interface UploadsTable {
   updated_at: number;
   /** while a request writes to the session: until when its claim holds (a crashed writer's expires) */
   locked_until: number | null;
+  /** who holds the claim (a random id per request) */
+  claim: string | null;
 }
 
 export interface AccountsTable {

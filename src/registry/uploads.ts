@@ -69,7 +69,7 @@ export class UploadService {
   async append(repository: RepositoryName, uploadId: string, body: Readable, chunk: ChunkInfo): Promise<UploadStatus> {
     const session = await this.session(repository, uploadId);
     checkOrder(session, chunk, body);
-    const { size } = await this.claimed(session, () => this.appendTo(session, body, chunk));
+    const { size } = await this.claimed(session, (claim) => this.appendTo(session, claim, body, chunk));
     return { uploadId, repository, size };
   }
 
@@ -85,13 +85,16 @@ export class UploadService {
     const digest = requireDigest(digestParam);
     let session = await this.session(repository, uploadId);
     if (body) checkOrder(session, chunk, body);
-    return this.claimed(session, async () => {
-      if (body) session = await this.appendTo(session, body, chunk, false);
+    return this.claimed(session, async (claim) => {
+      if (body) session = await this.appendTo(session, claim, body, chunk, false);
       const actual = await this.digestOf(session, digestAlgorithm(digest));
       if (actual !== digest) {
         await this.discard(uploadId);
         throw new OciError('DIGEST_INVALID', `provided digest ${digest} does not match the uploaded content (${actual})`);
       }
+      // a writer that lost its claim (it stalled past the claim's time) must not commit bytes
+      // that another writer may have replaced since
+      if (claim.lost || !(await this.index.holdsUploadClaim(uploadId, claim.id, this.clock.now()))) throw claimLost();
       try {
         await this.store.commit(uploadId, digest, session.size);
       } catch (error) {
@@ -169,21 +172,30 @@ export class UploadService {
     await this.store.abortUpload(uploadId);
   }
 
-  /** Runs `work` holding the session's claim; the claim ends with the chunk's record, or here on failure. */
-  private async claimed<T>(session: UploadRecord, work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` holding the session's claim, renewed while it runs; the claim ends with the
+   * chunk's record, or here on failure. `work` gets the claim's id, which every step under it names.
+   */
+  private async claimed<T>(session: UploadRecord, work: (claim: Claim) => Promise<T>): Promise<T> {
     const now = this.clock.now();
     const claimMs = this.options.claimMs ?? 60_000;
-    if (!(await this.index.claimUpload(session.id, session.size, now, now + claimMs))) {
+    const claim: Claim = { id: randomUUID(), lost: false };
+    if (!(await this.index.claimUpload(session.id, session.size, now, now + claimMs, claim.id))) {
       throw new OciError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload', { status: 409 });
     }
     const renewal = setInterval(() => {
-      this.index.renewUploadClaim(session.id, session.size, this.clock.now() + claimMs).catch(() => {});
+      this.index.renewUploadClaim(session.id, claim.id, this.clock.now() + claimMs).then(
+        (held) => {
+          if (!held) claim.lost = true;
+        },
+        () => {}, // a database hiccup: the next renewal, or the final checks, decide
+      );
     }, Math.max(1_000, claimMs / 3));
     renewal.unref();
     try {
-      return await work();
+      return await work(claim);
     } catch (error) {
-      await this.index.releaseUpload(session.id).catch(() => {});
+      await this.index.releaseUpload(session.id, claim.id).catch(() => {});
       throw error;
     } finally {
       clearInterval(renewal);
@@ -191,7 +203,7 @@ export class UploadService {
   }
 
   /** Appends a chunk under a claim and returns the session as it now stands. */
-  private async appendTo(session: UploadRecord, body: Readable, chunk: ChunkInfo, release = true): Promise<UploadRecord> {
+  private async appendTo(session: UploadRecord, claim: Claim, body: Readable, chunk: ChunkInfo, release = true): Promise<UploadRecord> {
     const { id: uploadId, size: offset } = session;
     const hash = await this.hashAt(session);
     this.live.delete(uploadId);
@@ -206,7 +218,8 @@ export class UploadService {
     const sha256 = hash.copy().digest('hex');
     const now = this.clock.now();
     if (release) {
-      if (!(await this.index.advanceUpload(uploadId, offset, size, sha256, now))) {
+      if (claim.lost || !(await this.index.advanceUpload(uploadId, claim.id, size, sha256, now))) {
+        if (await this.index.getUpload(uploadId)) throw claimLost();
         throw new OciError('BLOB_UPLOAD_UNKNOWN', 'the upload was cancelled or expired while this chunk was written');
       }
       this.remember(uploadId, hash, size);
@@ -246,6 +259,16 @@ export class UploadService {
     }
     this.live.set(uploadId, { hash, size });
   }
+}
+
+interface Claim {
+  id: string;
+  /** set when a renewal found the claim taken over */
+  lost: boolean;
+}
+
+function claimLost(): OciError {
+  return new OciError('BLOB_UPLOAD_INVALID', 'this request took too long and another one took the upload over; restart the upload', { status: 409 });
 }
 
 /** A chunk that does not start where the upload is (out of order, or sent twice) answers 416. */

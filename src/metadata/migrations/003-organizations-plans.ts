@@ -2,13 +2,17 @@ import type { Migration } from '../dialect.js';
 import { notNull } from '../dialect.js';
 
 /**
- * Organisations and teams, plans and their limits, pull statistics and the outbox.
+ * Organisations and teams, plans and their limits, pull statistics and the outbox; upload claims
+ * that name their holder.
  * An organisation is a namespace like a user: a row of `accounts` with kind 'organization' and no
  * password, so that one name table keeps users and organisations from ever sharing a name.
  */
 export const organizationsAndPlans: Migration = {
   name: '003-organizations-plans',
   async up(db, t) {
+    // an upload claim names its holder, so a writer whose claim was taken over can change nothing
+    await db.schema.alterTable('uploads').addColumn('claim', 'text').execute();
+
     await db.schema.alterTable('accounts').addColumn('kind', 'text', (c) => c.notNull().defaultTo('user')).execute();
     await db.schema.alterTable('accounts').addColumn('verified_publisher', 'integer', (c) => c.notNull().defaultTo(0)).execute();
     await db.schema.alterTable('accounts').addColumn('plan', t.key, (c) => c.notNull().defaultTo('free')).execute();
