@@ -204,7 +204,9 @@ async function checkTls(config: Config): Promise<string | { skip: string }> {
 
 /** Credentials of URLs never reach the output, whatever a driver put into its message. */
 function redact(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*)(?::[^/@\s]*)?@/gi, (_m, scheme: string, user: string) => `${scheme}${user ? `${user}@` : ''}`);
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*)(?::[^/@\s]*)?@/gi, (_m, scheme: string, user: string) => `${scheme}${user ? `${user}@` : ''}`)
+    .replace(/([?&][^=&\s]*(?:pass|secret|token)[^=&\s]*=)[^&\s]*/gi, '$1***');
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, name: string): Promise<T> {

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 
-/** What /readyz reports: every backend by name, 'ok' or 'failed', and why each failed one did. */
+/** What readiness finds: every backend by name, and why each failing one fails (for the log). */
 export interface ReadinessReport {
   ready: boolean;
-  checks: Record<string, 'ok' | 'failed'>;
-  /** a short reason per failed check */
+  checks: Record<string, 'ok' | 'failed' | 'degraded'>;
+  /** a short reason per failing check: logged, never sent (anyone reaching the port can read /readyz) */
   failures: Record<string, string>;
 }
 
@@ -25,7 +25,8 @@ export function registerHealth(app: FastifyInstance, options: HealthOptions): vo
     reply.header('cache-control', 'no-store');
     if (!options.readiness) return reply.send({ status: 'ready', checks: {} });
     const report = await options.readiness();
+    // names and states only: hosts, buckets and paths in the reasons stay in the log
     if (report.ready) return reply.send({ status: 'ready', checks: report.checks });
-    return reply.code(503).send({ status: 'unavailable', checks: report.checks, failures: report.failures });
+    return reply.code(503).send({ status: 'unavailable', checks: report.checks });
   });
 }

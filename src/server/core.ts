@@ -55,9 +55,10 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     clock,
     shared,
     async close() {
-      await store.close?.();
-      await database.close();
-      await shared.close();
+      // each closes whatever the others do: a store that fails to close must not leave Redis reconnecting
+      const results = await Promise.allSettled([store.close?.(), database.close(), shared.close()]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   };
 }

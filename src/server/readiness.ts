@@ -9,6 +9,12 @@ import type { BlobStore } from '../storage/blob-store.js';
 export interface ReadinessCheck {
   name: string;
   check(): Promise<void>;
+  /**
+   * A backend the replica works without (Redis: it degrades to in-process counting and no cache):
+   * when it fails, /readyz reports it 'degraded' and stays ready, or one outage of it would take
+   * every replica out of the load balancer at once.
+   */
+  optional?: boolean;
 }
 
 export interface ReadinessOptions {
@@ -39,8 +45,12 @@ export function createReadiness(checks: readonly ReadinessCheck[], options: Read
         if (failing.delete(c.name)) options.logger?.info({ check: c.name }, 'readiness: backend answers again');
         return;
       }
-      report.ready = false;
-      report.checks[c.name] = 'failed';
+      if (c.optional) {
+        report.checks[c.name] = 'degraded';
+      } else {
+        report.ready = false;
+        report.checks[c.name] = 'failed';
+      }
       report.failures[c.name] = shortReason(outcome.error);
       if (!failing.has(c.name)) {
         failing.add(c.name);
@@ -81,7 +91,7 @@ function withTimeout(c: ReadinessCheck, ms: number): Promise<void> {
 export function shortReason(error: unknown): string {
   const message = error instanceof Error ? error.message || error.name : String(error);
   const code = (error as { code?: unknown }).code;
-  const first = (message.split('\n')[0] ?? '').replace(/(\w+:\/\/)[^/@\s]*@/g, '$1');
+  const first = (message.split('\n')[0] ?? '').replace(/(\w+:\/\/)[^/@\s]*@/g, '$1').replace(/([?&][^=&\s]*(?:pass|secret|token)[^=&\s]*=)[^&\s]*/gi, '$1***');
   const text = typeof code === 'string' && !first.includes(code) ? `${code}: ${first}` : first;
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }

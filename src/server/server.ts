@@ -65,7 +65,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     logger.warn('PIER_AUTH=open: anyone can push and pull without an account; use it for local development only');
   }
   const checks = [databaseCheck(database), storageCheck(store)];
-  if (core.shared.backend === 'redis') checks.push({ name: 'redis', check: () => core.shared.ping() });
+  if (core.shared.backend === 'redis') checks.push({ name: 'redis', check: () => core.shared.ping(), optional: true });
   const readiness = createReadiness(checks, { logger });
   const app = buildApp({
     registry,

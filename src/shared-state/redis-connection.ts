@@ -194,6 +194,10 @@ export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    // ioredis also reads ?password= from the query
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (/pass|secret|token/i.test(key)) parsed.searchParams.set(key, '***');
+    }
     return parsed.toString();
   } catch {
     return 'redis://(unparseable)';

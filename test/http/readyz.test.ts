@@ -38,20 +38,19 @@ describe('GET /readyz', () => {
       await redis?.stop();
     });
 
-    it('checks Redis too, and names it when it is gone', async () => {
+    it('checks Redis too, and stays ready, degraded, while it is gone (Pier works without it)', async () => {
       assert.deepEqual((await readyz(server)).body, { status: 'ready', checks: { database: 'ok', storage: 'ok', redis: 'ok' } });
       await redis.kill();
       const down = await readyz(server);
-      assert.equal(down.status, 503);
-      assert.equal(down.body.checks.redis, 'failed');
-      assert.equal(down.body.checks.database, 'ok');
+      assert.equal(down.status, 200, 'a Redis outage must not take every replica out of the load balancer');
+      assert.deepEqual(down.body, { status: 'ready', checks: { database: 'ok', storage: 'ok', redis: 'degraded' } });
       await redis.start();
       let ready = await readyz(server);
-      for (let i = 0; i < 100 && ready.status !== 200; i++) {
+      for (let i = 0; i < 100 && ready.body.checks.redis !== 'ok'; i++) {
         await new Promise((resolve) => setTimeout(resolve, 50)); // the reconnect backoff is real time
         ready = await readyz(server);
       }
-      assert.equal(ready.status, 200, 'ready again once Redis is back');
+      assert.equal(ready.body.checks.redis, 'ok', 'ok again once Redis is back');
     });
   });
 
@@ -84,9 +83,7 @@ describe('GET /readyz', () => {
       const { status, body } = await readyz(server);
       assert.equal(status, 503);
       assert.equal(body.status, 'unavailable');
-      assert.deepEqual(body.checks, { database: 'ok', storage: 'failed' });
-      assert.match(body.failures?.storage ?? '', /ENOTDIR|not a directory|not writable/);
-      assert.deepEqual(Object.keys(body.failures ?? {}), ['storage']);
+      assert.deepEqual(body, { status: 'unavailable', checks: { database: 'ok', storage: 'failed' } }, 'names and states only: no paths');
 
       const live = await fetch(`${server.url}/healthz`);
       assert.equal(live.status, 200, '/healthz is liveness: it does not look at the backends');
@@ -108,7 +105,7 @@ describe('GET /readyz', () => {
       const { status, body } = await readyz(server);
       assert.equal(status, 503);
       assert.deepEqual(body.checks, { database: 'failed', storage: 'ok' });
-      assert.ok(body.failures?.database, 'a reason is given');
+      assert.equal(body.failures, undefined, 'the reason goes to the log only');
       assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
     });
   });
@@ -152,6 +149,14 @@ describe('readiness checks', () => {
     assert.equal(calls, 2);
   });
 
+  it('reports an optional backend that fails as degraded and stays ready', async () => {
+    const readiness = createReadiness([
+      { name: 'database', check: async () => {} },
+      { name: 'redis', check: async () => Promise.reject(new Error('connect ECONNREFUSED')), optional: true },
+    ]);
+    assert.deepEqual(await readiness(), { ready: true, checks: { database: 'ok', redis: 'degraded' }, failures: { redis: 'connect ECONNREFUSED' } });
+  });
+
   it('counts a check that throws synchronously as failed', async () => {
     const readiness = createReadiness([
       {
@@ -169,5 +174,6 @@ describe('readiness checks', () => {
     assert.equal(shortReason(Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:6379'), { code: 'ECONNREFUSED' })), 'connect ECONNREFUSED 10.0.0.1:6379');
     assert.equal(shortReason(Object.assign(new Error('refused'), { code: '57P01' })), '57P01: refused');
     assert.equal(shortReason(new Error('x'.repeat(500))).length, 200);
+    assert.equal(shortReason(new Error('no answer from redis://cache:6379/0?password=sw0rdfish&db=1')), 'no answer from redis://cache:6379/0?password=***&db=1');
   });
 });
