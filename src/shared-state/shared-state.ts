@@ -20,10 +20,8 @@ import { noManifestCache, type Clock, type ManifestCache } from '../registry/por
 import type { Counters } from './counters.js';
 import { MemoryCounters } from './memory-counters.js';
 import { MemoryManifestCache } from './memory-manifest-cache.js';
-import { RedisConnection, type RedisConnectionOptions } from './redis-connection.js';
-import { RedisCounters } from './redis-counters.js';
-import { RedisLoginThrottle } from './redis-login-throttle.js';
-import { RedisManifestCache, type RedisManifestCacheOptions } from './redis-manifest-cache.js';
+import type { RedisConnectionOptions } from './redis-connection.js';
+import type { RedisManifestCacheOptions } from './redis-manifest-cache.js';
 
 export interface SharedState {
   /** where it lives: 'memory' (this process) or 'redis' */
@@ -76,6 +74,13 @@ export async function openSharedState(options: SharedStateOptions): Promise<Shar
       close: async () => {},
     };
   }
+  // loaded only when configured: an installation without Redis does not pay for ioredis in memory
+  const [{ RedisConnection }, { RedisCounters }, { RedisLoginThrottle }, { RedisManifestCache }] = await Promise.all([
+    import('./redis-connection.js'),
+    import('./redis-counters.js'),
+    import('./redis-login-throttle.js'),
+    import('./redis-manifest-cache.js'),
+  ]);
   const connection = await RedisConnection.open({ url: options.redis.url, prefix: options.redis.prefix, logger, ...options.connection });
   const manifestCache = new RedisManifestCache(connection, { logger, ...options.manifestCache });
   return {

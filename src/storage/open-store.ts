@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { BlobStore } from './blob-store.js';
 import { createFsStore } from './fs-store.js';
-import { createS3Store } from './s3/store.js';
 import { parseStorageUrl } from './storage-url.js';
 
 export interface StoreSettings {
@@ -16,5 +15,7 @@ export async function openStore(settings: StoreSettings): Promise<BlobStore> {
   if (!settings.url) return createFsStore({ root: join(settings.dataDir, 'storage'), fsync: settings.fsync });
   const location = parseStorageUrl(settings.url);
   if (location.kind === 'file') return createFsStore({ root: location.root, fsync: settings.fsync });
+  // loaded only when configured: the AWS SDK costs memory an installation on disk does not need
+  const { createS3Store } = await import('./s3/store.js');
   return createS3Store(location.settings);
 }
