@@ -4,10 +4,22 @@ import type { Scope } from './scope.js';
 export type TokenScope = 'repo:read' | 'repo:write' | 'repo:delete' | 'repo:admin';
 export const TOKEN_SCOPES: readonly TokenScope[] = ['repo:read', 'repo:write', 'repo:delete', 'repo:admin'];
 
-/** Who asks for a token: nobody, or an account (through a password, a refresh token or a PAT). */
+/**
+ * Who asks for a token: nobody, or an account (through a password, a refresh token or a PAT). An
+ * organisation access token is an account subject named after the organisation, with scopes and,
+ * when the token lists them, the only repositories it may reach.
+ */
 export type Subject =
   | { kind: 'anonymous' }
-  | { kind: 'account'; name: string; admin: boolean; /** set when the credential was a PAT */ tokenScopes?: readonly TokenScope[] };
+  | {
+      kind: 'account';
+      name: string;
+      admin: boolean;
+      /** set when the credential was a PAT or an organisation token */
+      tokenScopes?: readonly TokenScope[];
+      /** set when the credential was an organisation token limited to these repositories */
+      tokenRepositories?: readonly string[];
+    };
 
 /**
  * The port the hub implements: which of the requested scopes this subject gets. The answer is

@@ -94,6 +94,97 @@ export function loginThrottleSuite(
       assert.deepEqual(await t.check('alice', '10.0.0.1'), { allowed: false, retryAfterSeconds: 120 });
     }));
 
+    it('counts an attempt when it begins: of many at once, only `failures` are allowed', withThrottle(3, 60_000, async (t) => {
+      const attempts = await Promise.all(Array.from({ length: 20 }, () => t.begin('alice', '10.0.0.1')));
+      const allowed = attempts.filter((a) => a.allowed);
+      assert.equal(allowed.length, 3);
+      assert.equal(new Set(allowed.map((a) => a.allowed && a.attempt)).size, 3, 'each attempt has an id of its own');
+      // refused while the allowed ones are being checked: they settle in moments
+      for (const a of attempts.filter((a) => !a.allowed)) assert.deepEqual(a, { allowed: false, retryAfterSeconds: 1 });
+      assert.deepEqual(await t.check('alice', '10.0.0.1'), { allowed: false, retryAfterSeconds: 1 });
+      // another account, another address: not affected
+      assert.equal((await t.begin('bob', '10.0.0.1')).allowed, true);
+      assert.equal((await t.begin('alice', '10.0.0.2')).allowed, true);
+    }));
+
+    it('turns the reservation into the failure: a failed attempt counts once', withThrottle(3, 60_000, async (t, clock) => {
+      for (let i = 0; i < 2; i++) {
+        const a = await t.begin('alice', '10.0.0.1');
+        assert.ok(a.allowed);
+        clock.t += 1_000;
+        await t.fail('alice', '10.0.0.1', a.attempt);
+      }
+      assert.deepEqual(await t.check('alice', '10.0.0.1'), { allowed: true }, 'two failures, not four entries');
+      const last = await t.begin('alice', '10.0.0.1');
+      assert.ok(last.allowed);
+      assert.deepEqual(await t.begin('alice', '10.0.0.1'), { allowed: false, retryAfterSeconds: 1 });
+      clock.t += 1_000;
+      await t.fail('alice', '10.0.0.1', last.attempt);
+      // failures at 1 s, 2 s, 3 s (when each was counted); now 3 s: the first leaves at 61 s
+      assert.deepEqual(await t.begin('alice', '10.0.0.1'), { allowed: false, retryAfterSeconds: 58 });
+      clock.t += 58_000;
+      assert.equal((await t.begin('alice', '10.0.0.1')).allowed, true);
+    }));
+
+    it('a success forgets the failures and its own reservation; the other attempts being checked still count', withThrottle(3, 60_000, async (t) => {
+      await t.fail('alice', '10.0.0.1');
+      const mine = await t.begin('alice', '10.0.0.1');
+      const other = await t.begin('alice', '10.0.0.1');
+      assert.ok(mine.allowed && other.allowed);
+      assert.deepEqual(await t.begin('alice', '10.0.0.1'), { allowed: false, retryAfterSeconds: 1 });
+      await t.succeed('alice', '10.0.0.1', mine.attempt);
+      // left: `other`, being checked
+      assert.equal((await t.begin('alice', '10.0.0.1')).allowed, true);
+      assert.equal((await t.begin('alice', '10.0.0.1')).allowed, true);
+      assert.equal((await t.begin('alice', '10.0.0.1')).allowed, false);
+    }));
+
+    it('a released attempt counts neither as a failure nor as a success', withThrottle(2, 60_000, async (t) => {
+      await t.fail('alice', '10.0.0.1');
+      const a = await t.begin('alice', '10.0.0.1');
+      assert.ok(a.allowed);
+      assert.equal((await t.check('alice', '10.0.0.1')).allowed, false);
+      await t.release('alice', '10.0.0.1', a.attempt);
+      assert.deepEqual(await t.check('alice', '10.0.0.1'), { allowed: true });
+      const b = await t.begin('alice', '10.0.0.1');
+      assert.ok(b.allowed);
+      await t.fail('alice', '10.0.0.1', b.attempt);
+      assert.equal((await t.check('alice', '10.0.0.1')).allowed, false, 'the failure before the release still counts');
+    }));
+
+    it('an attempt never settled (a crash) blocks no longer than the window', withThrottle(1, 60_000, async (t, clock) => {
+      assert.equal((await t.begin('alice', '10.0.0.1')).allowed, true);
+      clock.t += 59_999;
+      assert.equal((await t.begin('alice', '10.0.0.1')).allowed, false);
+      clock.t += 1;
+      const next = await t.begin('alice', '10.0.0.1');
+      assert.ok(next.allowed, 'the reservation left with the window');
+      await t.succeed('alice', '10.0.0.1', next.attempt);
+      assert.deepEqual(await t.check('alice', '10.0.0.1'), { allowed: true });
+    }));
+
+    it('a failure still counts when its reservation has left the window', withThrottle(2, 60_000, async (t, clock) => {
+      const a = await t.begin('alice', '10.0.0.1');
+      assert.ok(a.allowed);
+      clock.t += 60_000;
+      await t.fail('alice', '10.0.0.1', a.attempt);
+      assert.deepEqual(await t.check('alice', '10.0.0.1'), { allowed: true });
+      await t.fail('alice', '10.0.0.1');
+      assert.deepEqual(await t.check('alice', '10.0.0.1'), { allowed: false, retryAfterSeconds: 60 });
+    }));
+
+    it('settling an unknown or settled attempt changes nothing but what it says', withThrottle(2, 60_000, async (t) => {
+      const a = await t.begin('alice', '10.0.0.1');
+      assert.ok(a.allowed);
+      await t.release('alice', '10.0.0.1', a.attempt);
+      await t.release('alice', '10.0.0.1', a.attempt);
+      await t.release('alice', '10.0.0.1', 'no-such-attempt');
+      await t.succeed('alice', '10.0.0.1', 'no-such-attempt');
+      assert.deepEqual(await t.check('alice', '10.0.0.1'), { allowed: true });
+      await t.fail('alice', '10.0.0.1', 'no-such-attempt');
+      assert.deepEqual(await t.check('alice', '10.0.0.1'), { allowed: true }, 'one failure');
+    }));
+
     it('refuses nonsense options', async () => {
       await assert.rejects(create({ failures: 0, windowMs: 60_000, now: Date.now }));
       await assert.rejects(create({ failures: 1.5, windowMs: 60_000, now: Date.now }));

@@ -27,4 +27,30 @@ describe('MemoryLoginThrottle', () => {
     await t.succeed('alice', '10.0.0.1');
     assert.equal(t.size, 0);
   });
+
+  it('holds no key once its attempts are settled, and forgets keys whose reservations expired', async () => {
+    const clock = { t: 1_000_000 };
+    const t = new MemoryLoginThrottle({ failures: 2, windowMs: 60_000, now: () => clock.t });
+    const a = await t.begin('alice', '10.0.0.1');
+    const b = await t.begin('bob', '10.0.0.1');
+    assert.ok(a.allowed && b.allowed);
+    assert.equal(t.size, 2);
+    await t.succeed('alice', '10.0.0.1', a.attempt);
+    await t.release('bob', '10.0.0.1', b.attempt);
+    assert.equal(t.size, 0);
+    // never settled: dropped once the window has passed, when another key is written
+    for (let i = 0; i < 10; i++) await t.begin(`crashed${i}`, '10.0.0.1');
+    assert.equal(t.size, 10);
+    clock.t += 60_000;
+    await t.begin('carol', '10.0.0.1');
+    assert.equal(t.size, 1);
+  });
+
+  it('reserves synchronously: attempts begun in one tick are counted one by one', async () => {
+    const t = new MemoryLoginThrottle({ failures: 5, windowMs: 60_000, now: () => 0 });
+    // not awaited one by one: all begin before any of them settles
+    const pending = Array.from({ length: 50 }, () => t.begin('alice', '10.0.0.1'));
+    const allowed = (await Promise.all(pending)).filter((a) => a.allowed).length;
+    assert.equal(allowed, 5);
+  });
 });

@@ -7,6 +7,8 @@ import { CliError } from './errors.js';
 import { registerKeys } from './keys.js';
 import { registerMigrate } from './migrate.js';
 import { registerMigrateStorage } from './migrate-storage.js';
+import { registerOrg } from './org.js';
+import { registerPlan } from './plan.js';
 import { registerRepo } from './repo.js';
 import { registerServe } from './serve.js';
 import { registerToken } from './token.js';
@@ -18,6 +20,8 @@ program.name('pier').description('Pier: a self-hosted Docker Hub').exitOverride(
 
 registerServe(program);
 registerUser(program);
+registerOrg(program);
+registerPlan(program);
 registerToken(program);
 registerRepo(program);
 registerKeys(program);

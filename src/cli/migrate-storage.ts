@@ -31,7 +31,7 @@ export function registerMigrateStorage(program: Command): void {
       .description('copy the installation (database and blobs) to other backends, checked by digest; stop the server first')
       .option('--to-database <url>', 'target database: postgres://user@host:5432/db[?schema=s], or sqlite:///path/pier.db')
       .option('--to-storage <url>', 'target blob storage: s3://bucket/prefix?endpoint=…&region=…, or file:///path')
-      .option('--resume', 'continue into a target that holds data already: rows and blobs that are there are skipped')
+      .option('--resume', 'continue into a target that holds data already: blobs there are skipped, rows there are updated to the source where they differ')
       .option('--verify', 'reread every blob from the target and check its digest')
       .option('--concurrency <n>', 'blobs copied at once', '4'),
   ).action(async (flags: MigrateFlags) => {
@@ -75,8 +75,10 @@ async function migrateStorage(flags: MigrateFlags): Promise<void> {
 
   const opened: Array<{ close(): Promise<void> }> = [];
   try {
-    const source = await openDatabase(config.database.url, config.data);
+    // the source is read as it is: opening it the usual way would migrate it, in production
+    const source = await openDatabase(config.database.url, config.data, { migrate: false });
     opened.push(source);
+    await checkSourceVersion(source, sourceDatabase);
     let target: MetadataDatabase | undefined;
     if (flags.toDatabase) {
       target = targetSqlite ? await openSqlite({ path: targetSqlite }) : await openDatabase(flags.toDatabase, config.data);
@@ -108,6 +110,43 @@ async function migrateStorage(flags: MigrateFlags): Promise<void> {
   } finally {
     for (const resource of opened.reverse()) await resource.close().catch(() => {});
   }
+}
+
+/**
+ * Refuses a source whose migrations differ from this version's: one with pending migrations
+ * would have to be migrated (it is not this command's to change), and its tables would not match
+ * the target's; one migrated by a newer Pier has tables this version does not know.
+ */
+async function checkSourceVersion(source: MetadataDatabase, location: string): Promise<void> {
+  const { migrationStatus } = await import('../metadata/inspect.js');
+  let applied: string[];
+  try {
+    applied = await appliedMigrations(source);
+  } catch (error) {
+    throw new CliError(`source database ${location}: ${(error as Error).message || String(error)}`, 1);
+  }
+  const { pending, unknown } = await migrationStatus(applied);
+  if (unknown.length > 0) {
+    throw new CliError(`the source database ${location} was migrated by a newer version of Pier (${unknown.join(', ')} unknown to this one): run that version's migrate-storage`, 1);
+  }
+  if (pending.length > 0) {
+    throw new CliError(
+      `the source database ${location} has ${pending.length} migration(s) this version would apply (${pending.join(', ')}), and migrate-storage does not change its source: start the old server once with this version, or run \`pier migrate\` on it first`,
+      1,
+    );
+  }
+}
+
+/** The migrations the database records as applied: none when it has no migration table. */
+async function appliedMigrations(database: MetadataDatabase): Promise<string[]> {
+  const { DEFAULT_MIGRATION_TABLE, sql } = await import('kysely');
+  const found =
+    database.dialect === 'postgres'
+      ? (await sql<{ found: boolean }>`select to_regclass(${DEFAULT_MIGRATION_TABLE}) is not null as found`.execute(database.db)).rows[0]?.found === true
+      : (await sql`select 1 from sqlite_master where type = 'table' and name = ${DEFAULT_MIGRATION_TABLE}`.execute(database.db)).rows.length > 0;
+  if (!found) return [];
+  const { rows } = await sql<{ name: string }>`select name from ${sql.table(DEFAULT_MIGRATION_TABLE)} order by name`.execute(database.db);
+  return rows.map((row) => row.name);
 }
 
 async function moveBlobs(source: MetadataDatabase, sourceStore: BlobStore, targetStore: BlobStore, flags: MigrateFlags, concurrency: number, out: (line: string) => void): Promise<number> {

@@ -2,7 +2,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Hub } from '../hub/hub.js';
-import type { Clock } from '../registry/ports.js';
+import type { Clock, PullGate } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
 import type { TokenAuth } from './token-auth.js';
 import { registerHealth, type ReadinessReport } from './health.js';
@@ -28,6 +28,8 @@ export interface AppOptions {
   https?: HttpsServerOptions;
   /** probes the backends for /readyz */
   readiness?: () => Promise<ReadinessReport>;
+  /** pull rate limits on manifest GET and HEAD (default: none) */
+  pullGate?: PullGate;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -67,7 +69,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
-  registerV2(app, { registry: options.registry, authorizer: options.auth ? tokenAuthorizer(options.auth) : openAuthorizer });
+  registerV2(app, { registry: options.registry, authorizer: options.auth ? tokenAuthorizer(options.auth) : openAuthorizer, pullGate: options.pullGate });
   if (options.auth) registerToken(app, options.auth);
   registerApi(app, { hub: options.hub, registry: options.registry, auth: options.auth, clock: options.clock });
 

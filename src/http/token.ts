@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Subject } from '../auth/access-policy.js';
+import { attemptLogin } from '../auth/login-throttle.js';
 import { parseScopes, scopeKey, type Scope } from '../auth/scope.js';
 import { secretKind } from '../auth/secret-token.js';
 import { isValidRepositoryName, normalizeRepositoryName } from '../oci/names.js';
@@ -14,6 +15,8 @@ import type { TokenAuth } from './token-auth.js';
 
 /** The access-token claim that marks an administrator, so /v2 keeps its pulls free of queries. */
 export const ADMIN_CLAIM = 'pier_admin';
+/** The access-token claim listing the only repositories an organisation access token reaches. */
+export const REPOSITORIES_CLAIM = 'pier_repositories';
 
 const FORM_BODY_LIMIT = 64 * 1024;
 /** Scopes honoured per request: each costs a query or two. */
@@ -170,6 +173,8 @@ async function issue(auth: TokenAuth, request: FastifyRequest, input: TokenReque
   const sub = subject.kind === 'account' ? subject.name : '';
   const claims: Record<string, unknown> = { access };
   if (subject.kind === 'account' && subject.admin) claims[ADMIN_CLAIM] = true;
+  // an organisation token's `sub` is the organisation: /v2 must not take it for the owner beyond these
+  if (subject.kind === 'account' && subject.tokenRepositories) claims[REPOSITORIES_CLAIM] = subject.tokenRepositories;
   const token = await auth.keyRing.sign(claims, { expiresInSeconds: auth.tokenTtlSeconds, issuer: auth.issuer, audience: auth.service, subject: sub });
   const answer: TokenAnswer = {
     token,
@@ -185,24 +190,21 @@ async function issue(auth: TokenAuth, request: FastifyRequest, input: TokenReque
 }
 
 /**
- * Checks Basic credentials, throttled per account and client address. Tokens (PAT, refresh) are
- * found by their SHA-256, so clients that send credentials with every token request stay cheap.
+ * Checks Basic credentials, throttled per account and client address: the attempt is counted
+ * before the check (attemptLogin), so parallel guesses cannot outrun the throttle. Tokens (PAT,
+ * refresh) are found by their SHA-256, so clients that send credentials with every token request
+ * stay cheap.
  */
 async function logIn(auth: TokenAuth, request: FastifyRequest, login: { username: string; secret: string }, challenge: boolean): Promise<Authenticated> {
   const username = login.username.toLowerCase();
   const address = request.ip;
-  const decision = await auth.throttle.check(username, address);
-  if (!decision.allowed) {
-    const seconds = decision.retryAfterSeconds;
+  const attempt = await attemptLogin(auth.throttle, username, address, () => verify(auth, username, login.secret));
+  if (attempt.outcome === 'refused') {
+    const seconds = attempt.retryAfterSeconds;
     throw new TokenError(429, 'TOOMANYREQUESTS', `too many failed logins; try again in ${seconds} seconds`, 'invalid_request', { 'retry-after': String(seconds) });
   }
-  const who = await verify(auth, username, login.secret);
-  if (!who) {
-    await auth.throttle.fail(username, address);
-    throw wrongCredentials(challenge);
-  }
-  await auth.throttle.succeed(username, address);
-  return who;
+  if (attempt.outcome === 'wrong') throw wrongCredentials(challenge);
+  return attempt.value;
 }
 
 async function verify(auth: TokenAuth, username: string, secret: string): Promise<Authenticated | undefined> {
@@ -210,8 +212,10 @@ async function verify(auth: TokenAuth, username: string, secret: string): Promis
   if (kind === 'pat') {
     const found = await auth.hub.tokens.authenticatePersonalAccessToken(secret);
     if (!found || found.account.name !== username) return undefined;
-    const { account, scopes } = found;
-    return { subject: { kind: 'account', name: account.name, admin: account.admin, tokenScopes: scopes }, mayOpenSession: false };
+    const { account, scopes, repositories } = found;
+    // an organisation token acts as the organisation, on its listed repositories only
+    const limit = repositories ? { tokenRepositories: repositories } : {};
+    return { subject: { kind: 'account', name: account.name, admin: account.admin, tokenScopes: scopes, ...limit }, mayOpenSession: false };
   }
   if (kind === 'refresh') {
     const account = await auth.hub.tokens.authenticateRefreshToken(secret);

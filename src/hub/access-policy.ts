@@ -2,8 +2,10 @@ import { actionsOfTokenScopes, type AccessPolicy, type Subject } from '../auth/a
 import type { Scope } from '../auth/scope.js';
 import { OFFICIAL_NAMESPACE } from '../oci/names.js';
 import { namespaceOf } from './account-names.js';
+import type { OrganizationService } from './organizations.js';
 import type { RepositoryService } from './repositories.js';
 import type { HubSettings } from './settings.js';
+import { actionsOfTeamPermission, type TeamService } from './teams.js';
 
 const REPOSITORY_ACTIONS = ['pull', 'push', 'delete'];
 
@@ -11,14 +13,21 @@ const REPOSITORY_ACTIONS = ['pull', 'push', 'delete'];
  * Who may do what, decided when a token is issued:
  * - an administrator: everything, official images included;
  * - a user: everything in its own namespace;
+ * - an owner of an organisation: everything in the organisation's namespace;
+ * - a member of an organisation: what its teams give (read: pull, write: push too, admin: delete
+ *   too) on the repositories they name, or on all (`*`);
+ * - an organisation access token: everything in its organisation's namespace, or only on the
+ *   repositories it lists;
  * - anyone (or, when pull requires login, any account): pull of public repositories that exist.
  * A private or missing repository is granted nothing, so the two look the same from outside.
- * A personal access token narrows this to its scopes.
+ * A personal or organisation access token narrows this to its scopes.
  */
 export class HubAccessPolicy implements AccessPolicy {
   constructor(
     private readonly repositories: RepositoryService,
     private readonly settings: HubSettings,
+    private readonly organizations?: OrganizationService,
+    private readonly teams?: TeamService,
   ) {}
 
   async grant(subject: Subject, requested: Scope[]): Promise<Scope[]> {
@@ -38,20 +47,71 @@ export class HubAccessPolicy implements AccessPolicy {
 
   /** Actions `subject` has on `repository`; also asked per request for pulls that cannot wait. */
   async allowed(subject: Subject, repository: string): Promise<Set<string>> {
-    let actions: Set<string>;
-    const namespace = namespaceOf(repository);
-    if (subject.kind === 'account' && (subject.admin || (namespace === subject.name && namespace !== OFFICIAL_NAMESPACE))) {
-      actions = new Set(REPOSITORY_ACTIONS);
-    } else {
-      actions = new Set();
-      const visibility = await this.repositories.visibility(repository);
-      const mayPull = visibility.exists && !visibility.private && (subject.kind === 'account' || !(await this.settings.get('pullRequiresLogin')));
-      if (mayPull) actions.add('pull');
-    }
+    let actions = await this.beforeTokenLimits(subject, repository);
     if (subject.kind === 'account' && subject.tokenScopes) {
       const limit = actionsOfTokenScopes(subject.tokenScopes);
       actions = new Set([...actions].filter((a) => limit.has(a)));
     }
+    return actions;
+  }
+
+  /**
+   * Which of `names` the subject may pull, for the catalog: public ones in one query, then the
+   * policy for the private ones only (an organisation's members see what their teams give).
+   */
+  async readableAmong(subject: Subject, names: string[]): Promise<Set<string>> {
+    const readable = new Set<string>();
+    if (names.length === 0) return readable;
+    const hidden = await this.repositories.privateAmong(names);
+    const publicVisible = subject.kind === 'account' || !(await this.settings.get('pullRequiresLogin'));
+    for (const name of names) {
+      if (!hidden.has(name)) {
+        if (publicVisible) readable.add(name);
+      } else if ((await this.allowed(subject, name)).has('pull')) {
+        readable.add(name);
+      }
+    }
+    return readable;
+  }
+
+  /** Whether `subject` may change a repository's settings (visibility): its namespace's owner, an owner of its organisation, a team with admin on it, an administrator. */
+  async administers(subject: Subject, repository: string): Promise<boolean> {
+    if (subject.kind !== 'account') return false;
+    if (subject.tokenScopes && !subject.tokenScopes.includes('repo:admin')) return false;
+    if (subject.tokenRepositories && !subject.tokenRepositories.includes(repository)) return false;
+    if (subject.admin) return true;
+    const namespace = namespaceOf(repository);
+    if (namespace === subject.name) return namespace !== OFFICIAL_NAMESPACE;
+    const role = await this.organizations?.role(namespace, subject.name);
+    if (role === 'owner') return true;
+    if (role === 'member') return (await this.teams?.permissionOf(namespace, subject.name, repository)) === 'admin';
+    return false;
+  }
+
+  private async beforeTokenLimits(subject: Subject, repository: string): Promise<Set<string>> {
+    const namespace = namespaceOf(repository);
+    if (subject.kind === 'account') {
+      // an organisation token listing repositories reaches those; elsewhere it is any signed-in account
+      const limited = subject.tokenRepositories !== undefined && !subject.tokenRepositories.includes(repository);
+      if (!limited) {
+        if (subject.admin) return new Set(REPOSITORY_ACTIONS);
+        // a user's own namespace, or an organisation's own (its tokens); nobody is `library` itself
+        if (namespace === subject.name && namespace !== OFFICIAL_NAMESPACE) return new Set(REPOSITORY_ACTIONS);
+      }
+      if (!limited && namespace !== subject.name && this.organizations) {
+        const role = await this.organizations.role(namespace, subject.name);
+        if (role === 'owner') return new Set(REPOSITORY_ACTIONS);
+        if (role === 'member') {
+          // a team's permission holds on a repository not pushed yet too: the team may create it
+          const permission = await this.teams?.permissionOf(namespace, subject.name, repository);
+          if (permission) return new Set(actionsOfTeamPermission(permission));
+        }
+      }
+    }
+    const actions = new Set<string>();
+    const visibility = await this.repositories.visibility(repository);
+    const mayPull = visibility.exists && !visibility.private && (subject.kind === 'account' || !(await this.settings.get('pullRequiresLogin')));
+    if (mayPull) actions.add('pull');
     return actions;
   }
 }

@@ -13,12 +13,32 @@ const RESERVED = new Set([
   'support', 'security', 'billing', 'plans', 'new', 'null', 'undefined',
 ]);
 
-export function accountNameProblem(name: string): string | undefined {
-  if (name.length < 2 || name.length > 30) return 'a username has 2 to 30 characters';
+/**
+ * Words nobody may pass for, even spelt with digits for letters (`1ibrary`, `0fficial`), and that
+ * no name may contain: the official namespace and the registry's own voice.
+ */
+const IMPERSONATED = ['library', 'official', 'docker', 'pier', 'admin', 'administrator', 'root', 'system', 'support', 'security', 'verified'];
+const NEVER_CONTAINED = ['library', 'official', 'verified'];
+const LOOKS_LIKE: Record<string, string> = { '0': 'o', '1': 'l', i: 'l', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g' };
+
+/** What a name looks like once separators are gone and digits read as the letters they resemble. */
+function skeleton(name: string): string {
+  return name.replace(/[._-]/g, '').replace(/[0-9i]/g, (c) => LOOKS_LIKE[c] ?? c);
+}
+
+const IMPERSONATED_SKELETONS = new Set(IMPERSONATED.map(skeleton));
+const NEVER_CONTAINED_SKELETONS = NEVER_CONTAINED.map(skeleton);
+
+export function accountNameProblem(name: string, what = 'a username'): string | undefined {
+  if (name.length < 2 || name.length > 30) return `${what} has 2 to 30 characters`;
   if (!NAME.test(name)) {
-    return 'a username has lowercase letters, digits and single separators (. _ __ -) between them';
+    return `${what} has lowercase letters, digits and single separators (. _ __ -) between them`;
   }
   if (RESERVED.has(name) || RESERVED.has(name.replace(/[._-]/g, ''))) return `"${name}" is reserved`;
+  const look = skeleton(name);
+  if (IMPERSONATED_SKELETONS.has(look) || NEVER_CONTAINED_SKELETONS.some((word) => look.includes(word))) {
+    return `"${name}" is reserved: it looks like an official or verified namespace`;
+  }
   return undefined;
 }
 

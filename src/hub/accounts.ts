@@ -5,14 +5,21 @@ import type { Clock } from '../registry/ports.js';
 import { accountNameProblem } from './account-names.js';
 import { HubError } from './errors.js';
 
+export type AccountKind = 'user' | 'organization';
+
 export interface Account {
   name: string;
+  /** a user signs in; an organisation never does (it has no password), only its tokens act for it */
+  kind: AccountKind;
   email: string | null;
   admin: boolean;
   /** visibility of repositories created by a first push into this namespace */
   defaultPrivate: boolean;
   createdAt: number;
   passwordChangedAt: number;
+  /** an organisation an administrator vouched for */
+  verifiedPublisher: boolean;
+  plan: string;
 }
 
 export interface NewAccount {
@@ -67,20 +74,40 @@ export class AccountService {
     return row && toAccount(row);
   }
 
+  /** Users (organisations are listed by OrganizationService). */
   async list(): Promise<Account[]> {
-    const rows = await this.db.selectFrom('accounts').selectAll().where('deleted_at', 'is', null).orderBy('name').execute();
+    const rows = await this.db.selectFrom('accounts').selectAll().where('deleted_at', 'is', null).where('kind', '=', 'user').orderBy('name').execute();
     return rows.map(toAccount);
   }
 
+  /** Users: an installation with organisations only (`library` is made at start) has no account yet. */
   async count(): Promise<number> {
-    const row = await this.db.selectFrom('accounts').select((eb) => eb.fn.countAll<number>().as('n')).where('deleted_at', 'is', null).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('accounts')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('deleted_at', 'is', null)
+      .where('kind', '=', 'user')
+      .executeTakeFirst();
     return Number(row?.n ?? 0);
+  }
+
+  /** The verified publishers among `names`, in one query (for listings and search results). */
+  async verifiedAmong(names: string[]): Promise<Set<string>> {
+    if (names.length === 0) return new Set();
+    const rows = await this.db
+      .selectFrom('accounts')
+      .select('name')
+      .where('name', 'in', [...new Set(names)])
+      .where('verified_publisher', '=', 1)
+      .where('deleted_at', 'is', null)
+      .execute();
+    return new Set(rows.map((r) => r.name));
   }
 
   /** The account when the password is right; undefined otherwise (same cost either way). */
   async authenticate(name: string, password: string): Promise<Account | undefined> {
     const row = await this.db.selectFrom('accounts').selectAll().where('name', '=', name).where('deleted_at', 'is', null).executeTakeFirst();
-    if (!row?.password_hash) return fakePasswordCheck(password).then(() => undefined);
+    if (!row?.password_hash || row.kind !== 'user') return fakePasswordCheck(password).then(() => undefined);
     return (await verifyPassword(row.password_hash, password)) ? toAccount(row) : undefined;
   }
 
@@ -93,12 +120,15 @@ export class AccountService {
       .set({ password_hash: hash, password_changed_at: this.clock.now() })
       .where('name', '=', name)
       .where('deleted_at', 'is', null)
+      // an organisation never gets a password: it could sign in
+      .where('kind', '=', 'user')
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new HubError('not_found', `no account "${name}"`);
   }
 
   async setAdmin(name: string, admin: boolean): Promise<void> {
-    await this.db.updateTable('accounts').set({ is_admin: admin ? 1 : 0 }).where('name', '=', name).execute();
+    // an organisation never administers anything: it cannot sign in, and its tokens are scoped
+    await this.db.updateTable('accounts').set({ is_admin: admin ? 1 : 0 }).where('name', '=', name).where('kind', '=', 'user').execute();
   }
 
   async setDefaultPrivate(name: string, defaultPrivate: boolean): Promise<void> {
@@ -122,8 +152,11 @@ function toAccount(row: Selectable<Database['accounts']>): Account {
     name: row.name,
     email: row.email,
     admin: Number(row.is_admin) === 1,
+    kind: row.kind === 'organization' ? 'organization' : 'user',
     defaultPrivate: Number(row.default_private) === 1,
     createdAt: Number(row.created_at),
     passwordChangedAt: Number(row.password_changed_at),
+    verifiedPublisher: Number(row.verified_publisher) === 1,
+    plan: row.plan,
   };
 }

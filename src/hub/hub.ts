@@ -1,14 +1,28 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../metadata/schema.js';
+import { OFFICIAL_NAMESPACE } from '../oci/names.js';
 import type { Clock } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
 import { AccountService } from './accounts.js';
 import { HubAccessPolicy } from './access-policy.js';
 import { HubError } from './errors.js';
+import { OrganizationService } from './organizations.js';
+import { OutboxDispatcher } from './outbox.js';
+import { PlanService } from './plans.js';
+import { PullStats } from './pull-stats.js';
 import { HubPushGate } from './push-gate.js';
 import { RepositoryService } from './repositories.js';
 import { HubSettings } from './settings.js';
+import { TeamService } from './teams.js';
 import { TokenService } from './tokens.js';
+import { NamespaceLimits, NamespaceUsage } from './usage.js';
+
+/** What organisations need of a plan: its seats and features (PlanService.planOf answers it). */
+interface PlanLimits {
+  name: string;
+  seats: number | null;
+  features: string[];
+}
 
 /** The product on top of the registry: accounts, credentials, visibility, and the ports it plugs in. */
 export class Hub {
@@ -18,19 +32,57 @@ export class Hub {
   readonly settings: HubSettings;
   readonly policy: HubAccessPolicy;
   readonly pushGate: HubPushGate;
+  /** plans and which one each account or organisation has (`planOf`) */
+  readonly plans: PlanService;
+  /** what a namespace uses (storage, private repositories) and the checks against its plan */
+  readonly limits: NamespaceLimits;
+  readonly organizations: OrganizationService;
+  readonly teams: TeamService;
+  /** pull counts per repository and tag, fed by the registry's 'manifest.pulled' events */
+  readonly pullStats: PullStats;
+  /** delivers the outbox (events written with their change) to subscribers */
+  readonly outbox: OutboxDispatcher;
 
   constructor(db: Kysely<Database>, clock: Clock) {
     this.accounts = new AccountService(db, clock);
     this.tokens = new TokenService(db, this.accounts, clock);
-    this.repositories = new RepositoryService(db, clock);
+    this.plans = new PlanService(db);
+    this.limits = new NamespaceLimits(this.plans, new NamespaceUsage(db, this.plans));
+    this.repositories = new RepositoryService(db, clock, this.limits);
     this.settings = new HubSettings(db);
-    this.policy = new HubAccessPolicy(this.repositories, this.settings);
-    this.pushGate = new HubPushGate(this.repositories);
+    this.organizations = new OrganizationService(db, clock, async (organization) => {
+      const plan = await this.planLimits(organization);
+      return plan && { plan: plan.name, seats: plan.seats };
+    });
+    this.teams = new TeamService(db, this.organizations, clock);
+    this.policy = new HubAccessPolicy(this.repositories, this.settings, this.organizations, this.teams);
+    this.pushGate = new HubPushGate(this.repositories, this.limits);
+    this.pullStats = new PullStats(db, clock);
+    this.outbox = new OutboxDispatcher(db, clock);
   }
 
-  /** Deletes an account with its repositories; its name stays reserved. */
+  /** The plan of an account or organisation, for its seats and features. */
+  async planLimits(name: string): Promise<PlanLimits | undefined> {
+    return this.plans.planOf(name);
+  }
+
+  /** Whether the plan of `name` unlocks `feature`. */
+  async hasFeature(name: string, feature: string): Promise<boolean> {
+    const plan = await this.planLimits(name);
+    return !plan || plan.features.includes(feature);
+  }
+
+  /**
+   * Deletes an account (a user, or an organisation with its members and teams) with its
+   * repositories; its name stays reserved. A user who is the last owner of an organisation is
+   * refused until another member owns it.
+   */
   async deleteAccount(name: string, registry: Registry): Promise<{ repositories: string[] }> {
+    if (name === OFFICIAL_NAMESPACE) throw new HubError('forbidden', 'the official namespace cannot be deleted');
+    const account = await this.accounts.get(name);
+    if (account?.kind === 'user') await this.organizations.forgetUser(name);
     if (!(await this.accounts.markDeleted(name))) throw new HubError('not_found', `no account "${name}"`);
+    if (account?.kind === 'organization') await this.organizations.forgetOrganization(name);
     await this.tokens.revokeAll(name);
     const repositories = await registry.deleteNamespace(name);
     await this.repositories.forgetNamespace(name);

@@ -1,15 +1,41 @@
-import type { PushCheck, PushGate } from '../registry/ports.js';
+import { OciError } from '../oci/errors.js';
+import type { PushAllowance, PushCheck, PushGate } from '../registry/ports.js';
+import { namespaceOf } from './account-names.js';
+import { HubError } from './errors.js';
 import type { RepositoryService } from './repositories.js';
+import type { NamespaceLimits } from './usage.js';
 
 /**
- * Asked before an upload starts and before a manifest is stored. Who may push was decided when
- * the token was issued; here the repository is created on first push, in the push path itself,
- * with the owner's default visibility. Plans and quotas will refuse here too.
+ * Asked before an upload starts, before each chunk and before a manifest is stored. Who may push
+ * was decided when the token was issued; here the repository is created on first push, in the
+ * push path itself, with the owner's default visibility, and the namespace's plan refuses what it
+ * does not allow: a private repository over its limit (new, or read-only after a downgrade),
+ * storage over its quota. Refusals are DENIED with the plan's message, which docker prints.
  */
 export class HubPushGate implements PushGate {
-  constructor(private readonly repositories: RepositoryService) {}
+  constructor(
+    private readonly repositories: RepositoryService,
+    private readonly limits?: NamespaceLimits,
+  ) {}
 
-  async check(push: PushCheck): Promise<void> {
-    await this.repositories.ensure(push.repository);
+  async check(push: PushCheck): Promise<PushAllowance | void> {
+    try {
+      return await this.decide(push);
+    } catch (error) {
+      if (error instanceof HubError && error.kind === 'forbidden') throw new OciError('DENIED', error.message);
+      throw error;
+    }
+  }
+
+  private async decide(push: PushCheck): Promise<PushAllowance | void> {
+    const namespace = namespaceOf(push.repository);
+    // a new private repository over the limit is refused here, and not created
+    const repository = push.operation === 'chunk' ? undefined : await this.repositories.ensure(push.repository);
+    const plan = await this.limits?.planOf(namespace);
+    if (!plan) return;
+    const limits = this.limits!;
+    if (repository?.private && !repository.created) await limits.checkWritable(plan, namespace, push.repository);
+    if (push.operation === 'manifest') return limits.checkManifest(plan, namespace, push.blobs ?? []);
+    return (await limits.storageAllowance(plan, namespace, push.operation === 'upload')) ?? {};
   }
 }

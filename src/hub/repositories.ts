@@ -1,19 +1,28 @@
 import type { Kysely } from 'kysely';
+import { appendOutbox } from '../metadata/outbox.js';
 import type { Database } from '../metadata/schema.js';
 import type { Clock } from '../registry/ports.js';
 import { namespaceOf } from './account-names.js';
 import { HubError } from './errors.js';
+import type { NamespaceLimits } from './usage.js';
 
 export interface RepositoryVisibility {
   exists: boolean;
   private: boolean;
 }
 
-/** The hub's side of a repository: its namespace and whether it is private. */
+/**
+ * The hub's side of a repository: its namespace and whether it is private. Becoming private
+ * (created so through the API, by a first push into a namespace whose default is private, or made
+ * so) counts against the namespace's plan: counted after the change, and undone when over, so that
+ * two requests at once cannot both slip under the limit.
+ */
 export class RepositoryService {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly clock: Clock,
+    /** the plan limits a private repository must stay within (none: no plans apply) */
+    private readonly limits?: Pick<NamespaceLimits, 'checkPrivateCount'>,
   ) {}
 
   /** A repository pushed before the hub knew it (open mode) exists and is public. */
@@ -24,22 +33,37 @@ export class RepositoryService {
     return { exists: registry !== undefined, private: false };
   }
 
-  /** Creates the hub's row on first push, with the namespace owner's default visibility. */
-  async ensure(name: string): Promise<void> {
-    const namespace = namespaceOf(name);
-    const owner = await this.db.selectFrom('accounts').select('default_private').where('name', '=', namespace).executeTakeFirst();
-    await this.db
-      .insertInto('hub_repositories')
-      .values({ name, namespace, private: owner ? Number(owner.default_private) : 0, created_at: this.clock.now() })
-      .onConflict((oc) => oc.column('name').doNothing())
-      .execute();
+  /**
+   * Creates the hub's row on first push, with the namespace owner's default visibility. A private
+   * repository over the namespace's plan is not created: HubError 'forbidden' names the limit.
+   */
+  async ensure(name: string): Promise<{ created: boolean; private: boolean }> {
+    const existing = await this.row(name);
+    if (existing) return existing;
+    const owner = await this.db.selectFrom('accounts').select('default_private').where('name', '=', namespaceOf(name)).executeTakeFirst();
+    return this.insert(name, owner ? Number(owner.default_private) === 1 : false);
+  }
+
+  /** A repository created before its first push (the API). */
+  async create(name: string, isPrivate: boolean): Promise<void> {
+    if ((await this.visibility(name)).exists) throw new HubError('conflict', `the repository "${name}" exists`);
+    const { created } = await this.insert(name, isPrivate);
+    if (!created) throw new HubError('conflict', `the repository "${name}" exists`);
   }
 
   async setVisibility(name: string, isPrivate: boolean): Promise<void> {
     const { exists } = await this.visibility(name);
     if (!exists) throw new HubError('not_found', `no repository "${name}"`);
-    await this.ensure(name);
+    const current = (await this.row(name)) ?? (await this.insert(name, isPrivate));
+    if (current.created || current.private === isPrivate) return;
     await this.db.updateTable('hub_repositories').set({ private: isPrivate ? 1 : 0 }).where('name', '=', name).execute();
+    if (!isPrivate) return;
+    try {
+      await this.limits?.checkPrivateCount(namespaceOf(name));
+    } catch (error) {
+      await this.db.updateTable('hub_repositories').set({ private: 0 }).where('name', '=', name).execute();
+      throw error;
+    }
   }
 
   /** Names of the private repositories among `names`, in one query. */
@@ -51,5 +75,41 @@ export class RepositoryService {
 
   async forgetNamespace(namespace: string): Promise<void> {
     await this.db.deleteFrom('hub_repositories').where('namespace', '=', namespace).execute();
+  }
+
+  private async row(name: string): Promise<{ created: false; private: boolean } | undefined> {
+    const row = await this.db.selectFrom('hub_repositories').select('private').where('name', '=', name).executeTakeFirst();
+    return row && { created: false, private: Number(row.private) === 1 };
+  }
+
+  private async insert(name: string, isPrivate: boolean): Promise<{ created: boolean; private: boolean }> {
+    const namespace = namespaceOf(name);
+    const now = this.clock.now();
+    const payload = { repository: name, namespace, private: isPrivate };
+    // the row and its event in one transaction (the outbox): a crash between them loses nothing
+    const created = await this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .insertInto('hub_repositories')
+        .values({ name, namespace, private: isPrivate ? 1 : 0, created_at: now })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .executeTakeFirst();
+      if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
+      await appendOutbox(trx, { type: 'repository.created', payload }, now);
+      return true;
+    });
+    // another request created it meanwhile: its visibility stands
+    if (!created) return (await this.row(name)) ?? { created: false, private: isPrivate };
+    if (isPrivate) {
+      try {
+        await this.limits?.checkPrivateCount(namespace);
+      } catch (error) {
+        await this.db.transaction().execute(async (trx) => {
+          await trx.deleteFrom('hub_repositories').where('name', '=', name).execute();
+          await appendOutbox(trx, { type: 'repository.deleted', payload: { ...payload, reason: 'plan limit' } }, this.clock.now());
+        });
+        throw error;
+      }
+    }
+    return { created: true, private: isPrivate };
   }
 }

@@ -7,11 +7,38 @@ export interface HubSettingValues {
   signupOpen: boolean;
   /** whether pulling public repositories needs an account (default: public means public) */
   pullRequiresLogin: boolean;
+  /** pulls an anonymous client address (an IPv6 /64) may make per window; null: unlimited */
+  anonymousPullLimit: number | null;
+  /** that window, in seconds */
+  anonymousPullWindowSeconds: number;
+  /**
+   * Client addresses and CIDRs whose pulls are never limited (anonymous or not). Loopback by
+   * default: the machine itself (a developer's `docker pull localhost:5000/...`, a benchmark).
+   * A reverse proxy on the same machine must be listed in PIER_TRUST_PROXY, or every client
+   * looks like loopback and is exempt.
+   */
+  pullLimitExempt: string[];
 }
 
-const DEFAULTS: HubSettingValues = { signupOpen: true, pullRequiresLogin: false };
+/** Docker Hub's anonymous allowance: 100 pulls per 6 hours per address. */
+const DEFAULTS: HubSettingValues = {
+  signupOpen: true,
+  pullRequiresLogin: false,
+  anonymousPullLimit: 100,
+  anonymousPullWindowSeconds: 6 * 3600,
+  pullLimitExempt: ['127.0.0.0/8', '::1/128'],
+};
+
+const KEYS = Object.keys(DEFAULTS) as Array<keyof HubSettingValues>;
+
+export type PullLimitSettings = Pick<HubSettingValues, 'anonymousPullLimit' | 'anonymousPullWindowSeconds' | 'pullLimitExempt'>;
+
+/** How long a replica keeps the pull-limit settings it read: they are asked on every manifest GET. */
+const PULL_LIMITS_TTL_MS = 1000;
 
 export class HubSettings {
+  #pullLimits: { at: number; values: Promise<PullLimitSettings> } | undefined;
+
   constructor(private readonly db: Kysely<Database>) {}
 
   async get<K extends keyof HubSettingValues>(key: K): Promise<HubSettingValues[K]> {
@@ -20,7 +47,24 @@ export class HubSettings {
   }
 
   async all(): Promise<HubSettingValues> {
-    return { signupOpen: await this.get('signupOpen'), pullRequiresLogin: await this.get('pullRequiresLogin') };
+    return this.#many(KEYS);
+  }
+
+  /**
+   * The settings of pull limits, asked on every manifest GET: read in one query, and kept for a
+   * second (a change made on this replica applies at once, on the others within a second).
+   */
+  pullLimits(): Promise<PullLimitSettings> {
+    const now = Date.now();
+    const held = this.#pullLimits;
+    if (held && now - held.at < PULL_LIMITS_TTL_MS && now >= held.at) return held.values;
+    const values = this.#many(['anonymousPullLimit', 'anonymousPullWindowSeconds', 'pullLimitExempt']);
+    const entry = { at: now, values };
+    this.#pullLimits = entry;
+    values.catch(() => {
+      if (this.#pullLimits === entry) this.#pullLimits = undefined;
+    });
+    return values;
   }
 
   async set<K extends keyof HubSettingValues>(key: K, value: HubSettingValues[K]): Promise<void> {
@@ -30,5 +74,17 @@ export class HubSettings {
       .values({ key, value: json })
       .onConflict((oc) => oc.column('key').doUpdateSet({ value: json }))
       .execute();
+    this.#pullLimits = undefined;
+  }
+
+  async #many<K extends keyof HubSettingValues>(keys: K[]): Promise<Pick<HubSettingValues, K>> {
+    const rows = await this.db.selectFrom('settings').select(['key', 'value']).where('key', 'in', keys).execute();
+    const stored = new Map(rows.map((r) => [r.key, r.value]));
+    const values = {} as Pick<HubSettingValues, K>;
+    for (const key of keys) {
+      const json = stored.get(key);
+      values[key] = json === undefined ? DEFAULTS[key] : (JSON.parse(json) as HubSettingValues[K]);
+    }
+    return values;
   }
 }

@@ -6,6 +6,7 @@ import type { Database } from '../metadata/schema.js';
 import type { Clock } from '../registry/ports.js';
 import type { Account, AccountService } from './accounts.js';
 import { HubError } from './errors.js';
+import { teamRepository } from './teams.js';
 
 export interface PersonalAccessToken {
   id: string;
@@ -15,6 +16,14 @@ export interface PersonalAccessToken {
   expiresAt: number | null;
   lastUsedAt: number | null;
 }
+
+/** A token owned by an organisation, for CI: its scopes, on its listed repositories (null: all of them). */
+export interface OrganizationAccessToken extends PersonalAccessToken {
+  repositories: string[] | null;
+}
+
+/** Most repositories one organisation token may list. */
+const MAX_TOKEN_REPOSITORIES = 100;
 
 export interface RefreshTokenInfo {
   id: string;
@@ -41,6 +50,49 @@ export class TokenService {
     account: string,
     input: { label: string; scopes: string[]; expiresAt?: number },
   ): Promise<{ token: string; info: PersonalAccessToken }> {
+    const owner = await this.accounts.get(account);
+    if (owner?.kind === 'organization') throw new HubError('invalid', `${account} is an organisation: create an organisation access token instead`);
+    const { token, info } = await this.createToken(account, { ...input, repositories: null });
+    const { repositories: _none, ...personal } = info;
+    return { token, info: personal };
+  }
+
+  /** An organisation access token: scoped, and limited to `repositories` of the organisation when given. */
+  async createOrganizationToken(
+    organization: string,
+    input: { label: string; scopes: string[]; repositories?: string[] | null; expiresAt?: number },
+  ): Promise<{ token: string; info: OrganizationAccessToken }> {
+    const owner = await this.accounts.get(organization);
+    if (owner?.kind !== 'organization') throw new HubError('not_found', `no organisation "${organization}"`);
+    let repositories: string[] | null = null;
+    if (input.repositories !== undefined && input.repositories !== null) {
+      if (input.repositories.length === 0 || input.repositories.length > MAX_TOKEN_REPOSITORIES) {
+        throw new HubError('invalid', `an organisation token lists 1 to ${MAX_TOKEN_REPOSITORIES} repositories (or none at all for every repository)`);
+      }
+      repositories = [
+        ...new Set(
+          input.repositories.map((r) => {
+            if (r === '*') throw new HubError('invalid', 'leave repositories out for a token on every repository');
+            return teamRepository(organization, r);
+          }),
+        ),
+      ].sort();
+    }
+    return this.createToken(organization, { ...input, repositories });
+  }
+
+  async listOrganizationTokens(organization: string): Promise<OrganizationAccessToken[]> {
+    return this.listTokens(organization);
+  }
+
+  revokeOrganizationToken(organization: string, id: string): Promise<boolean> {
+    return this.revoke('access_tokens', organization, id);
+  }
+
+  private async createToken(
+    account: string,
+    input: { label: string; scopes: string[]; expiresAt?: number; repositories: string[] | null },
+  ): Promise<{ token: string; info: OrganizationAccessToken }> {
     const label = input.label.trim();
     if (label.length === 0 || label.length > 100) throw new HubError('invalid', 'a token needs a label of 1 to 100 characters');
     const scopes = [...new Set(input.scopes)];
@@ -65,12 +117,20 @@ export class TokenService {
         expires_at: input.expiresAt ?? null,
         last_used_at: null,
         revoked_at: null,
+        repositories: input.repositories === null ? null : JSON.stringify(input.repositories),
       })
       .execute();
-    return { token: secret, info: { id, label, scopes: scopes as TokenScope[], createdAt: now, expiresAt: input.expiresAt ?? null, lastUsedAt: null } };
+    return {
+      token: secret,
+      info: { id, label, scopes: scopes as TokenScope[], createdAt: now, expiresAt: input.expiresAt ?? null, lastUsedAt: null, repositories: input.repositories },
+    };
   }
 
   async listPersonalAccessTokens(account: string): Promise<PersonalAccessToken[]> {
+    return (await this.listTokens(account)).map(({ repositories: _none, ...personal }) => personal);
+  }
+
+  private async listTokens(account: string): Promise<OrganizationAccessToken[]> {
     const rows = await this.db
       .selectFrom('access_tokens')
       .selectAll()
@@ -85,6 +145,7 @@ export class TokenService {
       createdAt: Number(r.created_at),
       expiresAt: r.expires_at === null ? null : Number(r.expires_at),
       lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+      repositories: parseRepositories(r.repositories),
     }));
   }
 
@@ -92,15 +153,18 @@ export class TokenService {
     return this.revoke('access_tokens', account, id);
   }
 
-  /** The owner and scopes of a live PAT, or undefined (unknown, revoked, expired, owner deleted). */
-  async authenticatePersonalAccessToken(secret: string): Promise<{ account: Account; scopes: TokenScope[] } | undefined> {
+  /**
+   * The owner and scopes of a live PAT or organisation token (the owner is the organisation, and
+   * `repositories` its limit), or undefined (unknown, revoked, expired, owner deleted).
+   */
+  async authenticatePersonalAccessToken(secret: string): Promise<{ account: Account; scopes: TokenScope[]; repositories: string[] | null } | undefined> {
     const row = await this.db.selectFrom('access_tokens').selectAll().where('token_hash', '=', hashSecret(secret)).executeTakeFirst();
     const now = this.clock.now();
     if (!row || row.revoked_at !== null || (row.expires_at !== null && Number(row.expires_at) <= now)) return undefined;
     const account = await this.accounts.get(row.account);
     if (!account) return undefined;
     await this.touch('access_tokens', row.id, row.last_used_at);
-    return { account, scopes: row.scopes.split(' ').filter(isTokenScope) };
+    return { account, scopes: row.scopes.split(' ').filter(isTokenScope), repositories: parseRepositories(row.repositories) };
   }
 
   async createRefreshToken(account: string, clientId: string | undefined): Promise<string> {
@@ -166,5 +230,16 @@ export class TokenService {
     const now = this.clock.now();
     await this.db.updateTable('access_tokens').set({ revoked_at: now }).where('account', '=', account).where('revoked_at', 'is', null).execute();
     await this.db.updateTable('refresh_tokens').set({ revoked_at: now }).where('account', '=', account).where('revoked_at', 'is', null).execute();
+  }
+}
+
+/** A token's repository limit; a malformed one limits to nothing rather than to everything. */
+function parseRepositories(value: string | null): string[] | null {
+  if (value === null) return null;
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    return Array.isArray(parsed) ? parsed.filter((r): r is string => typeof r === 'string') : [];
+  } catch {
+    return [];
   }
 }

@@ -102,14 +102,58 @@ describe('copyDatabase: SQLite to SQLite', () => {
       assert.equal(resumed.tables.find((t) => t.table === 'accounts')!.copied, 0);
       await assertSameRows(source, target);
 
-      // a row changed in the target (same key): counts agree, the checksum does not
-      await target.db.updateTable('accounts').set({ password_hash: 'other' }).where('name', '=', 'user2').execute();
+      // a row changed in the target (same key) is put back; a row only in the target is found
+      await target.db.updateTable('accounts').set({ password_hash: 'other', email: null }).where('name', '=', 'user1').execute();
       await target.db.insertInto('settings').values({ key: 'only.in.target', value: '1' }).execute();
       const differ = await copyDatabase({ source, target, resume: true });
-      assert.deepEqual(differ.problems, [
-        'table accounts: the target\'s rows differ from the source\'s (same count, 7)',
-        'table settings: 7 rows in the source, 8 in the target',
-      ]);
+      assert.deepEqual(differ.problems, ['table settings: 7 rows in the source, 8 in the target']);
+      const accounts = differ.tables.find((t) => t.table === 'accounts')!;
+      assert.deepEqual([accounts.copied, accounts.alreadyThere, accounts.verified], [1, 6, true]);
+      assert.deepEqual(await rowsOf(target, 'accounts'), await rowsOf(source, 'accounts'));
+    } finally {
+      await source.close();
+      await target.close();
+    }
+  });
+
+  it('--resume after an interrupted copy takes the rows the source changed meanwhile, and verifies', async () => {
+    const [source, target] = [await sqlite(), await sqlite()];
+    try {
+      await fill(source);
+      // interrupted after the first page of manifests: the tables before it are copied, the rest not
+      const stop = new Error('interrupted');
+      await assert.rejects(
+        copyDatabase({
+          source,
+          target,
+          batchRows: 3,
+          onProgress: (p) => {
+            if (p.table === 'manifests' && p.copied === 3) throw stop;
+          },
+        }),
+        (error) => error === stop,
+      );
+      assert.equal((await rowsOf(target, 'accounts')).length, 7);
+      assert.equal((await rowsOf(target, 'manifests')).length, 3);
+      // the server ran on: rows already copied changed (a value, a null, bytes), others were added
+      await source.db.updateTable('accounts').set({ email: 'new@example.com', deleted_at: null }).where('name', '=', 'user3').execute();
+      await source.db.updateTable('accounts').set({ email: null }).where('name', '=', 'user1').execute();
+      await source.db.updateTable('manifests').set({ content: Buffer.from('changed'), subject: null }).where('digest', '=', digest(103)).execute();
+      await source.db.updateTable('blobs').set({ size: BIG - 1 }).where('digest', '=', digest(0)).execute();
+      await source.db.insertInto('settings').values({ key: 'added.later', value: '"x"' }).execute();
+
+      const resumed = await copyDatabase({ source, target, resume: true, batchRows: 3 });
+      assert.deepEqual(resumed.problems, []);
+      assert.ok(resumed.tables.filter((t) => !t.skipped).every((t) => t.verified));
+      const count = (table: TableName) => {
+        const t = resumed.tables.find((r) => r.table === table)!;
+        return [t.copied, t.alreadyThere];
+      };
+      assert.deepEqual(count('accounts'), [2, 5]);
+      assert.deepEqual(count('blobs'), [1, 6]);
+      assert.deepEqual(count('settings'), [1, 7]);
+      assert.deepEqual(count('manifests'), [5, 2], 'four never copied, one changed');
+      await assertSameRows(source, target);
     } finally {
       await source.close();
       await target.close();
@@ -168,12 +212,20 @@ describe('copyDatabase: PostgreSQL', await skipUnlessPostgres(), () => {
     assert.equal(blob.size, BIG);
   });
 
-  it('resumes into PostgreSQL, skipping the rows that are there', async () => {
+  it('resumes into PostgreSQL, skipping the rows that are there and updating the ones that changed', async () => {
     await postgres.db.deleteFrom('blob_links').where('digest', '>', digest(8)).execute();
+    await sqliteSource.db.updateTable('manifests').set({ content: Buffer.from([0, 255, 1]), annotations: null }).where('digest', '=', digest(101)).execute();
+    await sqliteSource.db.updateTable('plans').set({ seats: 5, storage_bytes: BIG }).where('name', '=', 'plan-3').execute();
     const report = await copyDatabase({ source: sqliteSource, target: postgres, resume: true, batchRows: 4 });
     assert.deepEqual(report.problems, []);
-    const links = report.tables.find((t) => t.table === 'blob_links')!;
-    assert.deepEqual([links.copied, links.alreadyThere], [3, 9]);
+    const counts = (table: TableName) => {
+      const t = report.tables.find((r) => r.table === table)!;
+      return [t.copied, t.alreadyThere];
+    };
+    assert.deepEqual(counts('blob_links'), [3, 9]);
+    assert.deepEqual(counts('manifests'), [1, 11]);
+    assert.deepEqual(counts('plans'), [1, 11]);
+    assert.deepEqual(counts('team_members'), [0, 12], 'a table that is all key');
     await assertSameRows(sqliteSource, postgres);
   });
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { MetadataDatabase } from './database.js';
+import type { DialectName } from './dialect.js';
 import type { Database } from './schema.js';
 
 /**
@@ -11,7 +12,7 @@ import type { Database } from './schema.js';
  */
 
 export interface TablePlan {
-  /** the primary key: rows are paged, and a resumed copy skips rows, by it */
+  /** the primary key: rows are paged, and a resumed copy matches rows, by it */
   key: readonly string[];
   /** why the rows of this table are not moved, when they are not */
   skip?: string;
@@ -66,9 +67,9 @@ export interface TableReport {
   /** set when the table is not copied, with the reason */
   skipped?: string;
   sourceRows: number;
-  /** rows written to the target by this run */
+  /** rows written to the target by this run (inserted, or updated by a resumed copy) */
   copied: number;
-  /** rows the target held already (a resumed copy) */
+  /** rows the target held already with the same values (a resumed copy) */
   alreadyThere: number;
   targetRows: number;
   /** row counts and row checksums agree */
@@ -88,7 +89,7 @@ export type DatabaseCopyProgress = { table: TableName; copied: number; alreadyTh
 export interface CopyDatabaseOptions {
   source: MetadataDatabase;
   target: MetadataDatabase;
-  /** copy into a target that holds data already, skipping rows whose key it has */
+  /** copy into a target that holds data already: a row whose key it has is updated to the source's values where they differ */
   resume?: boolean;
   /** rows read per page at most (default 1000); fewer when rows are large */
   batchRows?: number;
@@ -147,7 +148,7 @@ export async function copyDatabase(options: CopyDatabaseOptions): Promise<Databa
     let alreadyThere = 0;
     for await (const page of readPages(source, table, plan.key, columns, options.batchRows ?? 1000)) {
       for (const row of page) checkValues(table, row);
-      const inserted = await insertPage(target, table, columns, page, options.resume === true);
+      const inserted = await insertPage(target, table, plan.key, columns, page, options.resume === true, options.target.dialect);
       copied += inserted;
       alreadyThere += page.length - inserted;
       options.onProgress?.({ table, copied, alreadyThere, sourceRows, done: false });
@@ -270,18 +271,51 @@ function checkValues(table: string, row: Row): void {
   }
 }
 
-/** Inserts one page in one transaction; with `resume`, rows whose key (or unique value) is there already are skipped. */
-async function insertPage(db: AnyDb, table: string, columns: readonly string[], rows: Row[], resume: boolean): Promise<number> {
+/**
+ * Inserts one page in one transaction and resolves to the rows written. With `resume`, a row
+ * whose primary key is there already is updated to the source's values when any differs (the
+ * source changed after an interrupted run), else left as it is and not counted: a rerun fixes
+ * what changed and rewrites nothing else. A table that is all key has nothing to update.
+ * (A conflict on another unique column, a token hash, would still fail the page: such values
+ * are random and never move from one key to another.)
+ */
+async function insertPage(
+  db: AnyDb,
+  table: string,
+  key: readonly string[],
+  columns: readonly string[],
+  rows: Row[],
+  resume: boolean,
+  dialect: DialectName,
+): Promise<number> {
   const perInsert = Math.max(1, Math.floor(MAX_PARAMETERS / columns.length));
+  const values = columns.filter((column) => !key.includes(column));
+  // null-safe comparisons: PostgreSQL's IS DISTINCT FROM is SQLite's IS NOT
+  const differs = sql.join(
+    values.map((column) =>
+      dialect === 'postgres'
+        ? sql`${sql.ref(`${table}.${column}`)} is distinct from ${sql.ref(`excluded.${column}`)}`
+        : sql`${sql.ref(`${table}.${column}`)} is not ${sql.ref(`excluded.${column}`)}`,
+    ),
+    sql` or `,
+  );
   return db.transaction().execute(async (trx) => {
-    let inserted = 0;
+    let written = 0;
     for (let i = 0; i < rows.length; i += perInsert) {
       let insert = trx.insertInto(table).values(rows.slice(i, i + perInsert));
-      if (resume) insert = insert.onConflict((oc) => oc.doNothing());
+      if (resume && values.length === 0) insert = insert.onConflict((oc) => oc.doNothing());
+      else if (resume) {
+        insert = insert.onConflict((oc) =>
+          oc
+            .columns([...key])
+            .doUpdateSet((eb) => Object.fromEntries(values.map((column) => [column, eb.ref(`excluded.${column}`)])))
+            .where(sql<SqlBool>`${differs}`),
+        );
+      }
       const result = await insert.executeTakeFirst();
-      inserted += Number(result.numInsertedOrUpdatedRows ?? 0n);
+      written += Number(result.numInsertedOrUpdatedRows ?? 0n);
     }
-    return inserted;
+    return written;
   });
 }
 

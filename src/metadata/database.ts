@@ -14,25 +14,35 @@ export interface MetadataDatabase {
   close(): Promise<void>;
 }
 
-export interface SqliteOptions {
+export interface OpenOptions {
+  /**
+   * Apply pending migrations (the default). false opens the database as it is, creating nothing
+   * (`pier migrate-storage` reads its source so, after checking that nothing is pending).
+   */
+  migrate?: boolean;
+}
+
+export interface SqliteOptions extends OpenOptions {
   /** a file path, or ':memory:' */
   path: string;
 }
 
 export async function openSqlite(options: SqliteOptions): Promise<MetadataDatabase> {
-  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-  const sqlite = new SQLite(options.path);
-  sqlite.pragma('journal_mode = WAL');
+  const migrating = options.migrate !== false;
+  if (options.path !== ':memory:' && migrating) mkdirSync(dirname(options.path), { recursive: true });
+  const sqlite = new SQLite(options.path, { fileMustExist: !migrating && options.path !== ':memory:' });
+  // persistent, a write to the file: a database opened as it is keeps its mode (Pier's are WAL)
+  if (migrating) sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   cacheStatements(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
-  await migrate(db, 'sqlite');
+  if (migrating) await migrate(db, 'sqlite');
   return { db, dialect: 'sqlite', close: () => db.destroy() };
 }
 
-export interface PostgresOptions {
+export interface PostgresOptions extends OpenOptions {
   /** `postgres://user:password@host:5432/database` (or `postgresql://`) */
   url: string;
   /** a schema of its own, created if missing and first on every connection's search_path */
@@ -56,8 +66,9 @@ export async function openPostgres(options: PostgresOptions): Promise<MetadataDa
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
     throw new Error(`invalid PostgreSQL schema name "${schema}": use lower-case letters, digits and _`);
   }
+  const migrating = options.migrate !== false;
   // The schema exists before any pooled connection names it in its search_path.
-  if (schema) await createSchema(options.url, schema);
+  if (schema && migrating) await createSchema(options.url, schema);
   const types = new pg.TypeOverrides();
   types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
   const pool = new pg.Pool({
@@ -71,6 +82,7 @@ export async function openPostgres(options: PostgresOptions): Promise<MetadataDa
   // An idle client that loses its connection emits 'error' on the pool; unhandled, it would end the process.
   pool.on('error', options.onError ?? (() => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  if (!migrating) return { db, dialect: 'postgres', close: () => db.destroy() };
   try {
     // Kysely looks for its migration tables in every schema unless told which one: name ours.
     const current = schema ?? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema;
@@ -116,13 +128,13 @@ export const isPostgresUrl = (url: string): boolean => /^postgres(?:ql)?:\/\//i.
  * The metadata database the config names: PostgreSQL for a `postgres://` URL (a `schema` query
  * parameter selects the schema), SQLite in the data directory when no URL is set.
  */
-export async function openDatabase(url: string | undefined, dataDir: string): Promise<MetadataDatabase> {
-  if (url === undefined || url === '') return openSqlite({ path: join(dataDir, 'pier.db') });
+export async function openDatabase(url: string | undefined, dataDir: string, options: OpenOptions = {}): Promise<MetadataDatabase> {
+  if (url === undefined || url === '') return openSqlite({ ...options, path: join(dataDir, 'pier.db') });
   if (!isPostgresUrl(url)) throw new Error('the database URL must start with postgres:// or postgresql://');
   const parsed = new URL(url);
   const schema = parsed.searchParams.get('schema') ?? undefined;
   parsed.searchParams.delete('schema');
-  return openPostgres({ url: parsed.toString(), schema });
+  return openPostgres({ ...options, url: parsed.toString(), schema });
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { appendOutbox } from './outbox.js';
 import type { Database, UploadsTable } from './schema.js';
 
 export interface Page {
@@ -29,6 +30,8 @@ export interface NewManifest {
   references: ManifestReference[];
   tags: string[];
   now: number;
+  /** who pushed it (an account name), for the outbox event */
+  actor?: string;
 }
 
 export interface ReferrerRecord {
@@ -290,6 +293,9 @@ export class RegistryIndex {
           .onConflict((oc) => oc.columns(['repository', 'name']).doUpdateSet({ digest: m.digest, updated_at: m.now }))
           .execute();
       }
+      // with the change, so that a crash before its delivery loses nothing (hub/outbox.ts delivers it)
+      const payload = { repository: m.repository, digest: m.digest, mediaType: m.mediaType, size: m.content.length, tags: m.tags, actor: m.actor ?? null };
+      await appendOutbox(trx, { type: 'manifest.pushed', payload }, m.now);
       return { missing: [] };
     });
   }
@@ -345,8 +351,8 @@ export class RegistryIndex {
     return row && toManifestRecord(row);
   }
 
-  /** Deletes a manifest with its tags and references. */
-  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+  /** Deletes a manifest with its tags and references (and writes its 'manifest.deleted' outbox event). */
+  async deleteManifest(repository: string, digest: string, event: { now?: number; actor?: string } = {}): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const result = await trx
         .deleteFrom('manifests')
@@ -360,6 +366,7 @@ export class RegistryIndex {
         .where('repository', '=', repository)
         .where('manifest_digest', '=', digest)
         .execute();
+      await appendOutbox(trx, { type: 'manifest.deleted', payload: { repository, digest, actor: event.actor ?? null } }, event.now ?? Date.now());
       return true;
     });
   }

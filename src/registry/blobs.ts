@@ -5,7 +5,7 @@ import { OciError } from '../oci/errors.js';
 import { normalizeRepositoryName, type RepositoryName } from '../oci/names.js';
 import type { RegistryIndex } from '../metadata/registry-index.js';
 import { BlobNotFound, type BlobStore, type ByteRange } from '../storage/blob-store.js';
-import type { Actor, Clock, RegistryEvents } from './ports.js';
+import type { Actor, Clock, PushGate, RegistryEvents } from './ports.js';
 import type { UploadService, UploadStatus } from './uploads.js';
 
 /** How stale a link's last-seen time may get before a HEAD refreshes it (GC grace, later). */
@@ -18,6 +18,7 @@ export class BlobService {
     private readonly index: RegistryIndex,
     private readonly store: BlobStore,
     private readonly uploads: UploadService,
+    private readonly gate: PushGate,
     private readonly events: RegistryEvents,
     private readonly clock: Clock,
   ) {}
@@ -74,6 +75,9 @@ export class BlobService {
     const from = fromParam === undefined || fromParam === '' ? undefined : normalizeRepositoryName(fromParam);
     const size = from ? (await this.index.getBlobLink(from, digest))?.size : await this.discover(digest, readable);
     if (size !== undefined && (await this.store.stat(digest)) !== undefined) {
+      // a mount can be the first push into a repository: the gate creates it (with the owner's
+      // default visibility) and applies the plan's limits, as for an upload
+      await this.gate.check({ repository, actor, sizeDelta: 0, operation: 'upload' });
       await this.index.linkBlob(repository, digest, size, this.clock.now());
       this.events.emit({ type: 'blob.mounted', repository, digest, from, actor });
       return { mounted: true, digest };

@@ -45,7 +45,9 @@ export class ManifestService {
     }
     const tags = [...new Set([...(reference.kind === 'tag' ? [reference.tag] : []), ...extraTags.map(parseTag)])];
 
-    await this.gate.check({ repository, actor, sizeDelta: body.length, operation: 'manifest' });
+    const references = referencesOf(manifest);
+    const blobs = references.filter((r) => r.kind === 'blob').map((r) => r.digest);
+    await this.gate.check({ repository, actor, sizeDelta: body.length, operation: 'manifest', blobs });
     const { missing } = await this.index.putManifest({
       repository,
       digest,
@@ -54,9 +56,10 @@ export class ManifestService {
       artifactType: manifest.artifactType,
       subject: manifest.subject?.digest,
       annotations: manifest.annotations,
-      references: referencesOf(manifest),
+      references,
       tags,
       now: this.clock.now(),
+      actor: actor.account,
     });
     if (missing.length > 0) {
       const first = missing[0]!;
@@ -127,7 +130,7 @@ export class ManifestService {
       this.events.emit({ type: 'tag.deleted', repository, tag: reference.tag, actor });
       return;
     }
-    if (!(await this.index.deleteManifest(repository, reference.digest))) throw manifestUnknown(referenceParam);
+    if (!(await this.index.deleteManifest(repository, reference.digest, { now: this.clock.now(), actor: actor.account }))) throw manifestUnknown(referenceParam);
     await this.cache.invalidate(repository);
     this.events.emit({ type: 'manifest.deleted', repository, digest: reference.digest, actor });
   }

@@ -11,17 +11,70 @@ export interface Actor {
 export interface PushCheck {
   repository: RepositoryName;
   actor: Actor;
-  /** bytes this step adds, when known (a manifest's size; 0 when an upload starts) */
+  /**
+   * bytes this step adds, when known: a manifest's size; a monolithic upload's Content-Length;
+   * 0 when an upload session starts; for 'chunk', the bytes the session holds already
+   */
   sizeDelta: number;
-  operation: 'upload' | 'manifest';
+  /**
+   * 'upload': a blob upload starts (POST); 'chunk': bytes are about to be appended to a session
+   * that started (PATCH, or PUT with a body: `actor` is unknown there, only the allowance is
+   * asked); 'manifest': a manifest is about to be stored.
+   */
+  operation: 'upload' | 'chunk' | 'manifest';
+  /** for 'manifest': the digests of the blobs it refers to (what it may add to a storage quota) */
+  blobs?: readonly string[];
+}
+
+/** What a push may still do, when the gate lets it through. */
+export interface PushAllowance {
+  /**
+   * How many bytes the blob being uploaded may have in all (undefined: no limit). The upload
+   * service stops a body that streams past it, with `refusal` as the DENIED message.
+   */
+  maxBytes?: number;
+  refusal?: string;
 }
 
 /**
- * Plan limits and quotas, asked before an upload starts and before a manifest is stored, so that a
- * push fails fast. Refuse by throwing an OciError('DENIED', 'which limit, and how to raise it').
+ * Plan limits and quotas, asked before an upload starts, before each chunk and before a manifest
+ * is stored, so that a push fails fast. Refuse by throwing an OciError('DENIED', 'which limit, and
+ * how to raise it').
  */
 export interface PushGate {
-  check(push: PushCheck): Promise<void>;
+  check(push: PushCheck): Promise<PushAllowance | void>;
+}
+
+/** A manifest GET or HEAD, as the pull gate sees it. */
+export interface PullCheck {
+  repository: RepositoryName;
+  /** the reference asked for: a tag or a digest */
+  reference: string;
+  actor: Actor;
+  /** the client's address: the socket's, or the forwarded one behind a trusted proxy */
+  client: string;
+  /** a GET may count as a pull; a HEAD never does (it only learns the headers) */
+  get: boolean;
+}
+
+export interface PullAdmission {
+  /**
+   * Whether this request counts as a pull (then it is reported as 'manifest.pulled'). A GET of the
+   * platform manifest that an index of the same repository lists does not: a multi-arch pull (the
+   * index, then one platform's manifest) counts once.
+   */
+  counted: boolean;
+  /** to answer with: RateLimit-Limit and RateLimit-Remaining when a limit applies */
+  headers: Record<string, string>;
+}
+
+/**
+ * Pull rate limits, asked on every manifest GET and HEAD before it is answered (the limits of an
+ * account's plan cannot wait for its token to expire). Refuses by throwing
+ * OciError('TOOMANYREQUESTS', 'which limit, and how to raise it') with Retry-After.
+ */
+export interface PullGate {
+  admit(pull: PullCheck): Promise<PullAdmission>;
 }
 
 export type RegistryEvent =
@@ -60,6 +113,7 @@ export interface ManifestCache {
 export type ManifestCacheRead = { record: ManifestRecord; fill?: undefined } | { record?: undefined; fill(record: ManifestRecord): Promise<void> };
 
 export const openPushGate: PushGate = { check: async () => {} };
+export const openPullGate: PullGate = { admit: async (pull) => ({ counted: pull.get, headers: {} }) };
 export const noEvents: RegistryEvents = { emit: () => {} };
 const noFill = { fill: async () => {} };
 export const noManifestCache: ManifestCache = { read: async () => noFill, invalidate: async () => {} };

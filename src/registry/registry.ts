@@ -35,7 +35,7 @@ export class Registry {
     const events = options.events ?? noEvents;
     const clock = options.clock ?? systemClock;
     this.uploads = new UploadService(index, store, gate, events, clock, { ttlMs: options.uploadTtlMs ?? 24 * 3600_000 });
-    this.blobs = new BlobService(index, store, this.uploads, events, clock);
+    this.blobs = new BlobService(index, store, this.uploads, gate, events, clock);
     this.manifestCache = options.manifestCache ?? noManifestCache;
     this.manifests = new ManifestService(index, gate, events, clock, options.manifestMaxBytes ?? DEFAULT_MANIFEST_MAX_BYTES, this.manifestCache);
     this.listings = new ListingService(index);

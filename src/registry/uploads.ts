@@ -1,12 +1,12 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { finished, Transform, type Readable } from 'node:stream';
 import { digestAlgorithm, makeDigest, parseDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { RepositoryName } from '../oci/names.js';
 import type { RegistryIndex, UploadRecord } from '../metadata/registry-index.js';
 import { UploadNotFound, type BlobStore } from '../storage/blob-store.js';
 import { EMPTY_SHA256, hashingStream } from './hashing.js';
-import type { Actor, Clock, PushGate, RegistryEvents } from './ports.js';
+import type { Actor, Clock, PushAllowance, PushGate, RegistryEvents } from './ports.js';
 
 export interface UploadStatus {
   uploadId: string;
@@ -112,12 +112,15 @@ export class UploadService {
   /** A whole blob in one request (POST ?digest=): no session row, nothing visible until verified. */
   async monolithic(repository: RepositoryName, digestParam: string, body: Readable, chunk: ChunkInfo, actor: Actor) {
     const digest = requireDigest(digestParam);
-    await this.gate.check({ repository, actor, sizeDelta: chunk.length ?? 0, operation: 'upload' });
+    const allowance = await this.gate.check({ repository, actor, sizeDelta: chunk.length ?? 0, operation: 'upload' });
+    const quota = quotaOf(allowance, 0, chunk, body);
     const uploadId = randomUUID();
     await this.store.createUpload(uploadId);
     try {
       const hash = createHash(digestAlgorithm(digest));
-      const size = await this.store.append(uploadId, 0, hashingStream(body, hash));
+      const size = await this.store.append(uploadId, 0, hashingStream(quota ? quota.cap(body) : body, hash)).catch((error: unknown) => {
+        throw quota?.exceeded ? quota.refusal : error;
+      });
       checkLength(chunk, 0, size);
       const actual = makeDigest(digestAlgorithm(digest), hash.digest('hex'));
       if (actual !== digest) throw new OciError('DIGEST_INVALID', `provided digest ${digest} does not match the uploaded content (${actual})`);
@@ -136,7 +139,7 @@ export class UploadService {
     await this.discard(uploadId);
   }
 
-  /** Removes sessions idle for longer than the TTL, and store uploads that no session knows. */
+  /** Removes sessions idle for longer than the TTL, store uploads that no session knows, and abandoned writes (sweepIncomplete). */
   async sweepExpired(): Promise<number> {
     const now = this.clock.now();
     const before = now - this.options.ttlMs;
@@ -155,6 +158,10 @@ export class UploadService {
       await this.store.abortUpload(upload.uploadId);
       removed++;
     }
+    // What interrupted writes left that no listing shows (S3: multipart uploads of a replica
+    // killed during an append or a commit). A write runs as long as its request body streams,
+    // whatever the TTL: nothing started within the last day is touched.
+    if (this.store.sweepIncomplete) removed += await this.store.sweepIncomplete(Math.min(before, now - 24 * 3_600_000));
     return removed;
   }
 
@@ -205,12 +212,26 @@ export class UploadService {
   /** Appends a chunk under a claim and returns the session as it now stands. */
   private async appendTo(session: UploadRecord, claim: Claim, body: Readable, chunk: ChunkInfo, release = true): Promise<UploadRecord> {
     const { id: uploadId, size: offset } = session;
+    // the storage a plan leaves: a chunk that would take the blob past it is refused, or stopped
+    // where it crosses it, and the upload is discarded (it could never complete)
+    const allowance = await this.gate.check({ repository: session.repository as RepositoryName, actor: {}, sizeDelta: offset, operation: 'chunk' });
+    let quota: Quota | undefined;
+    try {
+      quota = quotaOf(allowance, offset, chunk, body);
+    } catch (error) {
+      await this.discard(uploadId);
+      throw error;
+    }
     const hash = await this.hashAt(session);
     this.live.delete(uploadId);
     let size: number;
     try {
-      size = await this.store.append(uploadId, offset, hashingStream(body, hash));
+      size = await this.store.append(uploadId, offset, hashingStream(quota ? quota.cap(body) : body, hash));
     } catch (error) {
+      if (quota?.exceeded) {
+        await this.discard(uploadId);
+        throw quota.refusal;
+      }
       if (error instanceof UploadNotFound) throw new OciError('BLOB_UPLOAD_UNKNOWN', 'upload data is gone (expired or cancelled)');
       throw error;
     }
@@ -279,6 +300,53 @@ function checkOrder(session: UploadRecord, chunk: ChunkInfo, body: Readable): vo
       detail: { size: session.size },
     });
   }
+}
+
+interface Quota {
+  refusal: OciError;
+  /** set once the body went past the allowance */
+  exceeded: boolean;
+  cap(body: Readable): Readable;
+}
+
+/**
+ * The storage a push may still use, for a blob that holds `offset` bytes already: undefined when
+ * the gate sets no limit; a refusal (thrown) when the declared length is already too much.
+ */
+function quotaOf(allowance: PushAllowance | void, offset: number, chunk: ChunkInfo, body: Readable): Quota | undefined {
+  if (!allowance || allowance.maxBytes === undefined) return undefined;
+  const refusal = new OciError('DENIED', allowance.refusal ?? 'this upload is larger than the storage left to this namespace');
+  const room = allowance.maxBytes - offset;
+  if (chunk.length !== undefined && chunk.length > room) {
+    body.resume();
+    throw refusal;
+  }
+  const quota: Quota = { refusal, exceeded: false, cap: (source) => capped(source, room, quota) };
+  return quota;
+}
+
+/**
+ * Passes `source` through up to `room` bytes. Past that the stream fails with the refusal, and
+ * the rest of the body is read and dropped rather than the connection reset, so that the client
+ * still gets the 403 and its message. A source that fails or closes early fails the stream too.
+ */
+function capped(source: Readable, room: number, quota: Quota): Readable {
+  let received = 0;
+  const transform = new Transform({
+    transform(bytes: Buffer, _encoding, callback) {
+      received += bytes.length;
+      if (received <= room) return callback(null, bytes);
+      quota.exceeded = true;
+      source.unpipe(transform);
+      source.resume();
+      callback(quota.refusal);
+    },
+  });
+  finished(source, (error) => {
+    if (error && !quota.exceeded) transform.destroy(error);
+  });
+  source.pipe(transform);
+  return transform;
 }
 
 function requireDigest(value: string | undefined): Digest {

@@ -1,9 +1,10 @@
 import { sql } from 'kysely';
 import pino, { type Logger } from 'pino';
 import { Hub } from '../hub/hub.js';
+import { PullLimits } from '../hub/pull-limits.js';
 import { openDatabase, type MetadataDatabase } from '../metadata/database.js';
 import { RegistryIndex } from '../metadata/registry-index.js';
-import { systemClock, type Clock } from '../registry/ports.js';
+import { systemClock, type Clock, type PullGate, type RegistryEvents } from '../registry/ports.js';
 import { Registry } from '../registry/registry.js';
 import { openSharedState, type SharedState } from '../shared-state/shared-state.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -19,6 +20,8 @@ export interface PierCore {
   clock: Clock;
   /** what replicas share quickly: login throttle, counters, manifest cache (Redis, or in process) */
   shared: SharedState;
+  /** pull rate limits (counters in shared state), asked by /v2 on every manifest GET and HEAD */
+  pullGate: PullGate;
   close(): Promise<void>;
 }
 
@@ -38,11 +41,20 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
   const logger = options.logger ?? pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: true }));
   const shared = await openSharedState({ redis: config.redis, clock, logger, databaseChanges: otherWriters(database) });
   const hub = new Hub(database.db, clock);
+  const events: RegistryEvents = {
+    emit(event) {
+      hub.pullStats.emit(event);
+      // the outbox row was written with the change: a running dispatcher delivers it now
+      if (event.type === 'manifest.pushed' || event.type === 'manifest.deleted') hub.outbox.notify();
+    },
+  };
+  const pullGate = new PullLimits({ db: database.db, counters: shared.counters, settings: hub.settings, plans: hub.plans });
   const registry = new Registry({
     index: new RegistryIndex(database.db),
     store,
     clock,
     gate: hub.pushGate,
+    events,
     uploadTtlMs: config.uploads.ttl,
     manifestMaxBytes: config.manifests.maxBytes,
     manifestCache: shared.manifestCache,
@@ -54,7 +66,10 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     hub,
     clock,
     shared,
+    pullGate,
     async close() {
+      // counted pulls are written before the database closes
+      await hub.pullStats.close().catch((error: unknown) => logger.error({ err: error }, 'could not write pull counts'));
       // each closes whatever the others do: a store that fails to close must not leave Redis reconnecting
       const results = await Promise.allSettled([store.close?.(), database.close(), shared.close()]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

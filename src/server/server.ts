@@ -75,6 +75,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     clock,
     trustProxy: config.trustProxy,
     readiness,
+    pullGate: core.pullGate,
     ...(tls ? { https: secureContextOptions(tls) } : {}),
   });
 
@@ -85,6 +86,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     );
   const sweeper = setInterval(sweep, config.uploads.sweepInterval);
   sweeper.unref();
+  // pull counts are written every second; outbox events are delivered as they are written, and
+  // every second for those another replica wrote or a crash left behind
+  hub.pullStats.start(1000, (error) => logger.error({ err: error }, 'could not write pull counts; kept for the next try'));
+  hub.outbox.start(1000, (error, message) => logger.error({ err: error, event: message && { id: message.id, type: message.type } }, 'outbox delivery failed; it is retried'));
 
   const { host, port } = parseListen(config.listen)!;
   await app.listen({ host, port });
@@ -116,6 +121,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       closing ??= (async () => {
         clearInterval(sweeper);
         await app.close();
+        await hub.outbox.stop();
         await core.close();
       })();
       return closing;

@@ -50,6 +50,13 @@ export interface BlobStore {
    */
   readUpload?(uploadId: string, length: number): Promise<Readable>;
   /**
+   * Optional capability: removes what an interrupted write left behind that listUploads does not
+   * see (S3: multipart uploads of a process killed during an append or a commit, invisible and
+   * billed until aborted), when it started before `olderThan` (epoch ms; a write still running
+   * must have started after it). Resolves to how many were removed.
+   */
+  sweepIncomplete?(olderThan: number): Promise<number>;
+  /**
    * Optional capability: a URL where a client can GET the committed blob itself for a while
    * (S3 with `redirect=true`: a presigned GetObject URL; the client sends its Range header there
    * as it would here), or undefined to serve the bytes through Pier.

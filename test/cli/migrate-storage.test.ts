@@ -5,11 +5,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { columnTypes } from '../../src/metadata/dialect.js';
+import { MIGRATIONS } from '../../src/metadata/migrations/index.js';
 import { freshSchemaName, POSTGRES_TEST_URL, skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
 import { TABLE_NAMES } from '../../src/metadata/copy-database.js';
 import { bearer, pushBlobAs, pushImageAs, tokenFor, tokenGet, type Image } from '../support/auth.js';
@@ -23,6 +27,19 @@ const bob = { username: 'bob', secret: 'bob-password-1' };
 const withSchema = (schema: string) => `${POSTGRES_TEST_URL}${POSTGRES_TEST_URL.includes('?') ? '&' : '?'}schema=${schema}`;
 const s3 = await skipUnlessS3();
 const blobPath = (storage: string, digest: string) => join(storage, 'blobs', 'sha256', digest.slice(7, 9), digest.slice(7));
+
+/** A SQLite database of an older Pier: only the first `count` migrations applied. */
+async function olderSqlite(path: string, count: number): Promise<void> {
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new SQLite(path) }) });
+  try {
+    const types = columnTypes('sqlite');
+    const migrations = Object.fromEntries(MIGRATIONS.slice(0, count).map((m) => [m.name, { up: (k: Kysely<any>) => m.up(k, types) }]));
+    const { error } = await new Migrator({ db, provider: { getMigrations: async () => migrations } }).migrateToLatest();
+    if (error) throw error;
+  } finally {
+    await db.destroy();
+  }
+}
 
 describe('pier migrate-storage', { ...(await skipUnlessPostgres()), timeout: 5 * 60_000 }, () => {
   let dir: string;
@@ -92,6 +109,27 @@ describe('pier migrate-storage', { ...(await skipUnlessPostgres()), timeout: 5 *
     const nowhere = await runPier(['migrate-storage', '--data', join(dir, 'nothing'), '--to-storage', `file://${join(dir, 'x')}`]);
     assert.equal(nowhere.code, 2);
     assert.match(nowhere.stderr, /no Pier database/);
+  });
+
+  it('refuses a source that this version would migrate, and leaves it as it is', async () => {
+    const older = join(dir, 'older');
+    await mkdir(older);
+    await olderSqlite(join(older, 'pier.db'), MIGRATIONS.length - 1);
+    const last = MIGRATIONS.at(-1)!.name;
+    const elsewhere = join(dir, 'older-target');
+    const run = await runPier(['migrate-storage', '--data', older, '--to-database', `sqlite://${join(elsewhere, 'pier.db')}`, '--to-storage', `file://${join(elsewhere, 'storage')}`]);
+    assert.equal(run.code, 1, run.stderr + run.stdout);
+    assert.match(run.stderr, new RegExp(`the source database ${join(older, 'pier.db')} has 1 migration\\(s\\) this version would apply \\(${last}\\)`));
+    assert.match(run.stderr, /start the old server once with this version, or run `pier migrate` on it first/);
+    assert.doesNotMatch(run.stdout, /^blobs:/m);
+    assert.equal(existsSync(elsewhere), false, 'nothing was written to the target');
+    const sqlite = new SQLite(join(older, 'pier.db'), { readonly: true });
+    try {
+      const applied = (sqlite.prepare('select name from kysely_migration order by name').all() as Array<{ name: string }>).map((r) => r.name);
+      assert.deepEqual(applied, MIGRATIONS.slice(0, -1).map((m) => m.name), 'the source was not migrated');
+    } finally {
+      sqlite.close();
+    }
   });
 
   it('moves SQLite and the data directory to PostgreSQL and another store', async () => {

@@ -8,6 +8,12 @@ interface Repository {
   private: boolean;
 }
 
+
+/** A repository as the API shows it, before anyone pulled it. */
+function repo(namespace: string, name: string, isPrivate: boolean) {
+  return { namespace, name, private: isPrivate, official: namespace === 'library', verified_publisher: false, pull_count: 0, last_pulled: null };
+}
+
 describe('/api/v1/repositories: visibility, and invisibility of private repositories', () => {
   let server: ApiServer;
   const alice = { basic: ['alice', PASSWORD] as [string, string] };
@@ -18,6 +24,7 @@ describe('/api/v1/repositories: visibility, and invisibility of private reposito
   before(async () => {
     server = await startApiServer();
     await createUser(server, 'alice');
+    await server.hub.plans.apply('alice', 'pro'); // several private repositories
     await createUser(server, 'bob');
     await createUser(server, 'boss', { admin: true });
     for (const name of ['alice/pub', 'alice/priv', 'alice/team/app', 'library/nginx', 'library/secret']) await pushImage(server.registry, name);
@@ -37,22 +44,22 @@ describe('/api/v1/repositories: visibility, and invisibility of private reposito
 
   describe('GET', () => {
     it('shows a public repository to anyone, in Docker Hub\'s shape', async () => {
-      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/alice/pub'), 200), { namespace: 'alice', name: 'pub', private: false });
-      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/alice/team/app', { auth: bob }), 200), { namespace: 'alice', name: 'team/app', private: false });
-      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/alice/pub/'), 200), { namespace: 'alice', name: 'pub', private: false });
+      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/alice/pub'), 200), repo('alice', 'pub', false));
+      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/alice/team/app', { auth: bob }), 200), repo('alice', 'team/app', false));
+      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/alice/pub/'), 200), repo('alice', 'pub', false));
     });
 
     it('reads a one-part name as an official image', async () => {
-      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/nginx'), 200), { namespace: 'library', name: 'nginx', private: false });
-      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/library/nginx'), 200), { namespace: 'library', name: 'nginx', private: false });
+      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/nginx'), 200), repo('library', 'nginx', false));
+      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/library/nginx'), 200), repo('library', 'nginx', false));
     });
 
     it('shows a private repository to its owner (session, password, any PAT) and to an administrator', async () => {
       const { token } = await server.hub.tokens.createPersonalAccessToken('alice', { label: 'read', scopes: ['repo:read'] });
       for (const auth of [alice, { bearer: aliceSession }, { bearer: token }, admin]) {
-        assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/alice/priv', { auth }), 200), { namespace: 'alice', name: 'priv', private: true });
+        assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/alice/priv', { auth }), 200), repo('alice', 'priv', true));
       }
-      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/secret', { auth: admin }), 200), { namespace: 'library', name: 'secret', private: true });
+      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/secret', { auth: admin }), 200), repo('library', 'secret', true));
     });
 
     it('answers a private repository exactly like a missing one to anyone else', async () => {
@@ -84,7 +91,7 @@ describe('/api/v1/repositories: visibility, and invisibility of private reposito
     it('lets the owner make a repository private and public again, effective at once', async () => {
       await pushImage(server.registry, 'alice/flip');
       const made = await expectJson<Repository>(await server.api('/repositories/alice/flip', { method: 'PATCH', json: { private: true }, auth: { bearer: aliceSession } }), 200);
-      assert.deepEqual(made, { namespace: 'alice', name: 'flip', private: true });
+      assert.deepEqual(made, repo('alice', 'flip', true));
       await expectInvisible('alice/flip');
       await expectInvisible('alice/flip', { auth: bob });
       assert.equal((await server.api('/repositories/alice/flip', { method: 'PATCH', json: { private: false }, auth: alice })).status, 200);
@@ -92,11 +99,7 @@ describe('/api/v1/repositories: visibility, and invisibility of private reposito
     });
 
     it('lets an administrator change any repository, official images included', async () => {
-      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/alice/team/app', { method: 'PATCH', json: { private: true }, auth: admin }), 200), {
-        namespace: 'alice',
-        name: 'team/app',
-        private: true,
-      });
+      assert.deepEqual(await expectJson<Repository>(await server.api('/repositories/alice/team/app', { method: 'PATCH', json: { private: true }, auth: admin }), 200), repo('alice', 'team/app', true));
       await expectInvisible('alice/team/app', { auth: bob });
       await expectJson(await server.api('/repositories/alice/team/app', { method: 'PATCH', json: { private: false }, auth: admin }), 200);
       await expectJson(await server.api('/repositories/nginx', { method: 'PATCH', json: { private: true }, auth: admin }), 200);

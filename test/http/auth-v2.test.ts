@@ -23,6 +23,7 @@ describe('/v2 with token auth', () => {
     server = await startTestServer({ 'auth.mode': 'token' }, { clock });
     realm = `${server.url}/token`;
     await server.hub.accounts.create({ name: 'alice', password: alice.secret });
+    await server.hub.plans.apply('alice', 'pro'); // several private repositories
     await server.hub.accounts.create({ name: 'bob', password: bob.secret });
     await server.hub.accounts.create({ name: 'root1', password: root.secret, admin: true });
     const token = await tokenFor(server.url, alice, ['repository:alice/public:pull,push', 'repository:alice/private:pull,push']);

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import type { TokenScope } from '../../auth/access-policy.js';
+import type { Subject, TokenScope } from '../../auth/access-policy.js';
+import { attemptLogin } from '../../auth/login-throttle.js';
 import { secretKind } from '../../auth/secret-token.js';
 import type { Account } from '../../hub/accounts.js';
 import type { ApiContext } from './context.js';
@@ -17,6 +18,20 @@ export interface Caller {
   via: 'password' | 'session' | 'pat';
   /** the scopes of the personal access token, when `via` is `pat` */
   tokenScopes?: readonly TokenScope[];
+  /** an organisation access token's repositories, when it lists them (`account` is the organisation) */
+  tokenRepositories?: readonly string[];
+}
+
+/** The AccessPolicy's view of a caller (anonymous when there is none). */
+export function subjectOf(caller: Caller | undefined): Subject {
+  if (!caller) return { kind: 'anonymous' };
+  return {
+    kind: 'account',
+    name: caller.account.name,
+    admin: caller.account.admin,
+    ...(caller.tokenScopes ? { tokenScopes: caller.tokenScopes } : {}),
+    ...(caller.tokenRepositories ? { tokenRepositories: caller.tokenRepositories } : {}),
+  };
 }
 
 /** API sessions live this long; then the UI signs in again. */
@@ -81,27 +96,23 @@ export async function requireAdmin(request: FastifyRequest, ctx: ApiContext): Pr
 
 /**
  * Checks a password (or a personal access token given as the password) of `username`, throttled
- * per account and client address. Used by Basic credentials, sign-in and re-confirmation.
+ * per account and client address. Used by Basic credentials, sign-in and re-confirmation. The
+ * attempt is counted before the check (attemptLogin), so parallel guesses cannot outrun the throttle.
  */
 export async function checkPassword(request: FastifyRequest, ctx: ApiContext, username: string, password: string): Promise<Caller> {
-  const decision = await ctx.throttle.check(username, request.ip);
-  if (!decision.allowed) throw tooManyRequests(decision.retryAfterSeconds);
-  let caller: Caller | undefined;
-  if (secretKind(password) === 'pat') {
-    caller = await checkToken(ctx, password, username).catch((error: unknown) => {
-      if (error instanceof ApiProblem) return undefined;
-      throw error;
-    });
-  } else {
+  const login = await attemptLogin(ctx.throttle, username, request.ip, async (): Promise<Caller | undefined> => {
+    if (secretKind(password) === 'pat') {
+      return checkToken(ctx, password, username).catch((error: unknown) => {
+        if (error instanceof ApiProblem) return undefined;
+        throw error;
+      });
+    }
     const account = await ctx.hub.accounts.authenticate(username, password);
-    if (account) caller = { account, via: 'password' };
-  }
-  if (!caller) {
-    await ctx.throttle.fail(username, request.ip);
-    throw unauthorized(ctx, WRONG_CREDENTIALS);
-  }
-  await ctx.throttle.succeed(username, request.ip);
-  return caller;
+    return account ? { account, via: 'password' } : undefined;
+  });
+  if (login.outcome === 'refused') throw tooManyRequests(login.retryAfterSeconds);
+  if (login.outcome === 'wrong') throw unauthorized(ctx, WRONG_CREDENTIALS);
+  return login.value;
 }
 
 async function checkToken(ctx: ApiContext, secret: string, username: string | undefined): Promise<Caller> {
@@ -110,7 +121,7 @@ async function checkToken(ctx: ApiContext, secret: string, username: string | un
   if (!found || (username !== undefined && found.account.name !== username)) {
     throw unauthorized(ctx, username === undefined ? 'the token is not valid (unknown, revoked or expired)' : WRONG_CREDENTIALS, true);
   }
-  return { account: found.account, via: 'pat', tokenScopes: found.scopes };
+  return { account: found.account, via: 'pat', tokenScopes: found.scopes, ...(found.repositories ? { tokenRepositories: found.repositories } : {}) };
 }
 
 async function checkSession(ctx: ApiContext, token: string): Promise<Caller> {

@@ -5,6 +5,9 @@ import type { Clock } from '../../registry/ports.js';
 import type { Registry } from '../../registry/registry.js';
 import type { TokenAuth } from '../token-auth.js';
 import type { ApiContext } from './context.js';
+import { registerNamespaces } from './namespaces.js';
+import { registerOrganizations } from './orgs.js';
+import { registerPlans } from './plans.js';
 import { sendProblem, toProblem } from './problem.js';
 import { registerRepositories } from './repositories.js';
 import { registerSettings } from './settings.js';
@@ -50,6 +53,9 @@ export function registerApi(app: FastifyInstance, options: ApiOptions): void {
       registerUsers(api, ctx);
       registerTokens(api, ctx);
       registerRepositories(api, ctx);
+      registerOrganizations(api, ctx);
+      registerPlans(api, ctx);
+      registerNamespaces(api, ctx);
       registerSettings(api, ctx);
     },
     { prefix: '/api/v1' },

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Subject } from '../../auth/access-policy.js';
 import { namespaceOf } from '../../hub/account-names.js';
+import type { PullCount } from '../../hub/pull-stats.js';
 import { isValidRepositoryName, normalizeRepositoryName, OFFICIAL_NAMESPACE } from '../../oci/names.js';
-import { authenticate, requireCaller, unauthorized, type Caller } from './authenticate.js';
+import { authenticate, requireCaller, subjectOf, unauthorized, type Caller } from './authenticate.js';
 import { parseBody } from './body.js';
 import type { ApiContext } from './context.js';
 import { badRequest, forbidden, notFound } from './problem.js';
@@ -20,7 +20,8 @@ export function registerRepositories(api: FastifyInstance, ctx: ApiContext): voi
     const caller = await authenticate(request, ctx);
     const name = repositoryName(request);
     if (!caller && (await ctx.hub.settings.get('pullRequiresLogin'))) throw unauthorized(ctx, 'sign in to see repositories');
-    return repositoryJson(name, await visible(ctx, caller, name));
+    const isPrivate = await visible(ctx, caller, name);
+    return { ...repositoryJson(name, isPrivate), ...(await badgesJson(ctx, name)), ...pullsJson(await ctx.hub.pullStats.get(name)) };
   });
 
   api.patch<{ Params: { '*': string } }>('/repositories/*', async (request) => {
@@ -30,15 +31,16 @@ export function registerRepositories(api: FastifyInstance, ctx: ApiContext): voi
     await visible(ctx, caller, name);
     const { account } = caller;
     const namespace = namespaceOf(name);
-    if (!account.admin && (namespace !== account.name || namespace === OFFICIAL_NAMESPACE)) {
-      throw forbidden(`only the owner of "${namespace}" or an administrator may change this repository`);
-    }
     if (caller.tokenScopes && !caller.tokenScopes.includes('repo:admin')) {
       throw forbidden('changing visibility needs a token with the repo:admin scope');
     }
+    // the namespace's owner, an owner of its organisation, a team with admin on it, an administrator
+    if (!(await ctx.hub.policy.administers(subjectOf(caller), name))) {
+      throw forbidden(`only the owner of "${namespace}", a team with admin on it, or an administrator may change this repository`);
+    }
     await ctx.hub.repositories.setVisibility(name, body.private);
     request.log.info({ repository: name, private: body.private, by: account.name }, 'repository visibility changed');
-    return repositoryJson(name, body.private);
+    return { ...repositoryJson(name, body.private), ...(await badgesJson(ctx, name)), ...pullsJson(await ctx.hub.pullStats.get(name)) };
   });
 }
 
@@ -55,17 +57,27 @@ function repositoryName(request: FastifyRequest<{ Params: { '*': string } }>): s
 /** Whether the repository is private, when the caller may see it; else the same 404 as a missing one. */
 async function visible(ctx: ApiContext, caller: Caller | undefined, name: string): Promise<boolean> {
   const { exists, private: isPrivate } = await ctx.hub.repositories.visibility(name);
-  const subject: Subject = caller
-    ? { kind: 'account', name: caller.account.name, admin: caller.account.admin, tokenScopes: caller.tokenScopes }
-    : { kind: 'anonymous' };
+  const subject = subjectOf(caller);
   if (!exists || (isPrivate && !(await ctx.hub.policy.allowed(subject, name)).has('pull'))) {
     throw notFound(`repository "${name}" not found`);
   }
   return isPrivate;
 }
 
+/** `official` for the official images (`library`); `verified_publisher` when an administrator vouched for the organisation. */
+async function badgesJson(ctx: ApiContext, fullName: string) {
+  const namespace = namespaceOf(fullName);
+  const verified = await ctx.hub.accounts.verifiedAmong([namespace]);
+  return { official: namespace === OFFICIAL_NAMESPACE, verified_publisher: verified.has(namespace) };
+}
+
 /** Docker Hub's shape: `name` is the part after the namespace. */
 function repositoryJson(fullName: string, isPrivate: boolean) {
   const namespace = namespaceOf(fullName);
   return { namespace, name: fullName.slice(namespace.length + 1), private: isPrivate };
+}
+
+/** Docker Hub's `pull_count`, and when it was last pulled (null: never); written within a second of the pull. */
+function pullsJson(pulls: PullCount) {
+  return { pull_count: pulls.pulls, last_pulled: pulls.lastPulledAt === null ? null : new Date(pulls.lastPulledAt).toISOString() };
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OciError } from '../../oci/errors.js';
 import { normalizeRepositoryName, type RepositoryName } from '../../oci/names.js';
-import type { Actor } from '../../registry/ports.js';
+import { openPullGate, type Actor, type PullGate } from '../../registry/ports.js';
 import type { Registry } from '../../registry/registry.js';
 import { AuthorizationError, requiredScopes, type V2Authorizer } from './authorize.js';
 import { deleteBlob, headOrGetBlob } from './blobs.js';
@@ -15,6 +15,8 @@ import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } 
 export interface V2Options {
   registry: Registry;
   authorizer: V2Authorizer;
+  /** pull rate limits, asked on every manifest GET and HEAD (default: none) */
+  pullGate?: PullGate;
 }
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -58,7 +60,7 @@ async function handleV2(options: V2Options, request: FastifyRequest, reply: Fast
     const name = normalizeRepositoryName(route.name);
     const actor = await authorizeRepository(options, request, route, name, query);
     const readable = options.authorizer.readable?.(request);
-    await dispatch({ registry: options.registry, request, reply, query, name, actor, head, readable }, route);
+    await dispatch({ registry: options.registry, request, reply, query, name, actor, head, readable }, route, options.pullGate ?? openPullGate);
   } catch (error) {
     if (!reply.sent) await sendOciError(reply, error, request.log, head);
     else request.log.warn({ err: error }, 'error after the response started');
@@ -95,7 +97,7 @@ async function authorizeRepository(options: V2Options, request: FastifyRequest, 
   }
 }
 
-function dispatch(ctx: V2Context, route: Exclude<V2Route, { kind: 'base' } | { kind: 'catalog' }>): Promise<void> {
+function dispatch(ctx: V2Context, route: Exclude<V2Route, { kind: 'base' } | { kind: 'catalog' }>, pullGate: PullGate): Promise<void> {
   const method = ctx.request.method;
   switch (route.kind) {
     case 'tags':
@@ -105,7 +107,7 @@ function dispatch(ctx: V2Context, route: Exclude<V2Route, { kind: 'base' } | { k
     case 'manifest':
       if (method === 'PUT') return putManifest(ctx, route.reference);
       if (method === 'DELETE') return deleteManifest(ctx, route.reference);
-      return headOrGetManifest(ctx, route.reference);
+      return headOrGetManifest(ctx, route.reference, pullGate);
     case 'blob':
       if (method === 'DELETE') return deleteBlob(ctx, route.digest);
       return headOrGetBlob(ctx, route.digest);

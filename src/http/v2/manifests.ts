@@ -1,12 +1,20 @@
 import { OciError } from '../../oci/errors.js';
 import { parseAccept } from '../../oci/accept.js';
 import { manifestTooLarge } from '../../registry/manifests.js';
+import type { PullGate } from '../../registry/ports.js';
 import { manifestLocation, type V2Context } from './context.js';
 import { parseContentLength } from './range.js';
 
-export async function headOrGetManifest(ctx: V2Context, reference: string): Promise<void> {
-  const { registry, request, reply, name } = ctx;
-  const record = await registry.manifests.get(name, reference, parseAccept(request.headers.accept), ctx.head ? undefined : { actor: ctx.actor });
+/**
+ * GET and HEAD. The pull gate answers first: a GET over the limit is refused before any lookup,
+ * and every answer (a 404 too) carries the RateLimit headers when a limit applies. Only a GET the
+ * gate counted is reported as a pull.
+ */
+export async function headOrGetManifest(ctx: V2Context, reference: string, gate: PullGate): Promise<void> {
+  const { registry, request, reply, name, actor } = ctx;
+  const admission = await gate.admit({ repository: name, reference, actor, client: request.ip, get: !ctx.head });
+  reply.headers(admission.headers);
+  const record = await registry.manifests.get(name, reference, parseAccept(request.headers.accept), admission.counted ? { actor } : undefined);
   reply.headers({
     'content-type': record.mediaType,
     'content-length': String(record.size),

@@ -6,7 +6,7 @@ import { namespaceOf } from '../../hub/account-names.js';
 import { OFFICIAL_NAMESPACE } from '../../oci/names.js';
 import type { CatalogFilter } from '../../registry/listings.js';
 import type { Actor } from '../../registry/ports.js';
-import { ADMIN_CLAIM } from '../token.js';
+import { ADMIN_CLAIM, REPOSITORIES_CLAIM } from '../token.js';
 import type { TokenAuth } from '../token-auth.js';
 import { AuthorizationError, type AuthorizationFailure, type V2Authorizer } from './authorize.js';
 
@@ -15,6 +15,8 @@ interface AccessClaims {
   sub: string;
   admin: boolean;
   access: Scope[];
+  /** an organisation access token's repositories; absent when the token is not limited to some */
+  repositories?: string[];
 }
 
 /**
@@ -47,8 +49,7 @@ export function tokenAuthorizer(auth: TokenAuth): V2Authorizer {
       }
       for (const scope of required) {
         if (scope.type !== 'repository' || !scope.actions.includes('pull') || ownsOrAdministers(claims, scope.name)) continue;
-        const subject: Subject = claims.sub ? { kind: 'account', name: claims.sub, admin: false } : { kind: 'anonymous' };
-        if (!(await auth.hub.policy.allowed(subject, scope.name)).has('pull')) throw refusal(auth, required, 'insufficient_scope');
+        if (!(await auth.hub.policy.allowed(subjectOf(claims), scope.name)).has('pull')) throw refusal(auth, required, 'insufficient_scope');
       }
       verified.set(request, claims);
       return claims.sub ? { account: claims.sub } : {};
@@ -59,27 +60,29 @@ export function tokenAuthorizer(auth: TokenAuth): V2Authorizer {
       return async (repository: string) => {
         if (!claims) return false;
         if (ownsOrAdministers(claims, repository)) return true;
-        const subject: Subject = claims.sub ? { kind: 'account', name: claims.sub, admin: false } : { kind: 'anonymous' };
-        return (await auth.hub.policy.allowed(subject, repository)).has('pull');
+        return (await auth.hub.policy.allowed(subjectOf(claims), repository)).has('pull');
       };
     },
 
     catalogFilter(request: FastifyRequest, _actor: Actor): CatalogFilter | undefined {
       const claims = verified.get(request);
       if (claims?.admin) return undefined;
-      const sub = claims?.sub ?? '';
-      return async (names) => {
-        if (!claims) return new Set();
-        if (!sub && (await auth.hub.settings.get('pullRequiresLogin'))) return new Set();
-        const hidden = await auth.hub.repositories.privateAmong(names);
-        return new Set(names.filter((name) => !hidden.has(name) || (sub !== '' && namespaceOf(name) === sub)));
-      };
+      // public names, and the private ones the policy lets this subject pull (an organisation's
+      // members see what their teams give; an organisation token only its repositories)
+      return async (names) => (claims ? auth.hub.policy.readableAmong(subjectOf(claims), names) : new Set());
     },
   };
 }
 
+/** The policy's subject of a verified token (what the per-request checks ask about). */
+function subjectOf(claims: AccessClaims): Subject {
+  if (!claims.sub) return { kind: 'anonymous' };
+  return { kind: 'account', name: claims.sub, admin: false, ...(claims.repositories ? { tokenRepositories: claims.repositories } : {}) };
+}
+
 function ownsOrAdministers(claims: AccessClaims, repository: string): boolean {
   if (claims.admin) return true;
+  if (claims.repositories && !claims.repositories.includes(repository)) return false;
   const namespace = namespaceOf(repository);
   return claims.sub !== '' && namespace === claims.sub && namespace !== OFFICIAL_NAMESPACE;
 }
@@ -94,7 +97,9 @@ function accessClaims(payload: Record<string, unknown>): AccessClaims {
       access.push({ type, name, actions: actions.filter((a): a is string => typeof a === 'string') });
     }
   }
-  return { sub: typeof payload.sub === 'string' ? payload.sub : '', admin: payload[ADMIN_CLAIM] === true, access };
+  const limited = payload[REPOSITORIES_CLAIM];
+  const repositories = Array.isArray(limited) ? limited.filter((r): r is string => typeof r === 'string') : undefined;
+  return { sub: typeof payload.sub === 'string' ? payload.sub : '', admin: payload[ADMIN_CLAIM] === true, access, ...(repositories ? { repositories } : {}) };
 }
 
 function bearerToken(header: string | undefined): string | undefined {

@@ -1,0 +1,282 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database } from '../metadata/schema.js';
+import { OFFICIAL_NAMESPACE } from '../oci/names.js';
+import { HubError } from './errors.js';
+
+/**
+ * A plan: a name, a price label (a label only: nothing here charges money) and limits, where null
+ * means unlimited. `pullsPerWindow` pulls per `pullWindowSeconds`, for the account.
+ */
+export interface Plan {
+  name: string;
+  title: string;
+  priceLabel: string;
+  privateRepositories: number | null;
+  storageBytes: number | null;
+  pullsPerWindow: number | null;
+  pullWindowSeconds: number;
+  seats: number | null;
+  features: string[];
+}
+
+/** Advanced features a plan may unlock; the services that own them ask `PlanService.hasFeature`. */
+export const PLAN_FEATURES = ['team-permissions', 'organization-tokens', 'webhooks', 'tag-immutability'] as const;
+export type PlanFeature = (typeof PLAN_FEATURES)[number];
+
+const GB = 1_000_000_000;
+const SIX_HOURS = 6 * 3600;
+
+/** Modelled on Docker Hub's levels; written at start when the table is empty, then edited by administrators. */
+export const DEFAULT_PLANS: readonly Plan[] = [
+  {
+    name: 'free',
+    title: 'Free',
+    priceLabel: 'Free',
+    privateRepositories: 1,
+    storageBytes: 2 * GB,
+    pullsPerWindow: 100,
+    pullWindowSeconds: SIX_HOURS,
+    seats: 1,
+    features: [],
+  },
+  {
+    name: 'pro',
+    title: 'Pro',
+    priceLabel: 'Granted by an administrator',
+    privateRepositories: null,
+    storageBytes: 50 * GB,
+    pullsPerWindow: 5_000,
+    pullWindowSeconds: SIX_HOURS,
+    seats: 1,
+    features: [],
+  },
+  {
+    name: 'team',
+    title: 'Team',
+    priceLabel: 'Granted by an administrator',
+    privateRepositories: null,
+    storageBytes: 500 * GB,
+    pullsPerWindow: 50_000,
+    pullWindowSeconds: SIX_HOURS,
+    seats: 100,
+    features: ['team-permissions', 'organization-tokens', 'webhooks', 'tag-immutability'],
+  },
+];
+
+const FREE = DEFAULT_PLANS[0]!;
+
+/** What an administrator may change in a plan (its name stays). */
+export type PlanUpdate = Partial<Omit<Plan, 'name'>>;
+
+/** Who asks for a plan change. */
+export interface PlanRequester {
+  name: string;
+  admin: boolean;
+}
+
+/**
+ * The payment port. A provider decides whether `namespace` gets `plan`: it answers 'granted'
+ * (the plan applies now) or 'pending' with where the requester continues (a checkout page, a
+ * form); a provider that takes payment would call `PlanService.apply` once it is paid.
+ */
+export interface PlanProvider {
+  readonly name: string;
+  change(request: { namespace: string; from: Plan; to: Plan; by: PlanRequester }): Promise<PlanChange>;
+}
+
+export type PlanChange = { status: 'granted' } | { status: 'pending'; next: string };
+
+/** The built-in provider: an administrator grants a plan; nobody else can, and nothing is charged. */
+export const administratorGrants: PlanProvider = {
+  name: 'administrator',
+  async change({ to, by }) {
+    if (!by.admin) throw new HubError('forbidden', `only an administrator grants plans: ask one for the ${to.name} plan`);
+    return { status: 'granted' };
+  },
+};
+
+/** The plans (data, in the `plans` table) and which one each account or organisation has. */
+export class PlanService {
+  private seeded: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly provider: PlanProvider = administratorGrants,
+  ) {}
+
+  /** Writes the default plans when the table is empty; replicas starting together write them once. */
+  ensureDefaults(): Promise<void> {
+    this.seeded ??= this.seed().catch((error: unknown) => {
+      this.seeded = undefined;
+      throw error;
+    });
+    return this.seeded;
+  }
+
+  private async seed(): Promise<void> {
+    const any = await this.db.selectFrom('plans').select('name').limit(1).executeTakeFirst();
+    if (any) return;
+    for (const [position, plan] of DEFAULT_PLANS.entries()) {
+      await this.db
+        .insertInto('plans')
+        .values({ ...toRow(plan), position })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .execute();
+    }
+  }
+
+  async list(): Promise<Plan[]> {
+    await this.ensureDefaults();
+    const rows = await this.db.selectFrom('plans').selectAll().orderBy('position').orderBy('name').execute();
+    return rows.map(toPlan);
+  }
+
+  async get(name: string): Promise<Plan | undefined> {
+    await this.ensureDefaults();
+    const row = await this.db.selectFrom('plans').selectAll().where('name', '=', name).executeTakeFirst();
+    return row && toPlan(row);
+  }
+
+  /**
+   * The plan of an account or organisation: the free plan when it is unknown (or its plan was
+   * removed from the table). One indexed query: asked per request by the pull limits.
+   */
+  async planOf(name: string): Promise<Plan> {
+    return (await this.assigned(name)) ?? (await this.get(FREE.name)) ?? FREE;
+  }
+
+  /**
+   * The plan whose limits apply to pushes into `namespace`: none for a namespace that is no
+   * account or organisation (an open-mode registry, where names need no account) nor for the
+   * official images, which administrators manage.
+   */
+  async enforcedPlanOf(namespace: string): Promise<Plan | undefined> {
+    if (namespace === OFFICIAL_NAMESPACE) return undefined;
+    return this.assigned(namespace);
+  }
+
+  async hasFeature(name: string, feature: PlanFeature): Promise<boolean> {
+    return (await this.planOf(name)).features.includes(feature);
+  }
+
+  /** An administrator edits a plan's label, limits or features. */
+  async update(name: string, update: PlanUpdate): Promise<Plan> {
+    const current = await this.get(name);
+    if (!current) throw new HubError('not_found', `no plan "${name}"`);
+    const next: Plan = { ...current, ...update, name };
+    const problem = planProblem(next);
+    if (problem) throw new HubError('invalid', problem);
+    await this.db.updateTable('plans').set(toRow(next)).where('name', '=', name).execute();
+    return next;
+  }
+
+  /** Asks the provider for `planName` on behalf of `by`; applies it when granted. */
+  async assign(namespace: string, planName: string, by: PlanRequester): Promise<PlanChange & { plan: Plan }> {
+    const to = await this.get(planName);
+    if (!to) throw new HubError('invalid', `no plan "${planName}": the plans are ${(await this.list()).map((p) => p.name).join(', ')}`);
+    const from = await this.assigned(namespace);
+    if (!from) throw new HubError('not_found', `no account or organisation "${namespace}"`);
+    const change = await this.provider.change({ namespace, from, to, by });
+    if (change.status === 'granted') await this.apply(namespace, to.name);
+    return { ...change, plan: change.status === 'granted' ? to : from };
+  }
+
+  /** Records the plan of `namespace`: for providers, once a change is settled. Deletes nothing (see NamespaceLimits). */
+  async apply(namespace: string, planName: string): Promise<void> {
+    const result = await this.db
+      .updateTable('accounts')
+      .set({ plan: planName })
+      .where('name', '=', namespace)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new HubError('not_found', `no account or organisation "${namespace}"`);
+  }
+
+  /** The next plan in the list whose `limit` is higher (or unlimited): what a refusal suggests. */
+  async upgradeFrom(plan: Plan, limit: (p: Plan) => number | null): Promise<Plan | undefined> {
+    const current = limit(plan);
+    if (current === null) return undefined;
+    const plans = await this.list();
+    const after = plans.slice(plans.findIndex((p) => p.name === plan.name) + 1);
+    return after.find((p) => {
+      const value = limit(p);
+      return value === null || value > current;
+    });
+  }
+
+  /** The assigned plan of an existing account or organisation (one query); undefined when there is none. */
+  private async assigned(name: string): Promise<Plan | undefined> {
+    await this.ensureDefaults();
+    const row = await this.db
+      .selectFrom('accounts')
+      .leftJoin('plans', 'plans.name', 'accounts.plan')
+      .select(['plans.name as plan', 'plans.title', 'plans.price_label', 'plans.private_repositories', 'plans.storage_bytes'])
+      .select(['plans.pulls_per_window', 'plans.pull_window_seconds', 'plans.seats', 'plans.features', 'plans.position'])
+      .where('accounts.name', '=', name)
+      .where('accounts.deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    // a plan name that is no longer in the table: the free plan's limits apply
+    if (row.plan === null) return (await this.get(FREE.name)) ?? FREE;
+    return toPlan({ ...row, name: row.plan } as Selectable<Database['plans']>);
+  }
+}
+
+function planProblem(plan: Plan): string | undefined {
+  if (plan.title.trim() === '' || plan.title.length > 100) return 'title: 1 to 100 characters';
+  if (plan.priceLabel.length > 100) return 'price_label: at most 100 characters';
+  const limits = {
+    private_repositories: plan.privateRepositories,
+    storage_bytes: plan.storageBytes,
+    pulls_per_window: plan.pullsPerWindow,
+    seats: plan.seats,
+  };
+  for (const [field, value] of Object.entries(limits)) {
+    if (value !== null && (!Number.isSafeInteger(value) || value < 0)) return `${field}: a whole number of at least 0, or null for unlimited`;
+  }
+  if (!Number.isSafeInteger(plan.pullWindowSeconds) || plan.pullWindowSeconds < 1) return 'pull_window_seconds: a whole number of at least 1';
+  const unknown = plan.features.filter((f) => !(PLAN_FEATURES as readonly string[]).includes(f));
+  if (unknown.length > 0) return `features: unknown ${unknown.join(', ')} (known: ${PLAN_FEATURES.join(', ')})`;
+  return undefined;
+}
+
+function toRow(plan: Plan) {
+  return {
+    name: plan.name,
+    title: plan.title,
+    price_label: plan.priceLabel,
+    private_repositories: plan.privateRepositories,
+    storage_bytes: plan.storageBytes,
+    pulls_per_window: plan.pullsPerWindow,
+    pull_window_seconds: plan.pullWindowSeconds,
+    seats: plan.seats,
+    features: JSON.stringify([...new Set(plan.features)]),
+  };
+}
+
+const limit = (value: number | string | null): number | null => (value === null ? null : Number(value));
+
+function toPlan(row: Selectable<Database['plans']>): Plan {
+  let features: unknown;
+  try {
+    features = JSON.parse(row.features);
+  } catch {
+    features = [];
+  }
+  return {
+    name: row.name,
+    title: row.title,
+    priceLabel: row.price_label,
+    privateRepositories: limit(row.private_repositories),
+    storageBytes: limit(row.storage_bytes),
+    pullsPerWindow: limit(row.pulls_per_window),
+    pullWindowSeconds: Number(row.pull_window_seconds),
+    seats: limit(row.seats),
+    features: Array.isArray(features) ? features.filter((f): f is string => typeof f === 'string') : [],
+  };
+}
+
+/** "1 private repository", "3 private repositories" */
+export function countOf(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

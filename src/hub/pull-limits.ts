@@ -1,0 +1,180 @@
+import { BlockList, isIP } from 'node:net';
+import type { Kysely } from 'kysely';
+import type { Database } from '../metadata/schema.js';
+import { isDigestLike } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import type { PullAdmission, PullCheck, PullGate } from '../registry/ports.js';
+import type { Counters } from '../shared-state/counters.js';
+import type { Plan, PlanService } from './plans.js';
+import type { HubSettings } from './settings.js';
+
+export interface PullLimitsOptions {
+  db: Kysely<Database>;
+  /** in process, or in Redis so that replicas share them */
+  counters: Counters;
+  settings: HubSettings;
+  plans: Pick<PlanService, 'planOf' | 'upgradeFrom'>;
+}
+
+/**
+ * Pull rate limits, as Docker Hub counts them. A pull is a manifest GET; HEAD is free (it answers
+ * the headers, so a client can check its allowance). A multi-arch pull counts once: the GET of the
+ * index counts, and a GET by digest of a manifest that an index of the same repository lists (the
+ * platform's manifest the client then fetches) does not. A client that pulls such a platform
+ * manifest directly by digest pulls for free too: the price of knowing without remembering who
+ * fetched which index.
+ *
+ * Anonymous pulls are counted per client address (an IPv6 /64, which one subscriber usually
+ * holds whole), authenticated pulls per account, by its plan. Exempt addresses are never limited.
+ * A GET counts before the manifest is looked up: one atomic hit, whatever the answer.
+ */
+export class PullLimits implements PullGate {
+  readonly #db: Kysely<Database>;
+  readonly #counters: Counters;
+  readonly #settings: HubSettings;
+  readonly #plans: Pick<PlanService, 'planOf' | 'upgradeFrom'>;
+  #exempt: { source: string; list: BlockList } | undefined;
+
+  constructor(options: PullLimitsOptions) {
+    this.#db = options.db;
+    this.#counters = options.counters;
+    this.#settings = options.settings;
+    this.#plans = options.plans;
+  }
+
+  async admit(pull: PullCheck): Promise<PullAdmission> {
+    const counted = pull.get && !(isDigestLike(pull.reference) && (await this.#listedByIndex(pull.repository, pull.reference)));
+    const settings = await this.#settings.pullLimits();
+    const client = normalizeAddress(pull.client);
+    const family = isIP(client);
+    if (family !== 0 && this.#exemptList(settings.pullLimitExempt).check(client, family === 6 ? 'ipv6' : 'ipv4')) return { counted, headers: {} };
+
+    const limit = pull.actor.account
+      ? await this.#accountLimit(pull.actor.account)
+      : { key: `pulls:address:${addressKey(client)}`, limit: settings.anonymousPullLimit, windowSeconds: settings.anonymousPullWindowSeconds, anonymous: true as const };
+    if (limit.limit === null) return { counted, headers: {} };
+
+    const windowMs = limit.windowSeconds * 1000;
+    const state = counted ? await this.#counters.hit(limit.key, limit.limit, windowMs) : await this.#counters.peek(limit.key, limit.limit, windowMs);
+    const w = `;w=${limit.windowSeconds}`;
+    const headers = { 'ratelimit-limit': `${limit.limit}${w}`, 'ratelimit-remaining': `${state.remaining}${w}` };
+    if (counted && !state.allowed) {
+      const allowance = `${limit.limit} pulls per ${describeSeconds(limit.windowSeconds)}`;
+      const wait = `or wait ${describeWait(state.retryAfterSeconds)}`;
+      const message =
+        'anonymous' in limit
+          ? `You have reached the pull rate limit for anonymous clients: ${allowance} per address. Log in (docker login) to pull with your account's allowance, ${wait}.`
+          : `You have reached the pull rate limit of ${limit.account} on the "${limit.plan.name}" plan: ${allowance}. ${await this.#raise(limit.account, limit.plan)}, ${wait}.`;
+      throw new OciError('TOOMANYREQUESTS', message, { headers: { ...headers, 'retry-after': String(state.retryAfterSeconds) } });
+    }
+    return { counted, headers };
+  }
+
+  async #accountLimit(account: string) {
+    const plan = await this.#plans.planOf(account);
+    return { key: `pulls:account:${account}`, limit: plan.pullsPerWindow, windowSeconds: plan.pullWindowSeconds, account, plan };
+  }
+
+  /** How to raise the limit: the next plan that allows more, when there is one. */
+  async #raise(account: string, plan: Plan): Promise<string> {
+    const next = await this.#plans.upgradeFrom(plan, (p) => p.pullsPerWindow).catch(() => undefined);
+    if (!next) return `A bigger plan raises it (an administrator grants one: pier plan set ${account} PLAN)`;
+    const allows = next.pullsPerWindow === null ? 'unlimited pulls' : `${next.pullsPerWindow} pulls per ${describeSeconds(next.pullWindowSeconds)}`;
+    return `The "${next.name}" plan allows ${allows} (an administrator grants it: pier plan set ${account} ${next.name})`;
+  }
+
+  /** Whether an index of the repository lists this digest: the platform manifest of a multi-arch pull. */
+  async #listedByIndex(repository: string, digest: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('manifest_references')
+      .select('manifest_digest')
+      .where('repository', '=', repository)
+      .where('digest', '=', digest)
+      .where('kind', '=', 'manifest')
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  #exemptList(entries: string[]): BlockList {
+    const source = JSON.stringify(entries);
+    if (this.#exempt?.source !== source) this.#exempt = { source, list: exemptList(entries) };
+    return this.#exempt.list;
+  }
+}
+
+/** An address or a CIDR (`10.0.0.0/8`, `2001:db8::/32`): its network and prefix length, or undefined when it is neither. */
+export function parseCidr(entry: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
+  const slash = entry.indexOf('/');
+  const address = normalizeAddress(slash === -1 ? entry : entry.slice(0, slash));
+  const version = isIP(address);
+  if (version === 0) return undefined;
+  const max = version === 4 ? 32 : 128;
+  const prefixText = slash === -1 ? String(max) : entry.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefixText)) return undefined;
+  const prefix = Number(prefixText);
+  if (prefix > max) return undefined;
+  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+}
+
+function exemptList(entries: string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const cidr = parseCidr(entry);
+    if (cidr) list.addSubnet(cidr.address, cidr.prefix, cidr.family);
+  }
+  return list;
+}
+
+/** An IPv4 address seen through an IPv6 socket (`::ffff:10.1.2.3`) is that IPv4 address; a zone is dropped. */
+export function normalizeAddress(address: string): string {
+  const unzoned = address.replace(/%.*$/, '');
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(unzoned);
+  return mapped ? mapped[1]! : unzoned;
+}
+
+/** What anonymous pulls are counted by: an IPv4 address, or the /64 an IPv6 address is in. */
+export function addressKey(address: string): string {
+  const normalized = normalizeAddress(address);
+  if (isIP(normalized) !== 6) return normalized;
+  return `${expandIPv6(normalized).slice(0, 4).join(':')}::/64`;
+}
+
+/** The eight groups of an IPv6 address, in lowercase without leading zeros. */
+function expandIPv6(address: string): string[] {
+  let text = address.toLowerCase();
+  const dotted = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail === undefined ? [] : tail ? tail.split(':') : [];
+  const zeros = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
+  return [...left, ...zeros, ...right].map((group) => parseInt(group, 16).toString(16));
+}
+
+/** 21600 → "6 hours", 90 → "90 seconds", 3600 → "1 hour". */
+export function describeSeconds(seconds: number): string {
+  const units: Array<[number, string]> = [
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+  ];
+  for (const [size, unit] of units) {
+    if (seconds >= size && seconds % size === 0) return plural(seconds / size, unit);
+  }
+  return plural(seconds, 'second');
+}
+
+function plural(n: number, unit: string): string {
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
+/** A wait, rounded up to a unit that reads well: "45 seconds", "12 minutes", "6 hours". */
+export function describeWait(seconds: number): string {
+  if (seconds < 120) return plural(seconds, 'second');
+  if (seconds < 2 * 3600) return plural(Math.ceil(seconds / 60), 'minute');
+  return plural(Math.ceil(seconds / 3600), 'hour');
+}

@@ -1,0 +1,221 @@
+// The permission matrix of auth-matrix.test.ts, for an organisation: owners, members with and
+// without teams (read, write, admin on one repository, read and write on all of them), outsiders,
+// anonymous, organisation access tokens limited to one repository, and an administrator, against
+// the /v2 routes on a public and a private repository of the organisation. Each cell runs as a
+// client runs it (request, challenge, /token with the subject's credentials, request again), and
+// whoever may not see the private repository gets, byte for byte, what a missing one answers.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { bearer, jwtPayload, parseChallenge, pushBlobAs, pushImageAs, TestClock, tokenFor, tokenGet, type Image, type Login } from '../support/auth.js';
+import { bin, descriptorOf, jsonBytes, MT, ociManifest } from '../support/oci.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const PUBLIC = 'acme/public';
+const PRIVATE = 'acme/private';
+const MISSING = 'acme/missing';
+
+type Subject =
+  | 'anonymous'
+  | 'owner'
+  | 'member without team'
+  | 'team read'
+  | 'team write'
+  | 'team admin'
+  | 'team read on *'
+  | 'team write on *'
+  | 'outsider'
+  | 'org token on the private repo'
+  | 'org token on another repo'
+  | 'member PAT repo:read, team admin'
+  | 'admin';
+type Route = 'HEAD manifest' | 'GET manifest' | 'GET blob' | 'tags list' | 'POST upload' | 'PUT manifest' | 'DELETE manifest' | 'DELETE blob';
+const ROUTES: Route[] = ['HEAD manifest', 'GET manifest', 'GET blob', 'tags list', 'POST upload', 'PUT manifest', 'DELETE manifest', 'DELETE blob'];
+
+type Cell = [number, number];
+const R: Cell = [200, 200];
+const r: Cell = [200, 401];
+const none: Cell = [401, 401];
+const up: Cell = [202, 202];
+const put: Cell = [201, 201];
+const del: Cell = [202, 202];
+const upPrivate: Cell = [401, 202];
+const putPrivate: Cell = [401, 201];
+const delPrivate: Cell = [401, 202];
+
+const reads = (cell: Cell) => ({ 'HEAD manifest': cell, 'GET manifest': cell, 'GET blob': cell, 'tags list': cell });
+const noWrites = { 'POST upload': none, 'PUT manifest': none, 'DELETE manifest': none, 'DELETE blob': none };
+
+const MATRIX: Record<Subject, Record<Route, Cell>> = {
+  anonymous: { ...reads(r), ...noWrites },
+  owner: { ...reads(R), 'POST upload': up, 'PUT manifest': put, 'DELETE manifest': del, 'DELETE blob': del },
+  'member without team': { ...reads(r), ...noWrites },
+  'team read': { ...reads(R), ...noWrites },
+  'team write': { ...reads(R), 'POST upload': upPrivate, 'PUT manifest': putPrivate, 'DELETE manifest': none, 'DELETE blob': none },
+  'team admin': { ...reads(R), 'POST upload': upPrivate, 'PUT manifest': putPrivate, 'DELETE manifest': delPrivate, 'DELETE blob': delPrivate },
+  'team read on *': { ...reads(R), ...noWrites },
+  'team write on *': { ...reads(R), 'POST upload': up, 'PUT manifest': put, 'DELETE manifest': none, 'DELETE blob': none },
+  outsider: { ...reads(r), ...noWrites },
+  'org token on the private repo': { ...reads(R), 'POST upload': upPrivate, 'PUT manifest': putPrivate, 'DELETE manifest': none, 'DELETE blob': none },
+  'org token on another repo': { ...reads(r), ...noWrites },
+  'member PAT repo:read, team admin': { ...reads(R), ...noWrites },
+  admin: { ...reads(R), 'POST upload': up, 'PUT manifest': put, 'DELETE manifest': del, 'DELETE blob': del },
+};
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  tokens: string[];
+}
+
+describe('organisation permission matrix', () => {
+  let server: TestServer;
+  const clock = new TestClock();
+  const logins = {} as Record<Subject, Login | undefined>;
+  const images = {} as Record<string, Image>;
+  let adminLogin: Login;
+
+  before(async () => {
+    server = await startTestServer({ 'auth.mode': 'token', 'auth.loginFailures': 1000 }, { clock });
+    const { hub } = server;
+    const password = (name: string) => `${name}-password-1`;
+    for (const name of ['olive', 'mark', 'rita', 'wade', 'adam', 'rex', 'otto', 'stranger']) await hub.accounts.create({ name, password: password(name) });
+    await hub.accounts.create({ name: 'root1', password: password('root1'), admin: true });
+    adminLogin = { username: 'root1', secret: password('root1') };
+
+    await hub.organizations.create('acme', 'olive');
+    // enough seats and every feature, whatever the default plan allows
+    await server.database.db.updateTable('accounts').set({ plan: 'team' }).where('name', '=', 'acme').execute();
+    for (const name of ['mark', 'rita', 'wade', 'adam', 'rex', 'otto']) await hub.organizations.addMember('acme', name);
+    const teams: [string, string, 'read' | 'write' | 'admin', string][] = [
+      ['readers', PRIVATE, 'read', 'rita'],
+      ['writers', PRIVATE, 'write', 'wade'],
+      ['admins', PRIVATE, 'admin', 'adam'],
+      ['all-readers', '*', 'read', 'rex'],
+      ['all-writers', '*', 'write', 'otto'],
+    ];
+    for (const [team, repository, permission, member] of teams) {
+      await hub.teams.create('acme', team);
+      await hub.teams.addMember('acme', team, member);
+      await hub.teams.setPermission('acme', team, repository, permission);
+    }
+    const orgToken = async (repository: string) =>
+      ({ username: 'acme', secret: (await hub.tokens.createOrganizationToken('acme', { label: repository, scopes: ['repo:write'], repositories: [repository] })).token }) as Login;
+    const login = (name: string): Login => ({ username: name, secret: password(name) });
+    Object.assign(logins, {
+      anonymous: undefined,
+      owner: login('olive'),
+      'member without team': login('mark'),
+      'team read': login('rita'),
+      'team write': login('wade'),
+      'team admin': login('adam'),
+      'team read on *': login('rex'),
+      'team write on *': login('otto'),
+      outsider: login('stranger'),
+      'org token on the private repo': await orgToken(PRIVATE),
+      'org token on another repo': await orgToken('acme/other'),
+      'member PAT repo:read, team admin': { username: 'adam', secret: (await hub.tokens.createPersonalAccessToken('adam', { label: 'ci', scopes: ['repo:read'] })).token },
+      admin: adminLogin,
+    });
+
+    const token = await tokenFor(server.url, logins.owner, [`repository:${PUBLIC}:pull,push`, `repository:${PRIVATE}:pull,push`]);
+    images[PUBLIC] = await pushImageAs(server.url, token, PUBLIC, 'v1');
+    images[PRIVATE] = await pushImageAs(server.url, token, PRIVATE, 'v1');
+    await hub.repositories.setVisibility(PRIVATE, true);
+  });
+  after(() => server.stop());
+
+  async function victim(route: Route, repo: string): Promise<string> {
+    const target = repo === MISSING ? PRIVATE : repo;
+    const token = await tokenFor(server.url, adminLogin, [`repository:${target}:pull,push`]);
+    if (route === 'DELETE blob') return pushBlobAs(server.url, token, target, randomBytes(64));
+    return (await pushImageAs(server.url, token, target, `victim-${randomBytes(4).toString('hex')}`)).digest;
+  }
+
+  async function request(route: Route, repo: string, token?: string, victimRef?: string): Promise<Response> {
+    const image = images[repo === MISSING ? PRIVATE : repo]!;
+    const auth = token ? bearer(token) : {};
+    switch (route) {
+      case 'HEAD manifest':
+        return fetch(`${server.url}/v2/${repo}/manifests/${image.tag}`, { method: 'HEAD', headers: auth });
+      case 'GET manifest':
+        return fetch(`${server.url}/v2/${repo}/manifests/${image.digest}`, { headers: { ...auth, accept: MT.OciManifest } });
+      case 'GET blob':
+        return fetch(`${server.url}/v2/${repo}/blobs/${image.layer.digest}`, { headers: auth });
+      case 'tags list':
+        return fetch(`${server.url}/v2/${repo}/tags/list`, { headers: auth });
+      case 'POST upload':
+        return fetch(`${server.url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: auth });
+      case 'PUT manifest': {
+        const manifest = jsonBytes(
+          ociManifest({ config: descriptorOf(MT.OciConfig, image.config.bytes), layers: [descriptorOf(MT.OciLayer, image.layer.bytes)], annotations: { n: randomBytes(4).toString('hex') } }),
+        );
+        return fetch(`${server.url}/v2/${repo}/manifests/matrix`, { method: 'PUT', headers: { ...auth, 'content-type': MT.OciManifest }, body: bin(manifest) });
+      }
+      case 'DELETE manifest':
+        return fetch(`${server.url}/v2/${repo}/manifests/${victimRef}`, { method: 'DELETE', headers: auth });
+      case 'DELETE blob':
+        return fetch(`${server.url}/v2/${repo}/blobs/${victimRef}`, { method: 'DELETE', headers: auth });
+    }
+  }
+
+  async function asClient(subject: Subject, route: Route, repo: string): Promise<Answer> {
+    const victimRef = route === 'DELETE manifest' || route === 'DELETE blob' ? await victim(route, repo) : undefined;
+    const first = await request(route, repo, undefined, victimRef);
+    await first.arrayBuffer();
+    assert.equal(first.status, 401, 'a request without a token is challenged');
+    const scope = parseChallenge(first.headers.get('www-authenticate')).params.scope;
+    const tokenAnswer = await tokenGet(server.url, { login: logins[subject], scopes: scope ? scope.split(' ') : [] });
+    assert.equal(tokenAnswer.status, 200, `${subject} logs in: ${tokenAnswer.text}`);
+    const res = await request(route, repo, tokenAnswer.body.token as string, victimRef);
+    const headers: Record<string, string> = {};
+    res.headers.forEach((value, key) => {
+      if (!['date', 'keep-alive', 'connection'].includes(key)) headers[key] = value;
+    });
+    return { status: res.status, headers, body: await res.text(), tokens: [tokenAnswer.text] };
+  }
+
+  const text = (answer: Answer) => [answer.status, JSON.stringify(answer.headers), answer.body].join('\n');
+
+  for (const subject of Object.keys(MATRIX) as Subject[]) {
+    describe(subject, () => {
+      const seesPrivate = MATRIX[subject]['GET manifest'][1] === 200;
+      for (const route of ROUTES) {
+        const [onPublic, onPrivate] = MATRIX[subject][route];
+        it(`${route}: public -> ${onPublic}, private -> ${onPrivate}`, async () => {
+          const pub = await asClient(subject, route, PUBLIC);
+          assert.equal(pub.status, onPublic, `${route} on ${PUBLIC}: ${pub.body}`);
+          assert.ok(!text(pub).includes(PRIVATE), 'a request on the public repository never names the private one');
+          const priv = await asClient(subject, route, PRIVATE);
+          assert.equal(priv.status, onPrivate, `${route} on ${PRIVATE}: ${priv.body}`);
+          if (!seesPrivate) {
+            const missing = await asClient(subject, route, MISSING);
+            assert.equal(text(priv), text(missing).replaceAll(MISSING, PRIVATE), 'a private repository looks missing');
+          }
+        });
+      }
+    });
+  }
+
+  it('takes a team grant away at once, for pulls with a token issued before', async () => {
+    const token = await tokenFor(server.url, logins['team read'], [`repository:${PRIVATE}:pull`]);
+    const before = await fetch(`${server.url}/v2/${PRIVATE}/tags/list`, { headers: bearer(token) });
+    assert.equal(before.status, 200, await before.text());
+    await server.hub.teams.removeMember('acme', 'readers', 'rita');
+    const afterwards = await fetch(`${server.url}/v2/${PRIVATE}/tags/list`, { headers: bearer(token) });
+    await afterwards.arrayBuffer();
+    assert.equal(afterwards.status, 401);
+    await server.hub.teams.addMember('acme', 'readers', 'rita');
+  });
+
+  it('refuses an organisation token sent with another user name, and a password for the organisation', async () => {
+    const orgToken = logins['org token on the private repo']!;
+    const issued = await tokenGet(server.url, { login: orgToken, scopes: [`repository:${PRIVATE}:pull`] });
+    const claims = jwtPayload(issued.body.token as string);
+    assert.equal(claims.sub, 'acme', 'the subject is the organisation');
+    assert.deepEqual(claims.pier_repositories, [PRIVATE], 'limited to its repositories, for /v2 to see');
+    assert.equal((await tokenGet(server.url, { login: { username: 'olive', secret: orgToken.secret }, scopes: [`repository:${PRIVATE}:pull`] })).status, 401);
+    assert.equal((await tokenGet(server.url, { login: { username: 'acme', secret: 'acme-password-1' }, scopes: [`repository:${PRIVATE}:pull`] })).status, 401);
+  });
+});

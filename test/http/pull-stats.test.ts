@@ -1,0 +1,122 @@
+// Pull counts per repository and per tag: recorded from the pulls the registry reports, written
+// in batches (flush), shown by the repository API. A multi-arch pull counts once; HEAD is no pull.
+// On SQLite and on PostgreSQL.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { freshSchemaName, POSTGRES_TEST_URL, skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
+import { TestClock } from '../support/auth.js';
+import { ACCEPT_ALL, makeImage, makeIndex, OCI_INDEX, pushImage, pushManifest } from '../support/images.js';
+import { uniqueName } from '../support/oci.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const backends = [
+  { name: 'sqlite', skip: undefined as string | undefined, schema: undefined as string | undefined },
+  { name: 'postgres', skip: (await skipUnlessPostgres()).skip, schema: freshSchemaName('stats') },
+];
+
+for (const backend of backends) {
+  describe(`pull statistics (${backend.name})`, { skip: backend.skip }, () => {
+    const clock = new TestClock();
+    let server: TestServer;
+
+    before(async () => {
+      const database = backend.schema ? { 'database.url': `${POSTGRES_TEST_URL}${POSTGRES_TEST_URL.includes('?') ? '&' : '?'}schema=${backend.schema}` } : {};
+      server = await startTestServer(database, { clock });
+    });
+
+    after(async () => {
+      await server?.stop();
+      if (backend.schema && !backend.skip) {
+        const sql = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+        await sql.connect();
+        await sql.query(`drop schema if exists "${backend.schema}" cascade`);
+        await sql.end();
+      }
+    });
+
+    const pull = async (repo: string, reference: string, method = 'GET') => {
+      const res = await fetch(`${server.url}/v2/${repo}/manifests/${reference}`, { method, headers: { accept: ACCEPT_ALL } });
+      await res.arrayBuffer();
+      assert.equal(res.status, 200, `${method} ${repo}:${reference}`);
+    };
+    const shown = async (repo: string) => {
+      const res = await fetch(`${server.url}/api/v1/repositories/${repo}`);
+      assert.equal(res.status, 200);
+      return (await res.json()) as { pull_count: number; last_pulled: string | null };
+    };
+
+    it('counts pulls per repository and per tag, once flushed, and shows them in the repository API', async () => {
+      const repo = `test/${uniqueName('stats')}`;
+      const v1 = makeImage({ layers: 1, layerBytes: 100 });
+      const v2 = makeImage({ layers: 1, layerBytes: 100 });
+      await pushImage(server.url, repo, v1, 'v1');
+      await pushImage(server.url, repo, v2, 'v2');
+      const fresh = await shown(repo);
+      assert.equal(fresh.pull_count, 0);
+      assert.equal(fresh.last_pulled, null);
+
+      const firstPull = clock.now();
+      await pull(repo, 'v1');
+      await pull(repo, 'v1');
+      await pull(repo, 'v1', 'HEAD');
+      clock.advance(5_000);
+      await pull(repo, 'v2');
+      await pull(repo, v1.digest);
+      await server.hub.pullStats.flush();
+
+      assert.deepEqual(await server.hub.pullStats.get(repo), { pulls: 4, lastPulledAt: firstPull + 5_000 });
+      const tags = await server.hub.pullStats.tags(repo);
+      assert.deepEqual(tags.get('v1'), { pulls: 2, lastPulledAt: firstPull });
+      assert.deepEqual(tags.get('v2'), { pulls: 1, lastPulledAt: firstPull + 5_000 });
+      assert.equal(tags.size, 2, 'a pull by digest counts for the repository only');
+      const json = await shown(repo);
+      assert.equal(json.pull_count, 4);
+      assert.equal(json.last_pulled, new Date(firstPull + 5_000).toISOString());
+
+      clock.advance(1_000);
+      await pull(repo, 'v1');
+      await server.hub.pullStats.flush();
+      assert.deepEqual(await server.hub.pullStats.get(repo), { pulls: 5, lastPulledAt: firstPull + 6_000 }, 'flushes add up');
+      assert.deepEqual((await server.hub.pullStats.tags(repo)).get('v1'), { pulls: 3, lastPulledAt: firstPull + 6_000 });
+    });
+
+    it('a multi-arch pull (the index, then one platform manifest) counts once', async () => {
+      const repo = `test/${uniqueName('multi')}`;
+      const amd64 = makeImage({ architecture: 'amd64', layers: 1, layerBytes: 100 });
+      const arm64 = makeImage({ architecture: 'arm64', layers: 1, layerBytes: 100 });
+      await pushImage(server.url, repo, amd64);
+      await pushImage(server.url, repo, arm64);
+      await pushManifest(server.url, repo, 'latest', OCI_INDEX, makeIndex([{ image: amd64, architecture: 'amd64' }, { image: arm64, architecture: 'arm64' }]).body);
+      await pull(repo, 'latest');
+      await pull(repo, arm64.digest);
+      await server.hub.pullStats.flush();
+      assert.equal((await server.hub.pullStats.get(repo)).pulls, 1);
+      assert.equal((await server.hub.pullStats.tags(repo)).get('latest')?.pulls, 1);
+    });
+
+    it('counts still in memory are written when the server closes', async () => {
+      const { mkdtemp, rm } = await import('node:fs/promises');
+      const { tmpdir } = await import('node:os');
+      const { join } = await import('node:path');
+      const dataDir = await mkdtemp(join(tmpdir(), 'pier-stats-'));
+      try {
+        const database = backend.schema ? { 'database.url': `${POSTGRES_TEST_URL}${POSTGRES_TEST_URL.includes('?') ? '&' : '?'}schema=${backend.schema}` } : {};
+        const first = await startTestServer(database, { clock, dataDir });
+        const repo = `test/${uniqueName('closing')}`;
+        await pushImage(first.url, repo, makeImage({ layers: 1, layerBytes: 100 }), 'latest');
+        const res = await fetch(`${first.url}/v2/${repo}/manifests/latest`, { headers: { accept: ACCEPT_ALL } });
+        await res.arrayBuffer();
+        await first.stop();
+        const second = await startTestServer(database, { clock, dataDir });
+        try {
+          assert.equal((await second.hub.pullStats.get(repo)).pulls, 1);
+        } finally {
+          await second.stop();
+        }
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    });
+  });
+}
