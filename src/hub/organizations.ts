@@ -204,22 +204,18 @@ export class OrganizationService {
   }
 
   async setVerifiedPublisher(organization: string, verified: boolean): Promise<void> {
-    if (organization === OFFICIAL_NAMESPACE) await this.ensureOfficial();
-    const result = await this.db
-      .updateTable('accounts')
-      .set({ verified_publisher: verified ? 1 : 0 })
-      .where('name', '=', organization)
-      .where('kind', '=', 'organization')
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) throw new HubError('not_found', `no organisation "${organization}"`);
+    await this.setFlag(organization, { verified_publisher: verified ? 1 : 0 });
   }
 
   async setDefaultPrivate(organization: string, defaultPrivate: boolean): Promise<void> {
+    await this.setFlag(organization, { default_private: defaultPrivate ? 1 : 0 });
+  }
+
+  private async setFlag(organization: string, flag: { verified_publisher: number } | { default_private: number }): Promise<void> {
     if (organization === OFFICIAL_NAMESPACE) await this.ensureOfficial();
     const result = await this.db
       .updateTable('accounts')
-      .set({ default_private: defaultPrivate ? 1 : 0 })
+      .set(flag)
       .where('name', '=', organization)
       .where('kind', '=', 'organization')
       .where('deleted_at', 'is', null)
