@@ -34,7 +34,7 @@ describe('storage URL', () => {
     const { prefix, endpoint, forcePathStyle, partSize, redirect, presignTtlSeconds } = location.settings;
     assert.deepEqual(
       { prefix, endpoint, forcePathStyle, partSize, redirect, presignTtlSeconds },
-      { prefix: '', endpoint: undefined, forcePathStyle: false, partSize: 16 * 1024 * 1024, redirect: false, presignTtlSeconds: 1200 },
+      { prefix: '', endpoint: undefined, forcePathStyle: false, partSize: 8 * 1024 * 1024, redirect: false, presignTtlSeconds: 1200 },
     );
   });
 

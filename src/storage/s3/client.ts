@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, ListObjectsV2Command, S3Client, type _Object } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client, type MultipartUpload, type _Object } from '@aws-sdk/client-s3';
 import type { S3Settings } from '../storage-url.js';
 
 /**
@@ -50,6 +50,25 @@ export async function* listObjects(client: S3Client, bucket: string, prefix: str
     for (const object of page.Contents ?? []) if (object.Key !== undefined) yield object as _Object & { Key: string };
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
+}
+
+/** Every multipart upload in progress (neither completed nor aborted) under `prefix`, in key order. */
+export async function* listMultipartUploads(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+): AsyncIterable<MultipartUpload & { Key: string; UploadId: string }> {
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  for (;;) {
+    const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }));
+    for (const upload of page.Uploads ?? []) {
+      if (upload.Key !== undefined && upload.UploadId !== undefined) yield upload as MultipartUpload & { Key: string; UploadId: string };
+    }
+    if (!page.IsTruncated || (page.NextKeyMarker === keyMarker && page.NextUploadIdMarker === uploadIdMarker)) return;
+    keyMarker = page.NextKeyMarker;
+    uploadIdMarker = page.NextUploadIdMarker;
+  }
 }
 
 /**

@@ -50,7 +50,8 @@ export function planCopyParts(ranges: CopyRange[]): CopyRange[] | undefined {
 /**
  * Writes the concatenation of `ranges` to `key` on the server side: nothing but an empty PUT for
  * no bytes, CopyObject for one whole object of at most 5 GiB, else a multipart upload of
- * UploadPartCopy parts, aborted on failure (the key is never left half-written). Resolves to
+ * UploadPartCopy parts, aborted on failure (the key is never left half-written; a process killed
+ * half-way leaves the multipart upload to the store's sweepIncomplete). Resolves to
  * false, having written nothing, when the ranges cannot be composed (see planCopyParts).
  */
 export async function composeObject(client: S3Client, bucket: string, key: string, ranges: CopyRange[]): Promise<boolean> {

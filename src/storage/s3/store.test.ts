@@ -5,12 +5,16 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { openTestS3Store, skipUnlessS3 } from '../../../test/support/s3.js';
+import { openSqlite } from '../../metadata/database.js';
+import { RegistryIndex } from '../../metadata/registry-index.js';
 import { makeDigest, type Digest } from '../../oci/digest.js';
+import { Registry } from '../../registry/registry.js';
 import { UploadNotFound, type BlobStore } from '../blob-store.js';
 import { blobStoreSuite } from '../blob-store.suite.js';
-import { createS3Client, listObjects } from './client.js';
+import { createS3Client, listMultipartUploads, listObjects } from './client.js';
 import { createS3Store } from './store.js';
 import type { S3Settings } from '../storage-url.js';
 
@@ -234,6 +238,67 @@ describe('S3 store: segments and server-side commits', { ...skip, timeout: 5 * 6
     assert.deepEqual(left, ['listed-a']);
   }));
 
+  it('replaces a blob of the wrong size under the digest, and keeps one of the right size', withStore(async (store, inspect) => {
+    const content = bytes(7 * MiB, 31);
+    const digest = digestOf(content);
+    await inspect.put(inspect.blobKey(digest), Buffer.from('not the blob'));
+    await store.createUpload('replace');
+    await store.append('replace', 0, Readable.from([content]));
+    await store.commit('replace', digest, content.length);
+    assert.equal(await store.stat(digest), content.length);
+    assert.deepEqual(await collect(await store.read(digest)), content);
+
+    // same size: taken for the same bytes (the digest names them), not rewritten
+    const small = bytes(1000, 32);
+    const planted = bytes(1000, 33);
+    await inspect.put(inspect.blobKey(digestOf(small)), planted);
+    await store.createUpload('kept');
+    await store.append('kept', 0, Readable.from([small]));
+    await store.commit('kept', digestOf(small), small.length);
+    assert.deepEqual(await collect(await store.read(digestOf(small))), planted);
+    assert.deepEqual(await inspect.objects('kept'), [], 'the upload is gone either way');
+  }));
+
+  it('aborts the multipart uploads left under its prefix before a time, and no others', withStore(async (store, inspect) => {
+    // what a replica killed during an append, or during the compose of a commit, leaves behind
+    const append = await inspect.startMultipart(`${inspect.root}/_uploads/killed/0000000000000000`, true);
+    const compose = await inspect.startMultipart(inspect.blobKey(digestOf(bytes(10))), false);
+    const elsewhere = await inspect.startMultipart(`${inspect.root}-elsewhere/_uploads/x/0000000000000000`, false);
+    try {
+      await sleep(1_500); // S3 may keep whole seconds
+      const recent = await inspect.startMultipart(`${inspect.root}/_uploads/recent/0000000000000000`, false);
+      const started = await inspect.initiated();
+      const cut = started.get(recent)!;
+      assert.ok(started.get(append)! < cut && started.get(compose)! < cut, [...started.values()].join(' '));
+
+      assert.equal(await store.sweepIncomplete!(cut), 2);
+      assert.deepEqual([...(await inspect.initiated()).keys()], [recent], 'the recent one stays');
+      assert.equal(await store.sweepIncomplete!(cut), 0);
+      assert.equal(await store.sweepIncomplete!(Date.now() + 60_000), 1);
+      assert.equal(await inspect.multipartUploads(), 0);
+      assert.ok((await inspect.initiated(`${inspect.root}-elsewhere/`)).has(elsewhere), 'another prefix is not touched');
+    } finally {
+      await inspect.abortMultipart(`${inspect.root}-elsewhere/`);
+    }
+  }));
+
+  it('has the upload sweep abort multipart uploads a day old, whatever the TTL', withStore(async (store, inspect) => {
+    const database = await openSqlite({ path: ':memory:' });
+    try {
+      let now = Date.now();
+      const registry = new Registry({ index: new RegistryIndex(database.db), store, clock: { now: () => now }, uploadTtlMs: 3_600_000 });
+      await inspect.startMultipart(`${inspect.root}/_uploads/killed/0000000000000000`, true);
+      now += 2 * 3_600_000; // past the TTL: a request can still be streaming into it
+      assert.equal(await registry.uploads.sweepExpired(), 0);
+      assert.equal(await inspect.multipartUploads(), 1);
+      now += 23 * 3_600_000;
+      assert.equal(await registry.uploads.sweepExpired(), 1);
+      assert.equal(await inspect.multipartUploads(), 0);
+    } finally {
+      await database.close();
+    }
+  }));
+
   it('signs URLs a plain HTTP client can fetch, whole or by range', withStore(async (store) => {
     const content = bytes(6 * MiB + 3, 21);
     const digest = digestOf(content);
@@ -298,6 +363,42 @@ class Inspector {
   /** [start, size] of each segment */
   async segments(uploadId: string): Promise<Array<[number, number]>> {
     return (await this.objects(uploadId)).filter(([name]) => /^\d+(\.\d+)?$/.test(name)).map(([name, size]) => [Number(name.split('.')[0]), size]);
+  }
+
+  /** the store's prefix, without the trailing slash */
+  get root(): string {
+    return this.settings.prefix;
+  }
+
+  blobKey(digest: Digest): string {
+    const hex = digest.slice('sha256:'.length);
+    return `${this.settings.prefix}/blobs/sha256/${hex.slice(0, 2)}/${hex}`;
+  }
+
+  async put(key: string, body: Buffer): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.settings.bucket, Key: key, Body: body }));
+  }
+
+  /** Starts a multipart upload as an append or a compose does, with a first part if asked; resolves to its id. */
+  async startMultipart(key: string, withPart: boolean): Promise<string> {
+    const { UploadId } = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.settings.bucket, Key: key }));
+    if (withPart) {
+      await this.client.send(new UploadPartCommand({ Bucket: this.settings.bucket, Key: key, UploadId, PartNumber: 1, Body: bytes(5 * MiB) }));
+    }
+    return UploadId!;
+  }
+
+  /** When each multipart upload under the prefix (the store's by default) started, by id. */
+  async initiated(prefix = `${this.settings.prefix}/`): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    for await (const upload of listMultipartUploads(this.client, this.settings.bucket, prefix)) found.set(upload.UploadId, upload.Initiated!.getTime());
+    return found;
+  }
+
+  async abortMultipart(prefix: string): Promise<void> {
+    for await (const upload of listMultipartUploads(this.client, this.settings.bucket, prefix)) {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: upload.Key, UploadId: upload.UploadId }));
+    }
   }
 
   async multipartUploads(): Promise<number> {
