@@ -228,15 +228,18 @@ export class OrganizationService {
    * be able to manage it); else its memberships go.
    */
   async forgetUser(account: string): Promise<void> {
-    for (const { organization, role } of await this.ofAccount(account)) {
-      if (role !== 'owner' || organization === OFFICIAL_NAMESPACE) continue;
-      const owners = (await this.members(organization)).filter((m) => m.role === 'owner');
-      if (owners.length <= 1) {
-        throw new HubError('conflict', `${account} is the last owner of the organisation ${organization}: make another member an owner first`);
+    // per organisation, the owner count and the removal under the organisation's lock: two owners
+    // leaving or deleted at once cannot both pass the check
+    await this.db.transaction().execute(async (trx) => {
+      const memberships = await trx.selectFrom('organization_members').select(['organization', 'role']).where('account', '=', account).orderBy('organization').execute();
+      for (const { organization, role } of memberships) {
+        if (role !== 'owner' || organization === OFFICIAL_NAMESPACE) continue;
+        await this.lock(trx, organization);
+        await refuseLastOwner(trx, organization, `delete ${account}, the last owner of the organisation ${organization}`);
       }
-    }
-    await this.db.deleteFrom('team_members').where('account', '=', account).execute();
-    await this.db.deleteFrom('organization_members').where('account', '=', account).execute();
+      await trx.deleteFrom('team_members').where('account', '=', account).execute();
+      await trx.deleteFrom('organization_members').where('account', '=', account).execute();
+    });
   }
 
   /** After an organisation is deleted: its members, teams and their permissions go (the name stays reserved). */

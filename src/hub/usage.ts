@@ -68,11 +68,13 @@ export class NamespaceUsage {
 
   /** Everything the usage endpoint shows. */
   async of(namespace: string) {
-    const plan = await this.plans.planOf(namespace);
+    // a namespace no plan is enforced on (the official images) has no read-only repositories
+    const enforced = await this.plans.enforcedPlanOf(namespace);
+    const plan = enforced ?? (await this.plans.planOf(namespace));
     const [storageBytes, privateRepositories, readOnly] = await Promise.all([
       this.storageBytes(namespace),
       this.privateRepositories(namespace),
-      this.readOnlyRepositories(namespace, plan),
+      enforced ? this.readOnlyRepositories(namespace, enforced) : Promise.resolve([]),
     ]);
     return { namespace, plan, storageBytes, privateRepositories, readOnly };
   }

@@ -108,7 +108,10 @@ describe('organisations API', () => {
     await expectProblem(await server.api('/orgs/acme/teams/nope/permissions/app', { method: 'PUT', json: { permission: 'read' }, auth: olive }), 404);
     await expectProblem(await server.api('/orgs/acme/teams/devs/permissions/app', { method: 'PUT', json: { permission: 'admin' }, auth: mark }), 403);
 
-    const seen = await expectJson(await server.api('/orgs/acme/teams/devs', { auth: mark }), 200);
+    // a team's permissions name repositories, private ones included: owners see them, members do not
+    await expectProblem(await server.api('/orgs/acme/teams/devs', { auth: mark }), 403);
+    await expectProblem(await server.api('/orgs/acme/teams/devs/permissions', { auth: mark }), 403);
+    const seen = await expectJson(await server.api('/orgs/acme/teams/devs', { auth: olive }), 200);
     assert.deepEqual(seen.members, ['mark', 'rita']);
     assert.deepEqual(seen.permissions, [{ repository: '*', permission: 'read' }, { repository: 'acme/app', permission: 'write' }]);
     await expectProblem(await server.api('/orgs/acme/teams/devs', { auth: { basic: ['stranger', PASSWORD] } }), 403);
@@ -158,6 +161,12 @@ describe('organisations API', () => {
     await expectProblem(await server.api('/repositories/acme/secret', { auth: asOrg }), 404);
     await expectProblem(await server.api('/repositories/acme/private', { auth: { basic: ['olive', created.token] } }), 401);
     await expectProblem(await server.api('/orgs/acme/members', { method: 'POST', json: { username: 'stranger' }, auth: asOrg }), 403);
+    // nor does it read the organisation: its members, teams and usage name more than its repository
+    await expectProblem(await server.api('/orgs/acme/members', { auth: asOrg }), 403);
+    await expectProblem(await server.api('/orgs/acme/teams', { auth: asOrg }), 403);
+    await expectProblem(await server.api('/namespaces/acme/usage', { auth: asOrg }), 404);
+    await expectProblem(await server.api('/namespaces/acme/usage', { auth: mark }), 404, /no account or organisation/);
+    await expectJson(await server.api('/namespaces/acme/usage', { auth: olive }), 200);
     await expectProblem(await server.api('/orgs/acme/tokens', { method: 'POST', json: { label: 'more', scopes: ['repo:admin'] }, auth: { bearer: created.token } }), 403);
     await expectProblem(await server.api('/repositories/acme/private', { method: 'PATCH', json: { private: false }, auth: asOrg }), 403);
 

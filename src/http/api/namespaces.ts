@@ -73,8 +73,12 @@ async function existing(ctx: ApiContext, request: NamespaceRequest): Promise<str
   return namespace;
 }
 
-/** Its usage is seen by the account itself, the members of the organisation, and administrators. */
+/**
+ * Its usage (which names private repositories) is seen by the account itself, the owners of the
+ * organisation, and administrators; not by members, nor by a token limited to some repositories.
+ */
 async function mayView(ctx: ApiContext, caller: Caller, namespace: string): Promise<boolean> {
-  if (caller.account.admin || caller.account.name === namespace) return true;
-  return (await ctx.hub.organizations.role(namespace, caller.account.name)) !== undefined;
+  if (caller.account.admin) return true;
+  if (caller.account.name === namespace) return !caller.tokenRepositories;
+  return ctx.hub.organizations.mayManage(namespace, caller.account);
 }

@@ -103,7 +103,10 @@ export function registerOrganizations(api: FastifyInstance, ctx: ApiContext): vo
   async function member(request: FastifyRequest, name: string): Promise<{ caller: Caller; org: Organization }> {
     const caller = await requireCaller(request, ctx);
     const org = await organization(name);
-    if (!caller.account.admin && caller.account.name !== name && !(await hub.organizations.role(name, caller.account.name))) {
+    // the organisation itself signs in only through its tokens: a token limited to some
+    // repositories sees those, not the organisation's members, teams and permissions
+    const self = caller.account.name === name && !caller.tokenRepositories;
+    if (!caller.account.admin && !self && !(await hub.organizations.role(name, caller.account.name))) {
       throw forbidden(`only members of ${name} may see this`);
     }
     return { caller, org };
@@ -232,8 +235,9 @@ export function registerOrganizations(api: FastifyInstance, ctx: ApiContext): vo
     return reply.code(201).send(teamJson({ ...team, members: [], permissions: [] }));
   });
 
+  // a team's permissions name repositories, private ones included: owners see them, members do not
   api.get<TeamParams>('/orgs/:org/teams/:team', async (request) => {
-    const { org } = await member(request, request.params.org);
+    const { org } = await manager(request, request.params.org);
     return teamJson(await team(org.name, request.params.team));
   });
 
@@ -276,7 +280,7 @@ export function registerOrganizations(api: FastifyInstance, ctx: ApiContext): vo
   });
 
   api.get<TeamParams>('/orgs/:org/teams/:team/permissions', async (request) => {
-    const { org } = await member(request, request.params.org);
+    const { org } = await manager(request, request.params.org);
     const { permissions } = await team(org.name, request.params.team);
     return { results: permissions, count: permissions.length };
   });
