@@ -7,6 +7,7 @@ import type { Registry } from '../registry/registry.js';
 import type { TokenAuth } from './token-auth.js';
 import { registerHealth, type ReadinessReport } from './health.js';
 import { registerApi } from './api/index.js';
+import { registerSearch } from './search.js';
 import { registerToken } from './token.js';
 import { openAuthorizer, type V2Authorizer } from './v2/authorize.js';
 import { sendOciError } from './v2/errors.js';
@@ -72,6 +73,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerV2(app, { registry: options.registry, authorizer: options.auth ? tokenAuthorizer(options.auth) : openAuthorizer, pullGate: options.pullGate });
   if (options.auth) registerToken(app, options.auth);
   registerApi(app, { hub: options.hub, registry: options.registry, auth: options.auth, clock: options.clock });
+  registerSearch(app, { hub: options.hub, registry: options.registry, auth: options.auth, clock: options.clock });
 
   registerHealth(app, { readiness: options.readiness });
 

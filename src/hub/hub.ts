@@ -12,6 +12,7 @@ import { PlanService } from './plans.js';
 import { PullStats } from './pull-stats.js';
 import { HubPushGate } from './push-gate.js';
 import { RepositoryService } from './repositories.js';
+import { SearchService } from './search.js';
 import { HubSettings } from './settings.js';
 import { TeamService } from './teams.js';
 import { TokenService } from './tokens.js';
@@ -42,6 +43,8 @@ export class Hub {
   readonly pullStats: PullStats;
   /** delivers the outbox (events written with their change) to subscribers */
   readonly outbox: OutboxDispatcher;
+  /** repository search (`docker search`), showing only what the caller may pull */
+  readonly search: SearchService;
 
   constructor(db: Kysely<Database>, clock: Clock) {
     this.accounts = new AccountService(db, clock);
@@ -59,6 +62,10 @@ export class Hub {
     this.pushGate = new HubPushGate(this.repositories, this.limits);
     this.pullStats = new PullStats(db, clock);
     this.outbox = new OutboxDispatcher(db, clock);
+    this.search = new SearchService(db, {
+      readableAmong: (subject, names) => this.policy.readableAmong(subject, names),
+      verifiedAmong: (names) => this.accounts.verifiedAmong(names),
+    });
   }
 
   /** The plan of an account or organisation, for its seats and features. */

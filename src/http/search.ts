@@ -1,0 +1,94 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Subject } from '../auth/access-policy.js';
+import { MemoryLoginThrottle } from '../auth/login-throttle.js';
+import { secretKind } from '../auth/secret-token.js';
+import type { Hub } from '../hub/hub.js';
+import type { Clock } from '../registry/ports.js';
+import type { Registry } from '../registry/registry.js';
+import { authenticate, subjectOf } from './api/authenticate.js';
+import type { ApiContext } from './api/context.js';
+import { badRequest, sendProblem, toProblem } from './api/problem.js';
+import { REPOSITORIES_CLAIM } from './token.js';
+import type { TokenAuth } from './token-auth.js';
+
+export interface SearchOptions {
+  hub: Hub;
+  registry: Registry;
+  auth?: TokenAuth;
+  clock: Clock;
+}
+
+/**
+ * The registry v1 search API that `docker search HOST/TERM` calls: `GET /v1/search?q=&n=&page=`.
+ * The caller is anonymous, or sends Basic credentials (password or personal access token), an API
+ * session, a personal access token as a Bearer token, or a registry access token from /token
+ * (what the docker daemon sends when it holds an identity token). Errors are problem+json.
+ * `/v1/_ping` answers too: the daemon pings it before searching (it ignores the status, but a
+ * JSON body spares it a parse failure).
+ */
+export function registerSearch(app: FastifyInstance, options: SearchOptions): void {
+  const ctx: ApiContext = {
+    hub: options.hub,
+    registry: options.registry,
+    auth: options.auth,
+    throttle: options.auth?.throttle ?? new MemoryLoginThrottle({ failures: 5, windowMs: 15 * 60_000, now: () => options.clock.now() }),
+    clock: options.clock,
+  };
+
+  app.get('/v1/_ping', async (_request, reply) => {
+    return reply.header('cache-control', 'no-store').send({ standalone: true });
+  });
+
+  app.get('/v1/search', async (request, reply) => {
+    try {
+      const params = request.query as Record<string, string | string[] | undefined>;
+      const query = single(params.q) ?? '';
+      if (query.trim() === '') throw badRequest('q (the search term) is required');
+      const pageSize = integer(single(params.n), 'n');
+      const page = integer(single(params.page), 'page');
+      const subject = await searcher(request, ctx);
+      const result = await options.hub.search.search(subject, {
+        query,
+        ...(pageSize !== undefined ? { pageSize } : {}),
+        ...(page !== undefined ? { page } : {}),
+      });
+      return reply.header('cache-control', 'no-store').send(result);
+    } catch (error) {
+      const problem = toProblem(error);
+      if (problem.status >= 500) request.log.error({ err: error }, 'search failed');
+      return sendProblem(reply, problem);
+    }
+  });
+}
+
+/** Who searches: a registry access token names its account in `sub`; anything else as /api reads it. */
+async function searcher(request: FastifyRequest, ctx: ApiContext): Promise<Subject> {
+  const header = request.headers.authorization ?? '';
+  const auth = ctx.auth;
+  if (auth && /^bearer /i.test(header)) {
+    const token = header.slice(7).trim();
+    if (token !== '' && secretKind(token) !== 'pat') {
+      const payload = await auth.keyRing.verify(token, { issuer: auth.issuer, audience: auth.service }).catch(() => undefined);
+      if (payload) {
+        const sub = typeof payload.sub === 'string' ? payload.sub : '';
+        const account = sub === '' ? undefined : await ctx.hub.accounts.get(sub);
+        // an anonymous token, or one whose account is gone, finds what anyone finds
+        if (!account) return { kind: 'anonymous' };
+        const limited = (payload as Record<string, unknown>)[REPOSITORIES_CLAIM];
+        const repositories = Array.isArray(limited) ? limited.filter((r): r is string => typeof r === 'string') : undefined;
+        return { kind: 'account', name: account.name, admin: account.admin, ...(repositories ? { tokenRepositories: repositories } : {}) };
+      }
+    }
+  }
+  return subjectOf(await authenticate(request, ctx));
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function integer(value: string | undefined, what: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d{1,9}$/.test(value) || Number(value) < 1) throw badRequest(`${what} must be a positive integer`);
+  return Number(value);
+}

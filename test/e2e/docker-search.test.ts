@@ -1,0 +1,78 @@
+// `docker search HOST/TERM` against Pier's /v1/search through a real daemon: official images shown
+// as official ([OK]) by their short name, private repositories hidden from anonymous searches and
+// found by their owner once logged in (the daemon then sends a registry token from /token).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { pushImageAs, tokenFor } from '../support/auth.js';
+import { DockerClient, findDockerDaemon } from '../support/docker.js';
+import { requireTool, skipUnless } from '../support/exec.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const daemon = await findDockerDaemon();
+
+describe('docker search against Pier', { ...skipUnless(daemon), timeout: 10 * 60_000 }, () => {
+  let server: TestServer;
+  let docker: DockerClient;
+  let registry: string;
+  const alice = { username: 'alice', secret: 'alice-password-1' };
+  const admin = { username: 'boss', secret: 'boss-password-1' };
+
+  before(async () => {
+    server = await startTestServer({ 'auth.mode': 'token' });
+    registry = new URL(server.url).host;
+    docker = await DockerClient.create(requireTool(daemon));
+    await server.hub.accounts.create({ name: alice.username, password: alice.secret });
+    await server.hub.accounts.create({ name: admin.username, password: admin.secret, admin: true });
+    const asAlice = await tokenFor(server.url, alice, ['repository:alice/findme-app:push,pull', 'repository:alice/findme-secret:push,pull']);
+    await pushImageAs(server.url, asAlice, 'alice/findme-app', 'v1');
+    await pushImageAs(server.url, asAlice, 'alice/findme-secret', 'v1');
+    await server.hub.repositories.setVisibility('alice/findme-secret', true);
+    const asAdmin = await tokenFor(server.url, admin, ['repository:library/findme:push,pull']);
+    await pushImageAs(server.url, asAdmin, 'library/findme', 'latest');
+  });
+
+  after(async () => {
+    await docker?.cleanup([]);
+    await server?.stop();
+  });
+
+  /** `docker search` rows as name, official mark, in the CLI's own order. */
+  async function search(term: string): Promise<Array<[string, string]>> {
+    const { stdout } = await docker.ok(['search', '--no-trunc', '--format', '{{.Name}}\t{{.IsOfficial}}', `${registry}/${term}`], { timeoutMs: 60_000 });
+    return stdout
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => line.split('\t') as [string, string]);
+  }
+
+  it('lists an official image first, by its short name, as official ([OK] in the table)', async () => {
+    assert.deepEqual(await search('findme'), [
+      ['findme', '[OK]'],
+      ['alice/findme-app', ''],
+    ]);
+    const { stdout } = await docker.ok(['search', `${registry}/findme`], { timeoutMs: 60_000 });
+    assert.match(stdout, /^NAME\s+DESCRIPTION\s+STARS\s+OFFICIAL/m);
+    assert.match(stdout, /^findme\s+0\s+\[OK\]\s*$/m);
+  });
+
+  it('hides a private repository from an anonymous search', async () => {
+    assert.deepEqual(await search('findme-secret'), []);
+    assert.deepEqual(await search('alice'), [['alice/findme-app', '']]);
+  });
+
+  it('finds the private repository for its owner once logged in', async () => {
+    await docker.ok(['login', '--username', alice.username, '--password-stdin', registry], { input: alice.secret });
+    assert.deepEqual(await search('alice'), [
+      ['alice/findme-app', ''],
+      ['alice/findme-secret', ''],
+    ]);
+    await docker.ok(['logout', registry]);
+    assert.deepEqual(await search('findme-secret'), []);
+  });
+
+  it('passes --limit as n', async () => {
+    assert.deepEqual(await search('findme').then((rows) => rows.length), 2);
+    const { stdout } = await docker.ok(['search', '--limit', '1', '--format', '{{.Name}}', `${registry}/findme`], { timeoutMs: 60_000 });
+    assert.equal(stdout.trim(), 'findme');
+  });
+});
