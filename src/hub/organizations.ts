@@ -125,13 +125,7 @@ export class OrganizationService {
 
   /** The role of `account` in `organization`, or undefined when it is no member (or no organisation). */
   async role(organization: string, account: string): Promise<OrganizationRole | undefined> {
-    const row = await this.db
-      .selectFrom('organization_members')
-      .select('role')
-      .where('organization', '=', organization)
-      .where('account', '=', account)
-      .executeTakeFirst();
-    return row && isOrganizationRole(row.role) ? row.role : undefined;
+    return roleIn(this.db, organization, account);
   }
 
   /** Whether `account` may manage `organization` (members, teams, tokens, settings): its owners and administrators. */
@@ -148,12 +142,7 @@ export class OrganizationService {
     await this.db.transaction().execute(async (trx) => {
       await this.lock(trx, organization);
       await requireUser(trx, account);
-      const existing = await trx
-        .selectFrom('organization_members')
-        .select('role')
-        .where('organization', '=', organization)
-        .where('account', '=', account)
-        .executeTakeFirst();
+      const existing = await roleIn(trx, organization, account);
       if (existing) throw new HubError('conflict', `${account} is already a member of ${organization}`);
       if (limit && limit.seats !== null) {
         const taken = await countMembers(trx, organization);
@@ -174,14 +163,9 @@ export class OrganizationService {
     if (!isOrganizationRole(role)) throw new HubError('invalid', 'a role is owner or member');
     await this.db.transaction().execute(async (trx) => {
       await this.lock(trx, organization);
-      const current = await trx
-        .selectFrom('organization_members')
-        .select('role')
-        .where('organization', '=', organization)
-        .where('account', '=', account)
-        .executeTakeFirst();
+      const current = await roleIn(trx, organization, account);
       if (!current) throw new HubError('not_found', `${account} is not a member of ${organization}`);
-      if (current.role === 'owner' && role !== 'owner') await refuseLastOwner(trx, organization, `demote ${account}`);
+      if (current === 'owner' && role !== 'owner') await refuseLastOwner(trx, organization, `demote ${account}`);
       await trx.updateTable('organization_members').set({ role }).where('organization', '=', organization).where('account', '=', account).execute();
     });
   }
@@ -190,14 +174,9 @@ export class OrganizationService {
   async removeMember(organization: string, account: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await this.lock(trx, organization);
-      const current = await trx
-        .selectFrom('organization_members')
-        .select('role')
-        .where('organization', '=', organization)
-        .where('account', '=', account)
-        .executeTakeFirst();
+      const current = await roleIn(trx, organization, account);
       if (!current) throw new HubError('not_found', `${account} is not a member of ${organization}`);
-      if (current.role === 'owner') await refuseLastOwner(trx, organization, `remove ${account}`);
+      if (current === 'owner') await refuseLastOwner(trx, organization, `remove ${account}`);
       await trx.deleteFrom('team_members').where('organization', '=', organization).where('account', '=', account).execute();
       await trx.deleteFrom('organization_members').where('organization', '=', organization).where('account', '=', account).execute();
     });
@@ -304,6 +283,12 @@ async function countMembers(trx: Transaction<Database>, organization: string): P
     .where('organization', '=', organization)
     .executeTakeFirst();
   return Number(row?.n ?? 0);
+}
+
+/** A member's role (inside the transaction that holds the organisation's lock, when one does). */
+async function roleIn(db: Kysely<Database> | Transaction<Database>, organization: string, account: string): Promise<OrganizationRole | undefined> {
+  const row = await db.selectFrom('organization_members').select('role').where('organization', '=', organization).where('account', '=', account).executeTakeFirst();
+  return row && isOrganizationRole(row.role) ? row.role : undefined;
 }
 
 async function refuseLastOwner(trx: Transaction<Database>, organization: string, what: string): Promise<void> {
