@@ -5,10 +5,9 @@
 // do not name it never contain its name, and a subject who may not see it gets, byte for byte,
 // the answer it would get for a repository that does not exist.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { bearer, jwtPayload, parseChallenge, pushBlobAs, pushImageAs, TestClock, tokenFor, tokenGet, type Image, type Login } from '../support/auth.js';
-import { bin, descriptorOf, jsonBytes, MT, ociManifest } from '../support/oci.js';
+import { pushImageAs, TestClock, tokenFor, type Image, type Login } from '../support/auth.js';
+import { matrixClient, matrixText as text } from '../support/matrix.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const PUBLIC = 'alice/public';
@@ -55,14 +54,6 @@ const MATRIX: Record<Subject, Row> = {
   'admin':           { 'HEAD manifest': R, 'GET manifest': R, 'GET blob': R, 'tags list': R, referrers: R, 'POST upload': up,   'PUT manifest': put,  'DELETE manifest': del,  'DELETE blob': del,  catalog: 'all' },
 };
 
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-  /** the /token answers on the way, which must not leak either */
-  tokens: string[];
-}
-
 describe('permission matrix', () => {
   let server: TestServer;
   const clock = new TestClock();
@@ -103,71 +94,9 @@ describe('permission matrix', () => {
   });
   after(() => server.stop());
 
-  /** Something for a destructive request to destroy, pushed by the admin; the same digest is used on MISSING. */
-  async function victim(route: Route, repo: string): Promise<string> {
-    const target = repo === MISSING ? PRIVATE : repo;
-    const token = await tokenFor(server.url, adminLogin, [`repository:${target}:pull,push`]);
-    if (route === 'DELETE blob') return pushBlobAs(server.url, token, target, randomBytes(64));
-    const image = await pushImageAs(server.url, token, target, `victim-${randomBytes(4).toString('hex')}`);
-    return image.digest;
-  }
-
-  async function request(route: Route, repo: string, token?: string, victimRef?: string): Promise<Response> {
-    const image = images[repo === MISSING ? PRIVATE : repo]!;
-    const auth = token ? bearer(token) : {};
-    switch (route) {
-      case 'HEAD manifest':
-        return fetch(`${server.url}/v2/${repo}/manifests/${image.tag}`, { method: 'HEAD', headers: auth });
-      case 'GET manifest':
-        return fetch(`${server.url}/v2/${repo}/manifests/${image.digest}`, { headers: { ...auth, accept: MT.OciManifest } });
-      case 'GET blob':
-        return fetch(`${server.url}/v2/${repo}/blobs/${image.layer.digest}`, { headers: auth });
-      case 'tags list':
-        return fetch(`${server.url}/v2/${repo}/tags/list`, { headers: auth });
-      case 'referrers':
-        return fetch(`${server.url}/v2/${repo}/referrers/${image.digest}`, { headers: auth });
-      case 'POST upload':
-        return fetch(`${server.url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: auth });
-      case 'PUT manifest': {
-        const manifest = jsonBytes(
-          ociManifest({ config: descriptorOf(MT.OciConfig, image.config.bytes), layers: [descriptorOf(MT.OciLayer, image.layer.bytes)], annotations: { n: randomBytes(4).toString('hex') } }),
-        );
-        return fetch(`${server.url}/v2/${repo}/manifests/matrix`, { method: 'PUT', headers: { ...auth, 'content-type': MT.OciManifest }, body: bin(manifest) });
-      }
-      case 'DELETE manifest':
-        return fetch(`${server.url}/v2/${repo}/manifests/${victimRef}`, { method: 'DELETE', headers: auth });
-      case 'DELETE blob':
-        return fetch(`${server.url}/v2/${repo}/blobs/${victimRef}`, { method: 'DELETE', headers: auth });
-      case 'catalog':
-        return fetch(`${server.url}/v2/_catalog`, { headers: auth });
-    }
-  }
-
-  /** What a client does: the request, the challenge, a token for its scope, the request again. */
-  async function asClient(subject: Subject, route: Route, repo: string): Promise<Answer> {
-    const victimRef = route === 'DELETE manifest' || route === 'DELETE blob' ? await victim(route, repo) : undefined;
-    const first = await request(route, repo, undefined, victimRef);
-    await first.arrayBuffer();
-    assert.equal(first.status, 401, 'a request without a token is challenged');
-    const scope = parseChallenge(first.headers.get('www-authenticate')).params.scope;
-    const tokenAnswer = await tokenGet(server.url, { login: logins[subject], scopes: scope ? scope.split(' ') : [] });
-    const tokens = [tokenAnswer.text, ...[...tokenAnswer.headers.entries()].filter(([k]) => k !== 'date').map(([k, v]) => `${k}: ${v}`)];
-    if (tokenAnswer.body.token) tokens.push(JSON.stringify(jwtPayload(tokenAnswer.body.token as string)));
-    // a client whose credentials are refused stops at the challenge
-    const res = tokenAnswer.status === 200 ? await request(route, repo, tokenAnswer.body.token as string, victimRef) : first;
-    const headers: Record<string, string> = {};
-    res.headers.forEach((value, key) => {
-      if (!['date', 'keep-alive', 'connection'].includes(key)) headers[key] = value;
-    });
-    const body = tokenAnswer.status === 200 ? await res.text() : '';
-    if (tokenAnswer.status !== 200) headers['x-token-status'] = String(tokenAnswer.status);
-    return { status: tokenAnswer.status === 200 ? res.status : 401, headers, body, tokens };
-  }
-
-  /** Whatever a response says, as one string, with the upload ids and digests that differ per run. */
-  function text(answer: Answer): string {
-    return [answer.status, JSON.stringify(answer.headers), answer.body].join('\n');
-  }
+  /** One cell, as a client runs it (test/support/matrix.ts). */
+  const asClient = (subject: Subject, route: Route, repo: string) =>
+    matrixClient({ url: server.url, images, privateRepository: PRIVATE, missingRepository: MISSING, admin: adminLogin }).asClient(logins[subject], route, repo, subject);
 
   for (const subject of Object.keys(MATRIX) as Subject[]) {
     describe(subject, () => {

@@ -5,10 +5,9 @@
 // client runs it (request, challenge, /token with the subject's credentials, request again), and
 // whoever may not see the private repository gets, byte for byte, what a missing one answers.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { bearer, jwtPayload, parseChallenge, pushBlobAs, pushImageAs, TestClock, tokenFor, tokenGet, type Image, type Login } from '../support/auth.js';
-import { bin, descriptorOf, jsonBytes, MT, ociManifest } from '../support/oci.js';
+import { bearer, jwtPayload, pushImageAs, TestClock, tokenFor, tokenGet, type Image, type Login } from '../support/auth.js';
+import { matrixClient, matrixText as text } from '../support/matrix.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const PUBLIC = 'acme/public';
@@ -61,13 +60,6 @@ const MATRIX: Record<Subject, Record<Route, Cell>> = {
   'member PAT repo:read, team admin': { ...reads(R), ...noWrites },
   admin: { ...reads(R), 'POST upload': up, 'PUT manifest': put, 'DELETE manifest': del, 'DELETE blob': del },
 };
-
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-  tokens: string[];
-}
 
 describe('organisation permission matrix', () => {
   let server: TestServer;
@@ -126,57 +118,9 @@ describe('organisation permission matrix', () => {
   });
   after(() => server.stop());
 
-  async function victim(route: Route, repo: string): Promise<string> {
-    const target = repo === MISSING ? PRIVATE : repo;
-    const token = await tokenFor(server.url, adminLogin, [`repository:${target}:pull,push`]);
-    if (route === 'DELETE blob') return pushBlobAs(server.url, token, target, randomBytes(64));
-    return (await pushImageAs(server.url, token, target, `victim-${randomBytes(4).toString('hex')}`)).digest;
-  }
-
-  async function request(route: Route, repo: string, token?: string, victimRef?: string): Promise<Response> {
-    const image = images[repo === MISSING ? PRIVATE : repo]!;
-    const auth = token ? bearer(token) : {};
-    switch (route) {
-      case 'HEAD manifest':
-        return fetch(`${server.url}/v2/${repo}/manifests/${image.tag}`, { method: 'HEAD', headers: auth });
-      case 'GET manifest':
-        return fetch(`${server.url}/v2/${repo}/manifests/${image.digest}`, { headers: { ...auth, accept: MT.OciManifest } });
-      case 'GET blob':
-        return fetch(`${server.url}/v2/${repo}/blobs/${image.layer.digest}`, { headers: auth });
-      case 'tags list':
-        return fetch(`${server.url}/v2/${repo}/tags/list`, { headers: auth });
-      case 'POST upload':
-        return fetch(`${server.url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: auth });
-      case 'PUT manifest': {
-        const manifest = jsonBytes(
-          ociManifest({ config: descriptorOf(MT.OciConfig, image.config.bytes), layers: [descriptorOf(MT.OciLayer, image.layer.bytes)], annotations: { n: randomBytes(4).toString('hex') } }),
-        );
-        return fetch(`${server.url}/v2/${repo}/manifests/matrix`, { method: 'PUT', headers: { ...auth, 'content-type': MT.OciManifest }, body: bin(manifest) });
-      }
-      case 'DELETE manifest':
-        return fetch(`${server.url}/v2/${repo}/manifests/${victimRef}`, { method: 'DELETE', headers: auth });
-      case 'DELETE blob':
-        return fetch(`${server.url}/v2/${repo}/blobs/${victimRef}`, { method: 'DELETE', headers: auth });
-    }
-  }
-
-  async function asClient(subject: Subject, route: Route, repo: string): Promise<Answer> {
-    const victimRef = route === 'DELETE manifest' || route === 'DELETE blob' ? await victim(route, repo) : undefined;
-    const first = await request(route, repo, undefined, victimRef);
-    await first.arrayBuffer();
-    assert.equal(first.status, 401, 'a request without a token is challenged');
-    const scope = parseChallenge(first.headers.get('www-authenticate')).params.scope;
-    const tokenAnswer = await tokenGet(server.url, { login: logins[subject], scopes: scope ? scope.split(' ') : [] });
-    assert.equal(tokenAnswer.status, 200, `${subject} logs in: ${tokenAnswer.text}`);
-    const res = await request(route, repo, tokenAnswer.body.token as string, victimRef);
-    const headers: Record<string, string> = {};
-    res.headers.forEach((value, key) => {
-      if (!['date', 'keep-alive', 'connection'].includes(key)) headers[key] = value;
-    });
-    return { status: res.status, headers, body: await res.text(), tokens: [tokenAnswer.text] };
-  }
-
-  const text = (answer: Answer) => [answer.status, JSON.stringify(answer.headers), answer.body].join('\n');
+  /** One cell, as a client runs it (test/support/matrix.ts). */
+  const asClient = (subject: Subject, route: Route, repo: string) =>
+    matrixClient({ url: server.url, images, privateRepository: PRIVATE, missingRepository: MISSING, admin: adminLogin }, { requireToken: true }).asClient(logins[subject], route, repo, subject);
 
   for (const subject of Object.keys(MATRIX) as Subject[]) {
     describe(subject, () => {
