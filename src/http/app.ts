@@ -6,6 +6,7 @@ import type { Clock, PullGate } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
 import type { TokenAuth } from './token-auth.js';
 import { registerHealth, type ReadinessReport } from './health.js';
+import { createApiContext } from './api/context.js';
 import { registerApi } from './api/index.js';
 import { registerSearch } from './search.js';
 import { registerToken } from './token.js';
@@ -72,8 +73,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   registerV2(app, { registry: options.registry, authorizer: options.auth ? tokenAuthorizer(options.auth) : openAuthorizer, pullGate: options.pullGate });
   if (options.auth) registerToken(app, options.auth);
-  registerApi(app, { hub: options.hub, registry: options.registry, auth: options.auth, clock: options.clock });
-  registerSearch(app, { hub: options.hub, registry: options.registry, auth: options.auth, clock: options.clock });
+  const apiContext = createApiContext({ hub: options.hub, registry: options.registry, auth: options.auth, clock: options.clock });
+  registerApi(app, apiContext);
+  registerSearch(app, apiContext);
 
   registerHealth(app, { readiness: options.readiness });
 

@@ -1,22 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Subject } from '../auth/access-policy.js';
-import { MemoryLoginThrottle } from '../auth/login-throttle.js';
 import { secretKind } from '../auth/secret-token.js';
-import type { Hub } from '../hub/hub.js';
-import type { Clock } from '../registry/ports.js';
-import type { Registry } from '../registry/registry.js';
 import { authenticate, subjectOf } from './api/authenticate.js';
 import type { ApiContext } from './api/context.js';
 import { badRequest, sendProblem, toProblem } from './api/problem.js';
 import { REPOSITORIES_CLAIM } from './token.js';
-import type { TokenAuth } from './token-auth.js';
 
-export interface SearchOptions {
-  hub: Hub;
-  registry: Registry;
-  auth?: TokenAuth;
-  clock: Clock;
-}
 
 /**
  * The registry v1 search API that `docker search HOST/TERM` calls: `GET /v1/search?q=&n=&page=`.
@@ -26,14 +15,7 @@ export interface SearchOptions {
  * `/v1/_ping` answers too: the daemon pings it before searching (it ignores the status, but a
  * JSON body spares it a parse failure).
  */
-export function registerSearch(app: FastifyInstance, options: SearchOptions): void {
-  const ctx: ApiContext = {
-    hub: options.hub,
-    registry: options.registry,
-    auth: options.auth,
-    throttle: options.auth?.throttle ?? new MemoryLoginThrottle({ failures: 5, windowMs: 15 * 60_000, now: () => options.clock.now() }),
-    clock: options.clock,
-  };
+export function registerSearch(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/v1/_ping', async (_request, reply) => {
     return reply.header('cache-control', 'no-store').send({ standalone: true });
@@ -47,7 +29,7 @@ export function registerSearch(app: FastifyInstance, options: SearchOptions): vo
       const pageSize = integer(single(params.n), 'n');
       const page = integer(single(params.page), 'page');
       const subject = await searcher(request, ctx);
-      const result = await options.hub.search.search(subject, {
+      const result = await ctx.hub.search.search(subject, {
         query,
         ...(pageSize !== undefined ? { pageSize } : {}),
         ...(page !== undefined ? { page } : {}),

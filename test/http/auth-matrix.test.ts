@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pushImageAs, TestClock, tokenFor, type Image, type Login } from '../support/auth.js';
-import { matrixClient, matrixText as text } from '../support/matrix.js';
+import { matrixClient, matrixText as text, type MatrixRoute } from '../support/matrix.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const PUBLIC = 'alice/public';
@@ -16,17 +16,7 @@ const PRIVATE = 'alice/private';
 const MISSING = 'alice/missing';
 
 type Subject = 'anonymous' | 'owner' | 'other user' | 'PAT repo:read' | 'PAT repo:write' | 'PAT repo:delete' | 'PAT repo:admin' | 'expired PAT' | 'revoked PAT' | 'admin';
-type Route =
-  | 'HEAD manifest'
-  | 'GET manifest'
-  | 'GET blob'
-  | 'tags list'
-  | 'referrers'
-  | 'POST upload'
-  | 'PUT manifest'
-  | 'DELETE manifest'
-  | 'DELETE blob'
-  | 'catalog';
+type Route = MatrixRoute;
 
 const ROUTES: Route[] = ['HEAD manifest', 'GET manifest', 'GET blob', 'tags list', 'referrers', 'POST upload', 'PUT manifest', 'DELETE manifest', 'DELETE blob', 'catalog'];
 

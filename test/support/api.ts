@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/http/app.js';
 import { registerApi } from '../../src/http/api/index.js';
+import { createApiContext } from '../../src/http/api/context.js';
 import type { RepositoryName } from '../../src/oci/names.js';
 import type { Clock } from '../../src/registry/ports.js';
 import type { Registry } from '../../src/registry/registry.js';
@@ -38,7 +39,7 @@ export async function startApiServer(overrides: Record<string, unknown> = {}): P
   let extra: FastifyInstance | undefined;
   if ((await fetch(`${url}/api/v1/settings`)).status === 404) {
     extra = buildApp({ registry: server.registry, hub: server.hub, logger: server.logger, auth: server.auth, clock });
-    registerApi(extra, { hub: server.hub, registry: server.registry, auth: server.auth, clock });
+    registerApi(extra, createApiContext({ hub: server.hub, registry: server.registry, auth: server.auth, clock }));
     await extra.listen({ host: '127.0.0.1', port: 0 });
     const address = extra.server.address();
     url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

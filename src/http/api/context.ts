@@ -1,4 +1,4 @@
-import type { LoginThrottle } from '../../auth/login-throttle.js';
+import { MemoryLoginThrottle, type LoginThrottle } from '../../auth/login-throttle.js';
 import type { Hub } from '../../hub/hub.js';
 import type { Clock } from '../../registry/ports.js';
 import type { Registry } from '../../registry/registry.js';
@@ -13,4 +13,24 @@ export interface ApiContext {
   /** failed password checks, per account and client address: the token service's own when auth is on */
   throttle: LoginThrottle;
   clock: Clock;
+}
+
+export interface ApiOptions {
+  hub: Hub;
+  registry: Registry;
+  /** token authentication; without it (PIER_AUTH=open) there are no sign-in sessions, Basic credentials still work */
+  auth?: TokenAuth;
+  clock: Clock;
+}
+
+/** One context for every surface that checks credentials (/api/v1, /v1/search): one throttle between them. */
+export function createApiContext(options: ApiOptions): ApiContext {
+  return {
+    hub: options.hub,
+    registry: options.registry,
+    auth: options.auth,
+    // open mode still checks passwords (Basic credentials): throttled all the same
+    throttle: options.auth?.throttle ?? new MemoryLoginThrottle({ failures: 5, windowMs: 15 * 60_000, now: () => options.clock.now() }),
+    clock: options.clock,
+  };
 }

@@ -1,9 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { MemoryLoginThrottle } from '../../auth/login-throttle.js';
-import type { Hub } from '../../hub/hub.js';
-import type { Clock } from '../../registry/ports.js';
-import type { Registry } from '../../registry/registry.js';
-import type { TokenAuth } from '../token-auth.js';
 import type { ApiContext } from './context.js';
 import { registerNamespaces } from './namespaces.js';
 import { registerOrganizations } from './orgs.js';
@@ -14,13 +9,6 @@ import { registerSettings } from './settings.js';
 import { registerTokens } from './tokens.js';
 import { registerUsers } from './users.js';
 
-export interface ApiOptions {
-  hub: Hub;
-  registry: Registry;
-  /** token authentication; without it (PIER_AUTH=open) there are no sign-in sessions, Basic credentials still work */
-  auth?: TokenAuth;
-  clock: Clock;
-}
 
 /** JSON bodies are small: a sign-up, a token label. */
 const BODY_LIMIT = 64 * 1024;
@@ -29,15 +17,7 @@ const BODY_LIMIT = 64 * 1024;
  * The hub's REST API under /api/v1: JSON in and out, every error as application/problem+json.
  * Its JSON parser is scoped to these routes: the app parses no bodies itself, so /v2 keeps streaming.
  */
-export function registerApi(app: FastifyInstance, options: ApiOptions): void {
-  const ctx: ApiContext = {
-    hub: options.hub,
-    registry: options.registry,
-    auth: options.auth,
-    // open mode still checks passwords (Basic credentials): throttled all the same
-    throttle: options.auth?.throttle ?? new MemoryLoginThrottle({ failures: 5, windowMs: 15 * 60_000, now: () => options.clock.now() }),
-    clock: options.clock,
-  };
+export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
   void app.register(
     async (api) => {
       api.removeAllContentTypeParsers();
