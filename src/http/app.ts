@@ -8,6 +8,8 @@ import type { TokenAuth } from './token-auth.js';
 import { registerHealth, type ReadinessReport } from './health.js';
 import { createApiContext } from './api/context.js';
 import { registerApi } from './api/index.js';
+import { ApiProblem, notFound, sendProblem, toProblem } from './api/problem.js';
+import { registerApiDocs } from './api-docs.js';
 import { registerSearch } from './search.js';
 import { registerToken } from './token.js';
 import { openAuthorizer, type V2Authorizer } from './v2/authorize.js';
@@ -32,6 +34,8 @@ export interface AppOptions {
   readiness?: () => Promise<ReadinessReport>;
   /** pull rate limits on manifest GET and HEAD (default: none) */
   pullGate?: PullGate;
+  /** test mode: every /api/v1 answer is checked against the OpenAPI document (a mismatch is a 500 that says why) */
+  checkApiResponses?: boolean;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -66,6 +70,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     done();
   });
 
+  const routes: RegisteredRoute[] = [];
+  registered.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method: String(method), url: route.url });
+  });
+
   // Bodies are read by the endpoints themselves: blobs stream to storage, manifests have their
   // own limit. Fastify's parsers (1 MiB, JSON only) would refuse or buffer them.
   app.removeAllContentTypeParsers();
@@ -74,7 +84,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerV2(app, { registry: options.registry, authorizer: options.auth ? tokenAuthorizer(options.auth) : openAuthorizer, pullGate: options.pullGate });
   if (options.auth) registerToken(app, options.auth);
   const apiContext = createApiContext({ hub: options.hub, registry: options.registry, auth: options.auth, clock: options.clock });
-  registerApi(app, apiContext);
+  const api = registerApi(app, apiContext, { checkResponses: options.checkApiResponses });
+  registerApiDocs(app);
   registerSearch(app, apiContext);
 
   registerHealth(app, { readiness: options.readiness });
@@ -89,27 +100,38 @@ export function buildApp(options: AppOptions): FastifyInstance {
       reply.header('docker-distribution-api-version', 'registry/2.0');
       return sendOciError(reply, error, request.log, request.method === 'HEAD');
     }
-    return reply.code(404).header('content-type', 'application/problem+json').send({
-      type: 'about:blank',
-      title: 'Not Found',
-      status: 404,
-      detail: `no such page: ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`,
-    });
+    const path = request.url.split('?')[0]!;
+    // a path the API declares, with another method: 405 and what it allows
+    const allowed = api.methodsAt(path);
+    if (allowed.length > 0) {
+      const problem = new ApiProblem('method-not-allowed', `${request.method} is not supported on ${path.slice(0, 200)}: use ${allowed.join(', ')}`, {
+        headers: { allow: allowed.join(', ') },
+      });
+      return sendProblem(reply, problem);
+    }
+    return sendProblem(reply, notFound(`no such page: ${request.method} ${path.slice(0, 200)}`));
   });
 
   app.setErrorHandler((error, request, reply) => {
     if (request.url.startsWith('/v2')) return sendOciError(reply, error, request.log, request.method === 'HEAD');
-    const status = (error as { statusCode?: number }).statusCode ?? 500;
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
-    return reply.code(status).header('content-type', 'application/problem+json').send({
-      type: 'about:blank',
-      title: status >= 500 ? 'Internal Server Error' : 'Bad Request',
-      status,
-      detail: status >= 500 ? 'internal error' : (error as Error).message,
-    });
+    const problem = toProblem(error);
+    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    return sendProblem(reply, problem);
   });
 
   return app;
+}
+
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+}
+
+const registered = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route the app registered (Fastify's syntax: `/api/v1/orgs/:org`), e.g. to check the OpenAPI document covers them. */
+export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute[] {
+  return registered.get(app) ?? [];
 }
 
 /** A path that is not valid percent-encoding: under /v2 the OCI envelope, elsewhere a problem. */
@@ -120,10 +142,5 @@ function badUrl(error: FastifyError, request: FastifyRequest, reply: FastifyRepl
     void sendOciError(reply, oci, request.log, request.method === 'HEAD');
     return;
   }
-  void reply.code(400).header('content-type', 'application/problem+json').send({
-    type: 'about:blank',
-    title: 'Bad Request',
-    status: 400,
-    detail: error.code === 'FST_ERR_BAD_URL' ? 'the request path is not valid URL encoding' : error.message,
-  });
+  void sendProblem(reply, toProblem(error));
 }

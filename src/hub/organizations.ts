@@ -148,7 +148,7 @@ export class OrganizationService {
         const taken = await countMembers(trx, organization);
         if (taken >= limit.seats) {
           throw new HubError(
-            'forbidden',
+            'plan_limit',
             `${organization} has all ${limit.seats} seat${limit.seats === 1 ? '' : 's'} of its plan "${limit.plan}" taken: remove a member, or move the organisation to a plan with more seats`,
           );
         }

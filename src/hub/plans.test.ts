@@ -151,10 +151,10 @@ for (const { name, open, options } of await testDatabases()) {
       const { hub, database } = await setup();
       await hub.repositories.create('alice/one', true);
       await hub.repositories.create('alice/open', false);
-      await assert.rejects(hub.repositories.create('alice/two', true), hubError('forbidden', FREE_LIMIT));
+      await assert.rejects(hub.repositories.create('alice/two', true), hubError('plan_limit', FREE_LIMIT));
       assert.equal((await hub.repositories.visibility('alice/two')).exists, false, 'a refused repository is not created');
       await assert.rejects(hub.repositories.create('alice/one', false), hubError('conflict'));
-      await assert.rejects(hub.repositories.setVisibility('alice/open', true), hubError('forbidden', FREE_LIMIT));
+      await assert.rejects(hub.repositories.setVisibility('alice/open', true), hubError('plan_limit', FREE_LIMIT));
       assert.equal((await hub.repositories.visibility('alice/open')).private, false, 'the change was undone');
       await hub.repositories.setVisibility('alice/one', false);
       await hub.repositories.setVisibility('alice/open', true);

@@ -35,7 +35,7 @@ export class RepositoryService {
 
   /**
    * Creates the hub's row on first push, with the namespace owner's default visibility. A private
-   * repository over the namespace's plan is not created: HubError 'forbidden' names the limit.
+   * repository over the namespace's plan is not created: HubError 'plan_limit' names the limit.
    */
   async ensure(name: string): Promise<{ created: boolean; private: boolean }> {
     const existing = await this.row(name);

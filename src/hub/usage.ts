@@ -93,7 +93,7 @@ export class NamespaceUsage {
 
 /**
  * The checks that refuse, with a message that names the plan's limit and how to raise it. They
- * throw HubError('forbidden'); the push gate turns that into the registry's DENIED. `plan` is the
+ * throw HubError('plan_limit'); the push gate turns that into the registry's DENIED. `plan` is the
  * namespace's enforced plan (PlanService.enforcedPlanOf), asked once per push step.
  */
 export class NamespaceLimits {
@@ -114,7 +114,7 @@ export class NamespaceLimits {
     const count = await this.usage.privateRepositories(namespace);
     if (count <= plan.privateRepositories) return;
     // the count includes the repository that asked: the namespace had one less
-    throw new HubError('forbidden', `${privateLimit(plan, namespace, count - 1)} — make ${howMany(count - plan.privateRepositories)} public or ${await this.upgrade(plan, (p) => p.privateRepositories)}`);
+    throw new HubError('plan_limit', `${privateLimit(plan, namespace, count - 1)} — make ${howMany(count - plan.privateRepositories)} public or ${await this.upgrade(plan, (p) => p.privateRepositories)}`);
   }
 
   /** Refuses a push into a private repository that a downgrade left over the plan's limit. */
@@ -123,7 +123,7 @@ export class NamespaceLimits {
     if (!(await this.usage.readOnlyRepositories(namespace, plan)).includes(repository)) return;
     const count = await this.usage.privateRepositories(namespace);
     throw new HubError(
-      'forbidden',
+      'plan_limit',
       `${repository} is read-only: ${privateLimit(plan, namespace, count)} — make ${howMany(count - plan.privateRepositories)} public or ${await this.upgrade(plan, (p) => p.privateRepositories)}`,
     );
   }
@@ -154,7 +154,7 @@ export class NamespaceLimits {
       added === undefined
         ? `${namespace} has used ${formatBytes(used)} of the ${formatBytes(plan.storageBytes!)} of storage of the ${plan.name} plan`
         : `this image adds ${formatBytes(added)} to the ${formatBytes(used)} that ${namespace} stores; the ${plan.name} plan allows ${formatBytes(plan.storageBytes!)}`;
-    return new HubError('forbidden', `${what} — delete images or ${await this.upgrade(plan, (p) => p.storageBytes)}`);
+    return new HubError('plan_limit', `${what} — delete images or ${await this.upgrade(plan, (p) => p.storageBytes)}`);
   }
 
   private async upgrade(plan: Plan, limit: (p: Plan) => number | null): Promise<string> {

@@ -32,6 +32,8 @@ export interface PierServer {
 
 export interface StartOptions extends CoreOptions {
   logger?: Logger;
+  /** tests: every /api/v1 answer is checked against the OpenAPI document */
+  checkApiResponses?: boolean;
 }
 
 /** The composition root: wires config into the database, the store, the registry, the hub and HTTP. */
@@ -76,6 +78,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     trustProxy: config.trustProxy,
     readiness,
     pullGate: core.pullGate,
+    checkApiResponses: options.checkApiResponses,
     ...(tls ? { https: secureContextOptions(tls) } : {}),
   });
 

@@ -59,6 +59,15 @@ describe('/api/v1 accounts: sign-up, sign-in, me, password, deletion', () => {
       }
     });
 
+    it('names every wrong field of a body in the validation problem', async () => {
+      const problem = await expectProblem(await server.api('/users', { method: 'POST', json: { username: 42, admin: true } }), 400, undefined, 'validation');
+      assert.deepEqual(
+        problem.errors?.map((e) => e.field).sort(),
+        ['admin', 'password', 'username'],
+      );
+      assert.equal(problem.errors?.find((e) => e.field === 'admin')?.message, 'unknown field');
+    });
+
     it('refuses bodies that are not a JSON object', async () => {
       await expectProblem(await server.api('/users', { method: 'POST', body: '{"username":', headers: { 'content-type': 'application/json' } }), 400);
       await expectProblem(await server.api('/users', { method: 'POST', body: '[]', headers: { 'content-type': 'application/json' } }), 400, /JSON object/);
@@ -262,8 +271,11 @@ describe('/api/v1 accounts: sign-up, sign-in, me, password, deletion', () => {
     });
   });
 
-  it('answers unknown /api routes with a problem', async () => {
-    await expectProblem(await server.api('/nothing/here'), 404);
-    await expectProblem(await server.api('/users', { method: 'GET' }), 404);
+  it('answers unknown /api routes with a problem, and a method a path does not take with 405 and Allow', async () => {
+    await expectProblem(await server.api('/nothing/here'), 404, /no such page/, 'not-found');
+    const res = await server.api('/users/me/tokens', { method: 'PUT' });
+    assert.deepEqual(res.headers.get('allow')?.split(', ').sort(), ['GET', 'POST']);
+    await expectProblem(res, 405, /PUT is not supported/, 'method-not-allowed');
+    await expectProblem(await server.api('/users/me/nothing'), 404);
   });
 });

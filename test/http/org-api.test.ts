@@ -205,11 +205,29 @@ describe('organisations API', () => {
     await pushImage(server.registry, 'doomed/app');
     await expectProblem(await server.api('/orgs/doomed', { method: 'DELETE', json: { confirm: 'doomed' }, auth: mark }), 403);
     await expectProblem(await server.api('/orgs/doomed', { method: 'DELETE', json: { confirm: 'other' }, auth: olive }), 400, /confirm/);
-    const deleted = await expectJson<{ repositories: { results: string[] } }>(await server.api('/orgs/doomed', { method: 'DELETE', json: { confirm: 'doomed' }, auth: olive }), 200);
+    const deleted = await expectJson<{ repositories: { results: string[] } }>(
+      await server.api('/orgs/doomed', { method: 'DELETE', json: { confirm: 'doomed', password: PASSWORD }, auth: olive }),
+      200,
+    );
     assert.deepEqual(deleted.repositories.results, ['doomed/app']);
     await expectProblem(await server.api('/orgs/doomed'), 404);
     await expectProblem(await server.api('/orgs', { method: 'POST', json: { name: 'doomed' }, auth: olive }), 409);
-    await expectProblem(await server.api('/orgs/library', { method: 'DELETE', json: { confirm: 'library' }, auth: boss }), 403);
+    await expectProblem(await server.api('/orgs/library', { method: 'DELETE', json: { confirm: 'library', password: PASSWORD }, auth: boss }), 403);
+  });
+
+  it('asks a session for the password again before deleting an organisation, as for an account', async () => {
+    await server.hub.organizations.create('kept', 'olive');
+    await pushImage(server.registry, 'kept/app');
+    // a browser left open (a session) cannot delete with the name alone, nor with a wrong password
+    const missing = await expectProblem(await server.api('/orgs/kept', { method: 'DELETE', json: { confirm: 'kept' }, auth: olive }), 400, /^password: required/, 'validation');
+    assert.deepEqual(missing.errors, [{ field: 'password', message: 'required' }]);
+    await expectProblem(await server.api('/orgs/kept', { method: 'DELETE', json: { confirm: 'kept', password: 'not the password' }, auth: olive }), 403, /password is not correct/);
+    assert.ok(await server.hub.organizations.get('kept'));
+    assert.ok((await server.hub.repositories.visibility('kept/app')).exists);
+    // the password itself (Basic credentials) was just given: no second time
+    const deleted = await expectJson<{ name: string }>(await server.api('/orgs/kept', { method: 'DELETE', json: { confirm: 'kept' }, auth: { basic: ['olive', PASSWORD] } }), 200);
+    assert.equal(deleted.name, 'kept');
+    assert.equal(await server.hub.organizations.get('kept'), undefined);
   });
 
   it('lets administrators put people on the teams of the official namespace', async () => {

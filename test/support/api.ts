@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/http/app.js';
 import { registerApi } from '../../src/http/api/index.js';
 import { createApiContext } from '../../src/http/api/context.js';
+import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, problemStatus, type ProblemKind } from '../../src/http/api/problem.js';
 import type { RepositoryName } from '../../src/oci/names.js';
 import type { Clock } from '../../src/registry/ports.js';
 import type { Registry } from '../../src/registry/registry.js';
@@ -74,18 +75,28 @@ export interface Problem {
   title: string;
   status: number;
   detail: string;
+  errors?: Array<{ field: string; message: string }>;
 }
 
-/** Asserts an RFC 9457 problem with this status; returns it. */
-export async function expectProblem(res: Response, status: number, detail?: RegExp): Promise<Problem> {
+/** Asserts an RFC 9457 problem with this status (and kind, when given: `not-found`, `plan-limit`, ...); returns it. */
+export async function expectProblem(res: Response, status: number, detail?: RegExp, kind?: ProblemKind): Promise<Problem> {
   const text = await res.text();
   assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${text}`);
   assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
   const problem = JSON.parse(text) as Problem;
-  assert.deepEqual(Object.keys(problem).sort(), ['detail', 'status', 'title', 'type']);
+  assert.deepEqual(Object.keys(problem).filter((key) => key !== 'errors').sort(), ['detail', 'status', 'title', 'type']);
   assert.equal(problem.status, status);
-  assert.equal(problem.type, 'about:blank');
+  // a stable type per kind of error, whose status is the answer's
+  assert.ok(problem.type.startsWith(PROBLEM_TYPE_BASE), problem.type);
+  const found = problem.type.slice(PROBLEM_TYPE_BASE.length) as ProblemKind;
+  assert.ok(PROBLEM_KINDS.includes(found), `unknown problem type ${problem.type}`);
+  assert.equal(problemStatus(found), status, `${problem.type} with status ${status}`);
+  if (kind) assert.equal(found, kind, text);
   assert.equal(typeof problem.title, 'string');
+  if (problem.errors !== undefined) {
+    assert.equal(found, 'validation', 'errors only on validation problems');
+    for (const error of problem.errors) assert.deepEqual(Object.keys(error).sort(), ['field', 'message']);
+  }
   if (detail) assert.match(problem.detail, detail);
   return problem;
 }

@@ -25,7 +25,8 @@ export async function startTestServer(
     // the registry's own tests run open; auth tests set 'auth.mode': 'token'
     overrides: { listen: '127.0.0.1:0', data: dataDir, 'storage.fsync': false, 'auth.mode': 'open', ...overrides },
   });
-  const server = await startServer(config, { logger: pino({ level: process.env.PIER_TEST_LOG ?? 'silent' }), ...options });
+  // every answer of /api/v1 is checked against the OpenAPI document: a test that passes proves it describes the server
+  const server = await startServer(config, { logger: pino({ level: process.env.PIER_TEST_LOG ?? 'silent' }), checkApiResponses: true, ...options });
   return {
     ...server,
     dataDir,

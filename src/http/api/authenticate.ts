@@ -48,7 +48,7 @@ export function unauthorized(ctx: ApiContext, detail: string, invalidToken = fal
   const challenge = ctx.auth
     ? `Bearer realm="${ctx.auth.service}"${invalidToken ? ', error="invalid_token"' : ''}`
     : 'Basic realm="pier", charset="UTF-8"';
-  return new ApiProblem(401, detail, { 'www-authenticate': challenge });
+  return new ApiProblem('unauthorized', detail, { headers: { 'www-authenticate': challenge } });
 }
 
 /** The caller, or undefined for an anonymous request. Bad credentials are a 401, never anonymous. */

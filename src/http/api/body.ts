@@ -1,19 +1,4 @@
-import { z } from 'zod';
 import { parseDuration } from '../../server/duration.js';
-import { badRequest } from './problem.js';
-
-/** Validates a JSON body against `schema`; a 400 problem names the first field that is wrong. */
-export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
-  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw badRequest('the request body must be a JSON object (Content-Type: application/json)');
-  }
-  const result = schema.safeParse(body);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  if (issue.code === 'unrecognized_keys') throw badRequest(`unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`);
-  const field = issue.path.map(String).join('.');
-  throw badRequest(field ? `${field}: ${issue.message}` : issue.message);
-}
 
 /** The longest lifetime a personal access token may be given. */
 export const MAX_TOKEN_LIFETIME_SECONDS = 5 * 366 * 86_400;

@@ -1,23 +1,46 @@
 import type { FastifyInstance } from 'fastify';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 import type { ApiContext } from './context.js';
 import { registerNamespaces } from './namespaces.js';
+import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
+import { registerOrganizationMembers } from './org-members.js';
+import { registerOrganizationTokens } from './org-tokens.js';
 import { registerOrganizations } from './orgs.js';
 import { registerPlans } from './plans.js';
-import { sendProblem, toProblem } from './problem.js';
 import { registerRepositories } from './repositories.js';
+import { documentCheck } from './response-check.js';
+import { apiErrorHandler, ApiRouter, type HttpMethod } from './route.js';
 import { registerSettings } from './settings.js';
+import { registerTeams } from './teams.js';
 import { registerTokens } from './tokens.js';
 import { registerUsers } from './users.js';
 
+export const API_PREFIX = '/api/v1';
 
 /** JSON bodies are small: a sign-up, a token label. */
 const BODY_LIMIT = 64 * 1024;
 
+export interface ApiRegistration {
+  /** the methods declared at a path under /api/v1 (empty when nothing is): the app's 405 uses them */
+  methodsAt(path: string): HttpMethod[];
+}
+
+export interface RegisterApiOptions {
+  /** test mode: every answer is checked against the OpenAPI document; a mismatch is a 500 that says why */
+  checkResponses?: boolean;
+}
+
 /**
  * The hub's REST API under /api/v1: JSON in and out, every error as application/problem+json.
- * Its JSON parser is scoped to these routes: the app parses no bodies itself, so /v2 keeps streaming.
+ * Every route is declared through the ApiRouter (route.ts), which also writes the OpenAPI
+ * document. Its JSON parser is scoped to these routes: the app parses no bodies itself, so /v2
+ * keeps streaming.
  */
-export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
+export function registerApi(app: FastifyInstance, ctx: ApiContext, options: RegisterApiOptions = {}): ApiRegistration {
+  let router: ApiRouter | undefined;
+  let document: OpenApiDocument | undefined;
+  const documentOf = () => (document ??= buildOpenApiDocument(router?.routes ?? [], { prefix: API_PREFIX, version: VERSION }));
   void app.register(
     async (api) => {
       api.removeAllContentTypeParsers();
@@ -25,19 +48,37 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext): void {
       api.addHook('onSend', async (_request, reply) => {
         reply.header('cache-control', 'no-store');
       });
-      api.setErrorHandler((error, request, reply) => {
-        const problem = toProblem(error);
-        if (problem.status >= 500) request.log.error({ err: error }, 'api request failed');
-        return sendProblem(reply, problem);
+      const routes = new ApiRouter(api, ctx, API_PREFIX);
+      router = routes;
+      if (options.checkResponses) routes.checkResponses(documentCheck(documentOf));
+      api.setErrorHandler(apiErrorHandler(routes));
+      registerUsers(routes, ctx);
+      registerTokens(routes, ctx);
+      registerRepositories(routes, ctx);
+      registerOrganizations(routes, ctx);
+      registerOrganizationMembers(routes, ctx);
+      registerTeams(routes, ctx);
+      registerOrganizationTokens(routes, ctx);
+      registerPlans(routes, ctx);
+      registerNamespaces(routes, ctx);
+      registerSettings(routes, ctx);
+
+      routes.route({
+        method: 'GET',
+        path: '/openapi.json',
+        summary: 'This document: the OpenAPI 3.1 description of /api/v1',
+        tags: ['meta'],
+        auth: 'public',
+        responses: { 200: z.looseObject({ openapi: z.literal('3.1.0'), info: z.looseObject({ version: z.string() }), paths: z.record(z.string(), z.unknown()) }) },
+        handler: async () => documentOf(),
       });
-      registerUsers(api, ctx);
-      registerTokens(api, ctx);
-      registerRepositories(api, ctx);
-      registerOrganizations(api, ctx);
-      registerPlans(api, ctx);
-      registerNamespaces(api, ctx);
-      registerSettings(api, ctx);
     },
-    { prefix: '/api/v1' },
+    { prefix: API_PREFIX },
   );
+  return {
+    methodsAt: (path) => router?.methodsAt(path) ?? [],
+  };
 }
+
+/** The package's version, for the document's `info.version` (src/ and dist/ sit at the same depth). */
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;

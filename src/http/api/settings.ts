@@ -1,10 +1,8 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseCidr } from '../../hub/pull-limits.js';
 import type { HubSettingValues, PullLimitSettings } from '../../hub/settings.js';
-import { requireAdmin } from './authenticate.js';
-import { parseBody } from './body.js';
 import type { ApiContext } from './context.js';
+import type { ApiRouter } from './route.js';
 
 const UpdateSettings = z
   .strictObject({ signup_open: z.boolean().optional(), pull_requires_login: z.boolean().optional() })
@@ -27,42 +25,80 @@ const UpdatePullLimits = z
 
 /** anonymous_limit null: unlimited. Accounts are limited by their plan (/api/v1/plans). */
 function pullLimitsJson(values: PullLimitSettings) {
-  return { anonymous_limit: values.anonymousPullLimit, anonymous_window_seconds: values.anonymousPullWindowSeconds, exempt: values.pullLimitExempt };
+  return { anonymous_limit: values.anonymousPullLimit, anonymous_window_seconds: values.anonymousPullWindowSeconds, exempt: [...values.pullLimitExempt] };
 }
 
 function settingsJson(values: HubSettingValues) {
   return { signup_open: values.signupOpen, pull_requires_login: values.pullRequiresLogin };
 }
 
+const Settings = z.object({ signup_open: z.boolean(), pull_requires_login: z.boolean() }).meta({ id: 'Settings' });
+
+const PullLimits = z
+  .object({
+    anonymous_limit: z.number().int().nullable().meta({ description: 'pulls per window per client address; null: unlimited' }),
+    anonymous_window_seconds: z.number().int(),
+    exempt: z.array(z.string()).meta({ description: 'addresses and CIDRs that are never limited' }),
+  })
+  .meta({ id: 'PullLimits' });
+
 /** Settings that change at run time. Anyone may read them (the UI shows "sign up" by them); only an administrator changes them. */
-export function registerSettings(api: FastifyInstance, ctx: ApiContext): void {
+export function registerSettings(router: ApiRouter, ctx: ApiContext): void {
   const { settings } = ctx.hub;
 
-  api.get('/settings', async () => settingsJson(await settings.all()));
+  router.route({
+    method: 'GET',
+    path: '/settings',
+    summary: 'The registry’s settings',
+    tags: ['settings'],
+    auth: 'public',
+    responses: { 200: Settings },
+    handler: async () => settingsJson(await settings.all()),
+  });
 
-  api.put('/settings', async (request) => {
-    const caller = await requireAdmin(request, ctx);
-    const body = parseBody(UpdateSettings, request.body);
-    if (body.signup_open !== undefined) await settings.set('signupOpen', body.signup_open);
-    if (body.pull_requires_login !== undefined) await settings.set('pullRequiresLogin', body.pull_requires_login);
-    request.log.info({ by: caller.account.name, ...body }, 'settings changed');
-    return settingsJson(await settings.all());
+  router.route({
+    method: 'PUT',
+    path: '/settings',
+    summary: 'Change the registry’s settings',
+    tags: ['settings'],
+    auth: 'admin',
+    body: UpdateSettings,
+    responses: { 200: Settings },
+    handler: async ({ request, caller, body }) => {
+      if (body.signup_open !== undefined) await settings.set('signupOpen', body.signup_open);
+      if (body.pull_requires_login !== undefined) await settings.set('pullRequiresLogin', body.pull_requires_login);
+      request.log.info({ by: caller.account.name, ...body }, 'settings changed');
+      return settingsJson(await settings.all());
+    },
   });
 
   // Pull rate limits: only administrators see them (the exempt addresses are nobody else's business);
   // clients learn their own allowance from the RateLimit headers of /v2.
-  api.get('/settings/pull-limits', async (request) => {
-    await requireAdmin(request, ctx);
-    return pullLimitsJson(await settings.pullLimits());
+  router.route({
+    method: 'GET',
+    path: '/settings/pull-limits',
+    summary: 'The anonymous pull limits',
+    description: 'Accounts are limited by their plan (/plans); clients learn their allowance from the RateLimit headers of /v2.',
+    tags: ['settings'],
+    auth: 'admin',
+    responses: { 200: PullLimits },
+    handler: async () => pullLimitsJson(await settings.pullLimits()),
   });
 
-  api.put('/settings/pull-limits', async (request) => {
-    const caller = await requireAdmin(request, ctx);
-    const body = parseBody(UpdatePullLimits, request.body);
-    if (body.anonymous_limit !== undefined) await settings.set('anonymousPullLimit', body.anonymous_limit);
-    if (body.anonymous_window_seconds !== undefined) await settings.set('anonymousPullWindowSeconds', body.anonymous_window_seconds);
-    if (body.exempt !== undefined) await settings.set('pullLimitExempt', body.exempt);
-    request.log.info({ by: caller.account.name, ...body }, 'pull limits changed');
-    return pullLimitsJson(await settings.pullLimits());
+  router.route({
+    method: 'PUT',
+    path: '/settings/pull-limits',
+    summary: 'Change the anonymous pull limits',
+    tags: ['settings'],
+    auth: 'admin',
+    body: UpdatePullLimits,
+    responses: { 200: PullLimits },
+    handler: async ({ request, caller, body }) => {
+      if (body.anonymous_limit !== undefined) await settings.set('anonymousPullLimit', body.anonymous_limit);
+      if (body.anonymous_window_seconds !== undefined) await settings.set('anonymousPullWindowSeconds', body.anonymous_window_seconds);
+      if (body.exempt !== undefined) await settings.set('pullLimitExempt', body.exempt);
+      request.log.info({ by: caller.account.name, ...body }, 'pull limits changed');
+      return pullLimitsJson(await settings.pullLimits());
+    },
   });
 }

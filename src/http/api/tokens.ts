@@ -1,24 +1,49 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { TOKEN_SCOPES } from '../../auth/access-policy.js';
 import type { PersonalAccessToken, RefreshTokenInfo } from '../../hub/tokens.js';
-import { requireAccountCaller } from './authenticate.js';
-import { iso, parseBody, tokenLifetimeSeconds } from './body.js';
+import { iso, tokenLifetimeSeconds } from './body.js';
 import type { ApiContext } from './context.js';
 import { badRequest, notFound } from './problem.js';
+import type { ApiRouter } from './route.js';
+import { listOf, OptionalTimestamp, Timestamp } from './schemas.js';
 
-const CreateToken = z.strictObject({
+const Scopes = z.array(z.string()).min(1, { message: `at least one of ${TOKEN_SCOPES.join(', ')}` }).meta({ description: `some of ${TOKEN_SCOPES.join(', ')}` });
+
+/** A lifetime: seconds, or a duration such as `30d` or `12h`; at most 5 years; none: never expires. */
+export const ExpiresIn = z
+  .union([z.number(), z.string()])
+  .nullish()
+  .meta({ description: 'seconds, or a duration such as 30d or 12h (at most 5 years); absent or null: the token does not expire' });
+
+const CreateToken = z.strictObject({ label: z.string(), scopes: Scopes, expires_in: ExpiresIn });
+
+const TokenId = z.object({ id: z.string() });
+
+const TOKEN_FIELDS = {
+  id: z.string(),
   label: z.string(),
-  scopes: z.array(z.string()).min(1, { message: `at least one of ${TOKEN_SCOPES.join(', ')}` }),
-  expires_in: z.union([z.number(), z.string()]).nullish(),
-});
+  scopes: z.array(z.string()),
+  created_at: Timestamp,
+  expires_at: OptionalTimestamp,
+  last_used_at: OptionalTimestamp,
+};
+
+export const PersonalAccessTokenSchema = z.object(TOKEN_FIELDS).meta({ id: 'PersonalAccessToken' });
+const ListedToken = z.object({ ...TOKEN_FIELDS, expired: z.boolean() }).meta({ id: 'ListedPersonalAccessToken' });
+const CreatedToken = z
+  .object({ ...TOKEN_FIELDS, token: z.string().meta({ description: 'the secret: shown in this answer only' }) })
+  .meta({ id: 'CreatedPersonalAccessToken' });
+
+const DockerSession = z
+  .object({ id: z.string(), client_id: z.string().nullable(), created_at: Timestamp, last_used_at: OptionalTimestamp })
+  .meta({ id: 'DockerLoginSession' });
 
 function tokenJson(token: PersonalAccessToken) {
   return {
     id: token.id,
     label: token.label,
-    scopes: token.scopes,
-    created_at: iso(token.createdAt),
+    scopes: [...token.scopes],
+    created_at: iso(token.createdAt)!,
     expires_at: iso(token.expiresAt),
     last_used_at: iso(token.lastUsedAt),
   };
@@ -28,55 +53,96 @@ function sessionJson(session: RefreshTokenInfo) {
   return {
     id: session.id,
     client_id: session.clientId,
-    created_at: iso(session.createdAt),
+    created_at: iso(session.createdAt)!,
     last_used_at: iso(session.lastUsedAt),
   };
 }
 
+/** `expires_in` as an instant from now; a 400 naming the field when it is not a lifetime. */
+export function expiryOf(ctx: ApiContext, expiresIn: string | number | null | undefined): number | undefined {
+  if (expiresIn === undefined || expiresIn === null) return undefined;
+  const seconds = tokenLifetimeSeconds(expiresIn);
+  const message = 'a whole number of seconds or a duration such as 30d or 12h, at most 5 years';
+  if (seconds === undefined) throw badRequest(`expires_in: ${message}`, [{ field: 'expires_in', message }]);
+  return ctx.clock.now() + seconds * 1000;
+}
+
 /** Personal access tokens (for machines and CI) and sessions (docker login's refresh tokens). */
-export function registerTokens(api: FastifyInstance, ctx: ApiContext): void {
+export function registerTokens(router: ApiRouter, ctx: ApiContext): void {
   const { hub } = ctx;
 
-  api.post('/users/me/tokens', async (request, reply) => {
-    const caller = await requireAccountCaller(request, ctx);
-    const body = parseBody(CreateToken, request.body);
-    let expiresAt: number | undefined;
-    if (body.expires_in !== undefined && body.expires_in !== null) {
-      const seconds = tokenLifetimeSeconds(body.expires_in);
-      if (seconds === undefined) throw badRequest('expires_in: a whole number of seconds or a duration such as 30d or 12h, at most 5 years');
-      expiresAt = ctx.clock.now() + seconds * 1000;
-    }
-    const { token, info } = await hub.tokens.createPersonalAccessToken(caller.account.name, { label: body.label, scopes: body.scopes, expiresAt });
-    request.log.info({ account: caller.account.name, token: info.id, scopes: info.scopes }, 'personal access token created');
-    // the secret is in this response only: it is kept as a hash
-    return reply.code(201).send({ ...tokenJson(info), token });
+  router.route({
+    method: 'POST',
+    path: '/users/me/tokens',
+    summary: 'Create a personal access token',
+    description: 'The secret is in this answer only: it is kept as a hash.',
+    tags: ['tokens'],
+    auth: 'account',
+    body: CreateToken,
+    responses: { 201: CreatedToken },
+    handler: async ({ request, caller, body }) => {
+      const expiresAt = expiryOf(ctx, body.expires_in);
+      const { token, info } = await hub.tokens.createPersonalAccessToken(caller.account.name, { label: body.label, scopes: body.scopes, expiresAt });
+      request.log.info({ account: caller.account.name, token: info.id, scopes: info.scopes }, 'personal access token created');
+      return { ...tokenJson(info), token };
+    },
   });
 
-  api.get('/users/me/tokens', async (request) => {
-    const caller = await requireAccountCaller(request, ctx);
-    const now = ctx.clock.now();
-    const tokens = await hub.tokens.listPersonalAccessTokens(caller.account.name);
-    const results = tokens.map((t) => ({ ...tokenJson(t), expired: t.expiresAt !== null && t.expiresAt <= now }));
-    return { results, count: results.length };
+  router.route({
+    method: 'GET',
+    path: '/users/me/tokens',
+    summary: 'List the caller’s personal access tokens',
+    tags: ['tokens'],
+    auth: 'account',
+    responses: { 200: listOf(ListedToken) },
+    handler: async ({ caller }) => {
+      const now = ctx.clock.now();
+      const tokens = await hub.tokens.listPersonalAccessTokens(caller.account.name);
+      const results = tokens.map((t) => ({ ...tokenJson(t), expired: t.expiresAt !== null && t.expiresAt <= now }));
+      return { results, count: results.length };
+    },
   });
 
-  api.delete<{ Params: { id: string } }>('/users/me/tokens/:id', async (request, reply) => {
-    const caller = await requireAccountCaller(request, ctx);
-    if (!(await hub.tokens.revokePersonalAccessToken(caller.account.name, request.params.id))) throw notFound('no such token');
-    request.log.info({ account: caller.account.name, token: request.params.id }, 'personal access token revoked');
-    return reply.code(204).send();
+  router.route({
+    method: 'DELETE',
+    path: '/users/me/tokens/{id}',
+    summary: 'Revoke a personal access token',
+    tags: ['tokens'],
+    auth: 'account',
+    params: TokenId,
+    responses: { 204: null },
+    problems: ['not-found'],
+    handler: async ({ request, caller, params }) => {
+      if (!(await hub.tokens.revokePersonalAccessToken(caller.account.name, params.id))) throw notFound('no such token');
+      request.log.info({ account: caller.account.name, token: params.id }, 'personal access token revoked');
+    },
   });
 
-  api.get('/users/me/sessions', async (request) => {
-    const caller = await requireAccountCaller(request, ctx);
-    // sessions begun before the last password change no longer work: not listed
-    const sessions = (await hub.tokens.listRefreshTokens(caller.account.name)).filter((s) => s.createdAt >= caller.account.passwordChangedAt);
-    return { results: sessions.map(sessionJson), count: sessions.length };
+  router.route({
+    method: 'GET',
+    path: '/users/me/sessions',
+    summary: 'List the caller’s sessions (docker logins)',
+    tags: ['tokens'],
+    auth: 'account',
+    responses: { 200: listOf(DockerSession) },
+    handler: async ({ caller }) => {
+      // sessions begun before the last password change no longer work: not listed
+      const sessions = (await hub.tokens.listRefreshTokens(caller.account.name)).filter((s) => s.createdAt >= caller.account.passwordChangedAt);
+      return { results: sessions.map(sessionJson), count: sessions.length };
+    },
   });
 
-  api.delete<{ Params: { id: string } }>('/users/me/sessions/:id', async (request, reply) => {
-    const caller = await requireAccountCaller(request, ctx);
-    if (!(await hub.tokens.revokeRefreshToken(caller.account.name, request.params.id))) throw notFound('no such session');
-    return reply.code(204).send();
+  router.route({
+    method: 'DELETE',
+    path: '/users/me/sessions/{id}',
+    summary: 'End a session',
+    tags: ['tokens'],
+    auth: 'account',
+    params: TokenId,
+    responses: { 204: null },
+    problems: ['not-found'],
+    handler: async ({ caller, params }) => {
+      if (!(await hub.tokens.revokeRefreshToken(caller.account.name, params.id))) throw notFound('no such session');
+    },
   });
 }

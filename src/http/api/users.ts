@@ -1,11 +1,13 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { secretKind } from '../../auth/secret-token.js';
 import type { Account } from '../../hub/accounts.js';
-import { authenticate, checkPassword, issueSession, requireAccountCaller, requireCaller } from './authenticate.js';
-import { iso, parseBody } from './body.js';
+import { authenticate, checkPassword, issueSession } from './authenticate.js';
+import { iso } from './body.js';
 import type { ApiContext } from './context.js';
 import { ApiProblem, badRequest, forbidden } from './problem.js';
+import { answer, type ApiRouter } from './route.js';
+import { Timestamp } from './schemas.js';
 
 const SignUp = z.strictObject({
   username: z.string(),
@@ -21,91 +23,167 @@ const UpdateAccount = z
   .strictObject({ default_private: z.boolean().optional() })
   .refine((v) => v.default_private !== undefined, { message: 'nothing to change: send default_private' });
 
-const DeleteAccount = z.strictObject({ confirm: z.string(), password: z.string().optional() });
+const DeleteAccount = z.strictObject({
+  confirm: z.string().meta({ description: 'the account name, as a confirmation' }),
+  password: z.string().optional().meta({ description: 'required when the caller is a session' }),
+});
 
-export function userJson(account: Account) {
+export const User = z
+  .object({
+    username: z.string(),
+    email: z.string().nullable(),
+    admin: z.boolean(),
+    default_private: z.boolean().meta({ description: 'whether repositories created by a first push are private' }),
+    created_at: Timestamp,
+  })
+  .meta({ id: 'User' });
+
+const Session = z
+  .object({
+    token: z.string().meta({ description: 'a Bearer token for /api/v1' }),
+    expires_in: z.number().int().meta({ description: 'seconds' }),
+  })
+  .meta({ id: 'SessionToken' });
+
+export const DeletedRepositories = z.object({ count: z.number().int(), results: z.array(z.string()) });
+
+export function userJson(account: Account): z.output<typeof User> {
   return {
     username: account.name,
     email: account.email,
     admin: account.admin,
     default_private: account.defaultPrivate,
-    created_at: iso(account.createdAt),
+    created_at: iso(account.createdAt)!,
   };
 }
 
 /** Sign-up, sign-in and the caller's own account. */
-export function registerUsers(api: FastifyInstance, ctx: ApiContext): void {
+export function registerUsers(router: ApiRouter, ctx: ApiContext): void {
   const { hub } = ctx;
 
-  api.post('/users', async (request, reply) => {
-    const body = parseBody(SignUp, request.body);
-    if (!(await hub.settings.get('signupOpen'))) {
-      // an administrator still creates accounts when sign-up is closed
-      const caller = await authenticate(request, ctx);
-      if (!caller || caller.via === 'pat' || !caller.account.admin) {
-        throw forbidden('sign-up is closed on this registry: ask an administrator for an account');
+  router.route({
+    method: 'POST',
+    path: '/users',
+    summary: 'Sign up',
+    description: 'Creates an account (it does not sign in). While sign-up is closed, only an administrator creates accounts.',
+    tags: ['users'],
+    // credentials are read only while sign-up is closed
+    auth: 'public',
+    body: SignUp,
+    responses: { 201: User },
+    problems: ['forbidden', 'conflict', 'unauthorized', 'too-many-requests'],
+    handler: async ({ request, body }) => {
+      if (!(await hub.settings.get('signupOpen'))) {
+        // an administrator still creates accounts when sign-up is closed
+        const caller = await authenticate(request, ctx);
+        if (!caller || caller.via === 'pat' || !caller.account.admin) {
+          throw forbidden('sign-up is closed on this registry: ask an administrator for an account');
+        }
       }
-    }
-    const email = body.email === null || body.email === '' ? undefined : body.email;
-    const account = await hub.accounts.create({ name: body.username, password: body.password, email });
-    return reply.code(201).send(userJson(account));
+      const email = body.email === null || body.email === '' ? undefined : body.email;
+      return userJson(await hub.accounts.create({ name: body.username, password: body.password, email }));
+    },
   });
 
-  api.post('/users/login', async (request) => {
-    const body = parseBody(SignIn, request.body);
-    if (!ctx.auth) {
-      throw new ApiProblem(501, 'sign-in sessions need token authentication, and this server runs with PIER_AUTH=open: send Basic credentials with each request instead');
-    }
-    if (secretKind(body.password) === 'pat') {
-      throw forbidden('a personal access token does not start a session: send it as the password of Basic credentials, or as a Bearer token');
-    }
-    const caller = await checkPassword(request, ctx, body.username, body.password);
-    return issueSession(ctx, caller.account);
+  router.route({
+    method: 'POST',
+    path: '/users/login',
+    summary: 'Sign in for a session token',
+    description: 'A short-lived Bearer token for scripts; a password change ends it.',
+    tags: ['users'],
+    auth: 'public',
+    body: SignIn,
+    responses: { 200: Session },
+    problems: ['not-implemented', 'forbidden', 'unauthorized', 'too-many-requests'],
+    handler: async ({ request, body }) => {
+      if (!ctx.auth) {
+        throw new ApiProblem(
+          'not-implemented',
+          'sign-in sessions need token authentication, and this server runs with PIER_AUTH=open: send Basic credentials with each request instead',
+        );
+      }
+      if (secretKind(body.password) === 'pat') {
+        throw forbidden('a personal access token does not start a session: send it as the password of Basic credentials, or as a Bearer token');
+      }
+      const caller = await checkPassword(request, ctx, body.username, body.password);
+      return issueSession(ctx, caller.account);
+    },
   });
 
-  api.get('/users/me', async (request) => userJson((await requireCaller(request, ctx)).account));
-
-  api.patch('/users/me', async (request) => {
-    const caller = await requireAccountCaller(request, ctx);
-    const body = parseBody(UpdateAccount, request.body);
-    if (body.default_private !== undefined) await hub.accounts.setDefaultPrivate(caller.account.name, body.default_private);
-    return userJson((await hub.accounts.get(caller.account.name))!);
+  router.route({
+    method: 'GET',
+    path: '/users/me',
+    summary: 'The caller’s account',
+    tags: ['users'],
+    auth: 'signed-in',
+    responses: { 200: User },
+    handler: async ({ caller }) => userJson(caller.account),
   });
 
-  api.put('/users/me/password', async (request, reply) => {
-    const caller = await requireAccountCaller(request, ctx);
-    const body = parseBody(ChangePassword, request.body);
-    await confirmPassword(request, ctx, caller.account.name, body.current_password, 'current_password');
-    await hub.accounts.setPassword(caller.account.name, body.new_password);
-    // every session and docker login begun before now has ended, this one included: hand over a new one
-    if (!ctx.auth) return reply.code(204).send();
-    return issueSession(ctx, (await hub.accounts.get(caller.account.name))!);
+  router.route({
+    method: 'PATCH',
+    path: '/users/me',
+    summary: 'Change the caller’s account settings',
+    tags: ['users'],
+    auth: 'account',
+    body: UpdateAccount,
+    responses: { 200: User },
+    handler: async ({ caller, body }) => {
+      if (body.default_private !== undefined) await hub.accounts.setDefaultPrivate(caller.account.name, body.default_private);
+      return userJson((await hub.accounts.get(caller.account.name))!);
+    },
   });
 
-  api.delete('/users/me', async (request) => {
-    const caller = await requireAccountCaller(request, ctx);
-    const body = parseBody(DeleteAccount, request.body);
-    const name = caller.account.name;
-    if (body.confirm !== name) throw badRequest(`to delete the account and all its repositories, send {"confirm": "${name}"}`);
-    // a session may be a browser left open: deleting needs the password again
-    if (caller.via === 'session') {
-      if (body.password === undefined) throw badRequest('password: required to delete the account');
-      await confirmPassword(request, ctx, name, body.password, 'password');
-    }
-    const { repositories } = await hub.deleteAccount(name, ctx.registry);
-    request.log.info({ account: name, repositories: repositories.length }, 'account deleted');
-    return { username: name, repositories: { results: repositories, count: repositories.length } };
+  router.route({
+    method: 'PUT',
+    path: '/users/me/password',
+    summary: 'Change the caller’s password',
+    description:
+      'Ends every session and docker login begun before, this one included: the answer is a new session token (204 when the server runs without sessions).',
+    tags: ['users'],
+    auth: 'account',
+    body: ChangePassword,
+    responses: { 200: Session, 204: null },
+    handler: async ({ request, caller, body }) => {
+      await confirmPassword(request, ctx, caller.account.name, body.current_password, 'current_password');
+      await hub.accounts.setPassword(caller.account.name, body.new_password);
+      if (!ctx.auth) return answer(204);
+      return issueSession(ctx, (await hub.accounts.get(caller.account.name))!);
+    },
+  });
+
+  router.route({
+    method: 'DELETE',
+    path: '/users/me',
+    summary: 'Delete the caller’s account and all its repositories',
+    description: 'A session (a browser left open) must send the password again.',
+    tags: ['users'],
+    auth: 'account',
+    body: DeleteAccount,
+    responses: { 200: z.object({ username: z.string(), repositories: DeletedRepositories }) },
+    handler: async ({ request, caller, body }) => {
+      const name = caller.account.name;
+      if (body.confirm !== name) throw badRequest(`to delete the account and all its repositories, send {"confirm": "${name}"}`);
+      await confirmSession(request, ctx, caller.via, name, body.password, 'the account');
+      const { repositories } = await hub.deleteAccount(name, ctx.registry);
+      request.log.info({ account: name, repositories: repositories.length }, 'account deleted');
+      return { username: name, repositories: { results: repositories, count: repositories.length } };
+    },
   });
 }
 
+/**
+ * A session may be a browser left open: deleting something for good needs the password again.
+ * Password callers just sent it; tokens never get this far (`account` routes refuse them).
+ */
+export async function confirmSession(request: FastifyRequest, ctx: ApiContext, via: string, name: string, password: string | undefined, what: string): Promise<void> {
+  if (via !== 'session') return;
+  if (password === undefined) throw badRequest(`password: required to delete ${what}`, [{ field: 'password', message: 'required' }]);
+  await confirmPassword(request, ctx, name, password, 'password');
+}
+
 /** Re-checks the signed-in caller's password (throttled); a wrong one is a 403, not a sign-out. */
-async function confirmPassword(
-  request: Parameters<typeof checkPassword>[0],
-  ctx: ApiContext,
-  name: string,
-  password: string,
-  field: string,
-): Promise<void> {
+export async function confirmPassword(request: FastifyRequest, ctx: ApiContext, name: string, password: string, field: string): Promise<void> {
   if (secretKind(password) === 'pat') throw forbidden(`${field}: the account's password, not a token`);
   try {
     await checkPassword(request, ctx, name, password);
