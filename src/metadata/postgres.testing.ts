@@ -42,6 +42,22 @@ export function freshSchemaName(prefix = 't'): string {
   return `${prefix}_${randomBytes(6).toString('hex')}`;
 }
 
+/** The test server's URL for `schema` (what `database.url` and PIER_DATABASE_URL take). */
+export function postgresTestUrl(schema: string): string {
+  return `${POSTGRES_TEST_URL}${POSTGRES_TEST_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+}
+
+/** Drops a test's schema with everything in it (a server that used it has closed its pool). */
+export async function dropTestSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists ${client.escapeIdentifier(schema)} cascade`);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Opens PostgreSQL on `schema`; close() drops the schema with everything in it when `drop` is set. */
 export async function openTestPostgres(schema = freshSchemaName(), drop = true): Promise<MetadataDatabase> {
   const database = await openPostgres({ url: POSTGRES_TEST_URL, schema, poolSize: 4 });

@@ -2,12 +2,8 @@
 // Redis prefix: a tag moved or deleted through A is what B serves on the very next request,
 // although B caches hot manifests in Redis.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { freshSchemaName, POSTGRES_TEST_URL, skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
+import { skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
 import { MT, pushImage, pushManifest, uniqueName, type PushedImage } from '../support/oci.js';
 import { deleteRedisPrefix, redisKeys, redisTestPrefix, redisTestUrl, skipUnlessRedis } from '../support/redis.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -15,34 +11,20 @@ import { startTestServer, type TestServer } from '../support/server.js';
 const skip = (await skipUnlessPostgres()).skip ?? (await skipUnlessRedis()).skip;
 
 describe('manifest cache shared by replicas', { skip }, () => {
-  const schema = freshSchemaName('cache');
   const prefix = redisTestPrefix();
-  let storage: string;
   let a: TestServer;
   let b: TestServer;
-  let sql: pg.Client;
 
   before(async () => {
-    storage = await mkdtemp(join(tmpdir(), 'pier-cache-storage-'));
-    const shared = {
-      'database.url': `${POSTGRES_TEST_URL}${POSTGRES_TEST_URL.includes('?') ? '&' : '?'}schema=${schema}`,
-      'storage.url': `file://${storage}`,
-      'redis.url': redisTestUrl(),
-      'redis.prefix': prefix,
-    };
-    a = await startTestServer(shared);
-    b = await startTestServer(shared);
-    sql = new pg.Client({ connectionString: POSTGRES_TEST_URL, options: `-c search_path=${schema}` });
-    await sql.connect();
+    const shared = { 'redis.url': redisTestUrl(), 'redis.prefix': prefix };
+    a = await startTestServer(shared, { backend: 'postgres' });
+    b = await startTestServer(shared, { sharing: a });
   });
 
   after(async () => {
-    await a?.stop();
     await b?.stop();
-    await sql?.query(`drop schema if exists "${schema}" cascade`);
-    await sql?.end();
+    await a?.stop();
     await deleteRedisPrefix(redisTestUrl(), prefix);
-    if (storage) await rm(storage, { recursive: true, force: true });
   });
 
   const get = async (server: TestServer, repo: string, reference: string, method = 'GET') => {
@@ -69,7 +51,7 @@ describe('manifest cache shared by replicas', { skip }, () => {
     assert.ok((await redisKeys(redisTestUrl(), prefix)).includes(`mc:m:${repo}@latest`), 'B filled the cache');
 
     // moved in SQL behind Pier's back (no invalidation): B still serves the cached manifest
-    await sql.query('update tags set digest = $1 where repository = $2 and name = $3', [two.digest, repo, 'latest']);
+    await a.database.db.updateTable('tags').set({ digest: two.digest }).where('repository', '=', repo).where('name', '=', 'latest').execute();
     assert.equal(await served(b, repo, 'latest'), one.digest, 'served from the cache');
     assert.equal(await served(a, repo, 'latest'), one.digest, 'by every replica');
 

@@ -2,12 +2,8 @@
 // prefix: a client's pulls count against one allowance whichever replica answers, and pull counts
 // written by both add up.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { freshSchemaName, POSTGRES_TEST_URL, skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
+import { skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
 import { ACCEPT_ALL, makeImage, pushImage } from '../support/images.js';
 import { uniqueName } from '../support/oci.js';
 import { deleteRedisPrefix, redisKeys, redisTestPrefix, redisTestUrl, skipUnlessRedis } from '../support/redis.js';
@@ -16,24 +12,15 @@ import { startTestServer, type TestServer } from '../support/server.js';
 const skip = (await skipUnlessPostgres()).skip ?? (await skipUnlessRedis()).skip;
 
 describe('pull limits shared by replicas through Redis', { skip }, () => {
-  const schema = freshSchemaName('pulls');
   const prefix = redisTestPrefix();
-  let storage: string;
   let a: TestServer;
   let b: TestServer;
   let repo: string;
 
   before(async () => {
-    storage = await mkdtemp(join(tmpdir(), 'pier-pulls-storage-'));
-    const shared = {
-      'database.url': `${POSTGRES_TEST_URL}${POSTGRES_TEST_URL.includes('?') ? '&' : '?'}schema=${schema}`,
-      'storage.url': `file://${storage}`,
-      'redis.url': redisTestUrl(),
-      'redis.prefix': prefix,
-      trustProxy: '127.0.0.1',
-    };
-    a = await startTestServer(shared);
-    b = await startTestServer(shared);
+    const shared = { 'redis.url': redisTestUrl(), 'redis.prefix': prefix, trustProxy: '127.0.0.1' };
+    a = await startTestServer(shared, { backend: 'postgres' });
+    b = await startTestServer(shared, { sharing: a });
     await a.hub.settings.set('anonymousPullLimit', 3);
     await a.hub.settings.set('anonymousPullWindowSeconds', 3600);
     repo = `test/${uniqueName('shared')}`;
@@ -41,14 +28,9 @@ describe('pull limits shared by replicas through Redis', { skip }, () => {
   });
 
   after(async () => {
-    await a?.stop();
     await b?.stop();
-    const sql = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-    await sql.connect();
-    await sql.query(`drop schema if exists "${schema}" cascade`);
-    await sql.end();
+    await a?.stop();
     await deleteRedisPrefix(redisTestUrl(), prefix);
-    if (storage) await rm(storage, { recursive: true, force: true });
   });
 
   const pull = async (server: TestServer, from: string) => {

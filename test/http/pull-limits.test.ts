@@ -5,27 +5,19 @@
 // and on PostgreSQL (settings and the index are read per pull).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { freshSchemaName, POSTGRES_TEST_URL, skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
 import { TestClock } from '../support/auth.js';
 import { ACCEPT_ALL, DOCKER_MANIFEST, makeImage, makeIndex, OCI_INDEX, pushImage, pushManifest } from '../support/images.js';
 import { uniqueName } from '../support/oci.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, testBackends, type TestServer } from '../support/server.js';
 
-const backends = [
-  { name: 'sqlite', skip: undefined as string | undefined, schema: undefined as string | undefined },
-  { name: 'postgres', skip: (await skipUnlessPostgres()).skip, schema: freshSchemaName('pulls') },
-];
-
-for (const backend of backends) {
-  describe(`anonymous pull limits (${backend.name})`, { skip: backend.skip }, () => {
+for (const { backend, options } of await testBackends()) {
+  describe(`anonymous pull limits (${backend})`, options, () => {
     const clock = new TestClock();
     let server: TestServer;
     let repo: string;
 
     before(async () => {
-      const database = backend.schema ? { 'database.url': `${POSTGRES_TEST_URL}${POSTGRES_TEST_URL.includes('?') ? '&' : '?'}schema=${backend.schema}` } : {};
-      server = await startTestServer({ trustProxy: '127.0.0.1', ...database }, { clock });
+      server = await startTestServer({ trustProxy: '127.0.0.1' }, { clock, backend });
       await server.hub.settings.set('anonymousPullLimit', 3);
       await server.hub.settings.set('anonymousPullWindowSeconds', 3600);
       repo = `test/${uniqueName('limits')}`;
@@ -34,12 +26,6 @@ for (const backend of backends) {
 
     after(async () => {
       await server?.stop();
-      if (backend.schema && !backend.skip) {
-        const sql = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-        await sql.connect();
-        await sql.query(`drop schema if exists "${backend.schema}" cascade`);
-        await sql.end();
-      }
     });
 
     const pull = async (reference: string, from?: string, method = 'GET', repository = repo) => {

@@ -3,36 +3,22 @@
 // On SQLite and on PostgreSQL.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { freshSchemaName, POSTGRES_TEST_URL, skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
 import { TestClock } from '../support/auth.js';
 import { ACCEPT_ALL, makeImage, makeIndex, OCI_INDEX, pushImage, pushManifest } from '../support/images.js';
 import { uniqueName } from '../support/oci.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, testBackends, type TestServer } from '../support/server.js';
 
-const backends = [
-  { name: 'sqlite', skip: undefined as string | undefined, schema: undefined as string | undefined },
-  { name: 'postgres', skip: (await skipUnlessPostgres()).skip, schema: freshSchemaName('stats') },
-];
-
-for (const backend of backends) {
-  describe(`pull statistics (${backend.name})`, { skip: backend.skip }, () => {
+for (const { backend, options } of await testBackends()) {
+  describe(`pull statistics (${backend})`, options, () => {
     const clock = new TestClock();
     let server: TestServer;
 
     before(async () => {
-      const database = backend.schema ? { 'database.url': `${POSTGRES_TEST_URL}${POSTGRES_TEST_URL.includes('?') ? '&' : '?'}schema=${backend.schema}` } : {};
-      server = await startTestServer(database, { clock });
+      server = await startTestServer({}, { clock, backend });
     });
 
     after(async () => {
       await server?.stop();
-      if (backend.schema && !backend.skip) {
-        const sql = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-        await sql.connect();
-        await sql.query(`drop schema if exists "${backend.schema}" cascade`);
-        await sql.end();
-      }
     });
 
     const pull = async (repo: string, reference: string, method = 'GET') => {
@@ -96,26 +82,21 @@ for (const backend of backends) {
     });
 
     it('counts still in memory are written when the server closes', async () => {
-      const { mkdtemp, rm } = await import('node:fs/promises');
-      const { tmpdir } = await import('node:os');
-      const { join } = await import('node:path');
-      const dataDir = await mkdtemp(join(tmpdir(), 'pier-stats-'));
+      const first = await startTestServer({}, { clock, backend });
       try {
-        const database = backend.schema ? { 'database.url': `${POSTGRES_TEST_URL}${POSTGRES_TEST_URL.includes('?') ? '&' : '?'}schema=${backend.schema}` } : {};
-        const first = await startTestServer(database, { clock, dataDir });
         const repo = `test/${uniqueName('closing')}`;
         await pushImage(first.url, repo, makeImage({ layers: 1, layerBytes: 100 }), 'latest');
         const res = await fetch(`${first.url}/v2/${repo}/manifests/latest`, { headers: { accept: ACCEPT_ALL } });
         await res.arrayBuffer();
-        await first.stop();
-        const second = await startTestServer(database, { clock, dataDir });
+        await first.close();
+        const second = await startTestServer({}, { clock, sharing: first });
         try {
           assert.equal((await second.hub.pullStats.get(repo)).pulls, 1);
         } finally {
           await second.stop();
         }
       } finally {
-        await rm(dataDir, { recursive: true, force: true });
+        await first.stop();
       }
     });
   });

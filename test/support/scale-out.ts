@@ -1,5 +1,4 @@
-import pg from 'pg';
-import { freshSchemaName, POSTGRES_TEST_URL, skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
+import { dropTestSchema, freshSchemaName, postgresTestUrl, skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
 import { deleteRedisPrefix, redisTestPrefix, redisTestUrl, skipUnlessRedis } from './redis.js';
 import { sharedInstallation } from './replicas.js';
 import { s3TestStorageUrl, skipUnlessS3 } from './s3.js';
@@ -26,7 +25,7 @@ export async function skipUnlessScaleOut(): Promise<{ skip: string } | undefined
 
 export async function scaleOutBackends(): Promise<ScaleOut> {
   const schema = freshSchemaName('replicas');
-  const databaseUrl = `${POSTGRES_TEST_URL}${POSTGRES_TEST_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+  const databaseUrl = postgresTestUrl(schema);
   const storage = await s3TestStorageUrl();
   const redisUrl = redisTestUrl();
   const redisPrefix = redisTestPrefix();
@@ -44,13 +43,7 @@ export async function scaleOutBackends(): Promise<ScaleOut> {
     dir: installation.dir,
     env: installation.env,
     async cleanup() {
-      const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-      await client.connect();
-      try {
-        await client.query(`drop schema if exists "${schema}" cascade`);
-      } finally {
-        await client.end();
-      }
+      await dropTestSchema(schema);
       await storage.cleanup();
       await deleteRedisPrefix(redisUrl, redisPrefix);
       await installation.cleanup();
