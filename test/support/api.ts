@@ -4,10 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/http/app.js';
-import { registerApi } from '../../src/http/api/index.js';
-import { createApiContext } from '../../src/http/api/context.js';
 import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, problemStatus, type ProblemKind } from '../../src/http/api/problem.js';
 import type { RepositoryName } from '../../src/oci/names.js';
 import type { Clock } from '../../src/registry/ports.js';
@@ -31,20 +27,11 @@ export interface ApiRequest {
   auth?: { bearer: string } | { basic: [string, string] };
 }
 
-/** A token-mode server; `/api/v1` comes from the server itself, or is mounted beside it while the app does not serve it yet. */
+/** A token-mode server whose clock the test moves. */
 export async function startApiServer(overrides: Record<string, unknown> = {}): Promise<ApiServer> {
   let offset = 0;
   const clock: Clock = { now: () => Date.now() + offset };
   const server = await startTestServer({ 'auth.mode': 'token', ...overrides }, { clock });
-  let url = server.url;
-  let extra: FastifyInstance | undefined;
-  if ((await fetch(`${url}/api/v1/settings`)).status === 404) {
-    extra = buildApp({ registry: server.registry, hub: server.hub, logger: server.logger, auth: server.auth, clock });
-    registerApi(extra, createApiContext({ hub: server.hub, registry: server.registry, auth: server.auth, clock }));
-    await extra.listen({ host: '127.0.0.1', port: 0 });
-    const address = extra.server.address();
-    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  }
   const api = (path: string, init: ApiRequest = {}) => {
     const headers: Record<string, string> = { ...init.headers };
     let body = init.body;
@@ -54,18 +41,13 @@ export async function startApiServer(overrides: Record<string, unknown> = {}): P
     }
     if (init.auth && 'bearer' in init.auth) headers.authorization = `Bearer ${init.auth.bearer}`;
     if (init.auth && 'basic' in init.auth) headers.authorization = `Basic ${Buffer.from(init.auth.basic.join(':')).toString('base64')}`;
-    return fetch(`${url}/api/v1${path}`, { method: init.method ?? 'GET', headers, body });
+    return fetch(`${server.url}/api/v1${path}`, { method: init.method ?? 'GET', headers, body });
   };
   return {
     ...server,
-    url,
     api,
     advance: (ms) => {
       offset += ms;
-    },
-    async stop() {
-      await extra?.close();
-      await server.stop();
     },
   };
 }
