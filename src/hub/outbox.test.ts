@@ -172,7 +172,7 @@ describe('outbox of a running server', () => {
       const seen: OutboxMessage[] = [];
       server.hub.outbox.subscribe((message) => void seen.push(message));
       const image = makeImage({ layers: 1, layerBytes: 100 });
-      await pushImage(server.url, 'alice/outbox', image, 'v1');
+      await pushImage(server.url, 'alice/outbox', 'v1', { image });
       await server.hub.outbox.deliver();
       const pushed = seen.filter((m) => m.type === 'manifest.pushed' && m.payload.repository === 'alice/outbox');
       assert.equal(pushed.length, 1);

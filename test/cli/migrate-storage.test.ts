@@ -16,10 +16,11 @@ import { columnTypes } from '../../src/metadata/dialect.js';
 import { MIGRATIONS } from '../../src/metadata/migrations/index.js';
 import { freshSchemaName, POSTGRES_TEST_URL, skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
 import { TABLE_NAMES } from '../../src/metadata/copy-database.js';
-import { bearer, pushBlobAs, pushImageAs, tokenFor, tokenGet, type Image } from '../support/auth.js';
+import { bearer, tokenFor, tokenGet } from '../support/auth.js';
+import { pushImage, type PushedImage } from '../support/images.js';
 import { runPier } from '../support/cli.js';
 import { s3TestStorageUrl, skipUnlessS3 } from '../support/s3.js';
-import { bin, bodyOf, descriptorOf, jsonBytes, MT, ociManifest, sha256 } from '../support/oci.js';
+import { bin, bodyOf, descriptorOf, jsonBytes, MT, ociManifest, sha256, pushBlob } from '../support/oci.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const alice = { username: 'alice', secret: 'alice-password-1' };
@@ -45,7 +46,7 @@ describe('pier migrate-storage', { ...(await skipUnlessPostgres()), timeout: 5 *
   let dir: string;
   let source: string;
   const schemas: string[] = [];
-  const images: Image[] = [];
+  const images: PushedImage[] = [];
   let big: { digest: string; bytes: Buffer; manifest: Buffer };
   let pat: string;
   let sourceToken: string;
@@ -59,15 +60,15 @@ describe('pier migrate-storage', { ...(await skipUnlessPostgres()), timeout: 5 *
       await server.hub.accounts.create({ name: bob.username, password: bob.secret });
       pat = (await server.hub.tokens.createPersonalAccessToken('alice', { label: 'ci', scopes: ['repo:read'] })).token;
       const token = await tokenFor(server.url, alice, ['repository:alice/app:pull,push', 'repository:alice/secret:pull,push', 'repository:alice/big:pull,push']);
-      images.push(await pushImageAs(server.url, token, 'alice/app', 'v1'));
-      images.push(await pushImageAs(server.url, token, 'alice/app', 'v2'));
-      images.push(await pushImageAs(server.url, token, 'alice/secret', 'v1'));
+      images.push(await pushImage(server.url, 'alice/app', 'v1', { token }));
+      images.push(await pushImage(server.url, 'alice/app', 'v2', { token }));
+      images.push(await pushImage(server.url, 'alice/secret', 'v1', { token }));
       await server.hub.repositories.setVisibility('alice/secret', true);
       // a layer of a few MiB, so that blobs stream in more than one read
       const bytes = randomBytes(3 * 1024 * 1024 + 5);
       const config = jsonBytes({ architecture: 'amd64', os: 'linux' });
-      await pushBlobAs(server.url, token, 'alice/big', config);
-      await pushBlobAs(server.url, token, 'alice/big', bytes);
+      await pushBlob(server.url, 'alice/big', config, { token });
+      await pushBlob(server.url, 'alice/big', bytes, { token });
       const manifest = jsonBytes(ociManifest({ config: descriptorOf(MT.OciConfig, config), layers: [descriptorOf(MT.OciLayer, bytes)] }));
       const put = await fetch(`${server.url}/v2/alice/big/manifests/latest`, { method: 'PUT', headers: { ...bearer(token), 'content-type': MT.OciManifest }, body: bin(manifest) });
       assert.equal(put.status, 201);
@@ -169,7 +170,7 @@ describe('pier migrate-storage', { ...(await skipUnlessPostgres()), timeout: 5 *
     try {
       const token = await tokenFor(served.url, alice, ['repository:alice/app:pull', 'repository:alice/secret:pull', 'repository:alice/big:pull']);
       const pulls: Array<{ repo: string; tag: string; manifest: Buffer; blobs: Array<[string, Buffer]> }> = [
-        ...images.map((i) => ({ repo: i.repo, tag: i.tag, manifest: i.manifest, blobs: [[i.config.digest, i.config.bytes], [i.layer.digest, i.layer.bytes]] as Array<[string, Buffer]> })),
+        ...images.map((i) => ({ repo: i.repository, tag: i.reference, manifest: i.manifest, blobs: [[i.config.digest, i.config.bytes], [i.layers[0]!.digest, i.layers[0]!.bytes]] as Array<[string, Buffer]> })),
         { repo: 'alice/big', tag: 'latest', manifest: big.manifest, blobs: [[big.digest, big.bytes]] },
       ];
       for (const image of pulls) {
@@ -236,6 +237,6 @@ describe('pier migrate-storage', { ...(await skipUnlessPostgres()), timeout: 5 *
     assert.match(run.stderr, /migration incomplete: 1 problem\(s\)/);
     assert.match(run.stdout, /^blobs: 8 \(.*\), 7 copied \(.*\), 0 already there \(0 B\), 1 problem\(s\)$/m);
     assert.equal(existsSync(blobPath(join(back, 'storage'), big.digest)), false, 'the corrupt blob is not in the target');
-    assert.ok(existsSync(blobPath(join(back, 'storage'), images[0]!.layer.digest)));
+    assert.ok(existsSync(blobPath(join(back, 'storage'), images[0]!.layers[0]!.digest)));
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createUser, expectJson, expectProblem, PASSWORD, pushImage, startApiServer, type ApiServer } from '../support/api.js';
+import { createUser, expectJson, expectProblem, PASSWORD, startApiServer, type ApiServer } from '../support/api.js';
+import { pushImage } from '../support/images.js';
 import { runPier } from '../support/cli.js';
 import { MT } from '../support/oci.js';
 
@@ -18,8 +19,8 @@ describe('pier repo visibility', () => {
   before(async () => {
     server = await startApiServer();
     await createUser(server, 'alice');
-    await pushImage(server.registry, 'alice/app');
-    await pushImage(server.registry, 'library/nginx');
+    await pushImage(server.registry, 'alice/app', 'latest');
+    await pushImage(server.registry, 'library/nginx', 'latest');
   });
   after(() => server.stop());
 

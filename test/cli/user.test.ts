@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pushImage } from '../support/api.js';
+import { pushImage } from '../support/images.js';
 import { runPier, withData } from '../support/cli.js';
 
 const PASSWORD = 'correct horse battery';
@@ -108,9 +108,9 @@ describe('pier user', () => {
   it('delete removes the account with its repositories and credentials; the name stays reserved', async () => {
     await runPier(['user', 'create', 'leaver', '--password-stdin', '--data', data], { input: PASSWORD });
     const { token } = await withData(data, async ({ hub, registry }) => {
-      await pushImage(registry, 'leaver/app');
-      await pushImage(registry, 'leaver/team/tool');
-      await pushImage(registry, 'alice/kept');
+      await pushImage(registry, 'leaver/app', 'latest');
+      await pushImage(registry, 'leaver/team/tool', 'latest');
+      await pushImage(registry, 'alice/kept', 'latest');
       return hub.tokens.createPersonalAccessToken('leaver', { label: 'ci', scopes: ['repo:write'] });
     });
     const run = await runPier(['user', 'delete', 'leaver', '--data', data]);

@@ -3,7 +3,8 @@
 // found by their owner once logged in (the daemon then sends a registry token from /token).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { pushImageAs, tokenFor } from '../support/auth.js';
+import { tokenFor } from '../support/auth.js';
+import { pushImage } from '../support/images.js';
 import { DockerClient, findDockerDaemon } from '../support/docker.js';
 import { requireTool, skipUnless } from '../support/exec.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -24,11 +25,11 @@ describe('docker search against Pier', { ...skipUnless(daemon), timeout: 10 * 60
     await server.hub.accounts.create({ name: alice.username, password: alice.secret });
     await server.hub.accounts.create({ name: admin.username, password: admin.secret, admin: true });
     const asAlice = await tokenFor(server.url, alice, ['repository:alice/findme-app:push,pull', 'repository:alice/findme-secret:push,pull']);
-    await pushImageAs(server.url, asAlice, 'alice/findme-app', 'v1');
-    await pushImageAs(server.url, asAlice, 'alice/findme-secret', 'v1');
+    await pushImage(server.url, 'alice/findme-app', 'v1', { token: asAlice });
+    await pushImage(server.url, 'alice/findme-secret', 'v1', { token: asAlice });
     await server.hub.repositories.setVisibility('alice/findme-secret', true);
     const asAdmin = await tokenFor(server.url, admin, ['repository:library/findme:push,pull']);
-    await pushImageAs(server.url, asAdmin, 'library/findme', 'latest');
+    await pushImage(server.url, 'library/findme', 'latest', { token: asAdmin });
   });
 
   after(async () => {

@@ -7,10 +7,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bearer, pushBlobAs, pushImageAs, tokenFor, type Image } from '../support/auth.js';
+import { bearer, tokenFor } from '../support/auth.js';
+import { pushImage, type PushedImage } from '../support/images.js';
 import { DockerClient, findDockerDaemon } from '../support/docker.js';
 import { requireTool, skipUnless } from '../support/exec.js';
-import { bin, bodyOf, descriptorOf, jsonBytes, MT, ociManifest, sha256 } from '../support/oci.js';
+import { bin, bodyOf, descriptorOf, jsonBytes, MT, ociManifest, sha256, pushBlob } from '../support/oci.js';
 import { startReplica, type Replica } from '../support/replicas.js';
 import { scaleOutBackends, skipUnlessScaleOut, type ScaleOut } from '../support/scale-out.js';
 
@@ -32,7 +33,7 @@ describe('a replica killed in the middle of a push', { ...skip, timeout: 10 * 60
   let a: Replica;
   let b: Replica;
   let token: string;
-  let completed: Image;
+  let completed: PushedImage;
 
   before(async () => {
     backends = await scaleOutBackends();
@@ -45,7 +46,7 @@ describe('a replica killed in the middle of a push', { ...skip, timeout: 10 * 60
     });
     assert.equal(res.status, 201);
     token = await tokenFor(b.url, alice, ['repository:alice/app:pull,push']);
-    completed = await pushImageAs(a.url, token, 'alice/app', 'done');
+    completed = await pushImage(a.url, 'alice/app', 'done', { token });
   });
 
   after(async () => {
@@ -78,7 +79,7 @@ describe('a replica killed in the middle of a push', { ...skip, timeout: 10 * 60
     const manifest = await fetch(`${b.url}/v2/alice/app/manifests/done`, { headers: { ...bearer(token), accept: MT.OciManifest } });
     assert.equal(manifest.status, 200);
     assert.ok((await bodyOf(manifest)).equals(completed.manifest));
-    for (const blob of [completed.config, completed.layer]) {
+    for (const blob of [completed.config, completed.layers[0]!]) {
       const res = await fetch(`${b.url}/v2/alice/app/blobs/${blob.digest}`, { headers: bearer(token) });
       assert.equal(res.status, 200);
       assert.ok((await bodyOf(res)).equals(blob.bytes));
@@ -91,9 +92,9 @@ describe('a replica killed in the middle of a push', { ...skip, timeout: 10 * 60
     assert.equal(head.status, 404);
 
     // the client's retry (a fresh upload, as docker does) succeeds on the survivor
-    assert.equal(await pushBlobAs(b.url, token, 'alice/app', layer), digest);
+    assert.equal((await pushBlob(b.url, 'alice/app', layer, { token })).digest, digest);
     const config = jsonBytes({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } });
-    await pushBlobAs(b.url, token, 'alice/app', config);
+    await pushBlob(b.url, 'alice/app', config, { token });
     const body = jsonBytes(ociManifest({ config: descriptorOf(MT.OciConfig, config), layers: [descriptorOf(MT.OciLayer, layer)] }));
     const put = await fetch(`${b.url}/v2/alice/app/manifests/retried`, {
       method: 'PUT',

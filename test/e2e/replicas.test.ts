@@ -7,7 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { basic, bearer, jwtPayload, pushImageAs, tokenFor } from '../support/auth.js';
+import { basic, bearer, jwtPayload, tokenFor } from '../support/auth.js';
+import { pushImage } from '../support/images.js';
 import { DockerClient, findDockerDaemon } from '../support/docker.js';
 import { requireTool, skipUnless } from '../support/exec.js';
 import { bin, bodyOf, sha256, withQuery } from '../support/oci.js';
@@ -45,7 +46,7 @@ describe('two replicas over shared backends', { ...skip, timeout: 10 * 60_000 },
 
   it('accepts on one replica a token issued by the other', async () => {
     const token = await tokenFor(a.url, alice, ['repository:alice/shared:pull,push']);
-    const image = await pushImageAs(b.url, token, 'alice/shared', 'v1');
+    const image = await pushImage(b.url, 'alice/shared', 'v1', { token });
     const res = await fetch(`${a.url}/v2/alice/shared/manifests/v1`, { headers: { ...bearer(token), accept: 'application/vnd.oci.image.manifest.v1+json' } });
     assert.equal(res.status, 200);
     assert.deepEqual(await bodyOf(res), image.manifest);
@@ -129,9 +130,9 @@ describe('two replicas over shared backends', { ...skip, timeout: 10 * 60_000 },
       await res.arrayBuffer();
       return res.status === 200 ? res.headers.get('docker-content-digest') : res.status;
     };
-    const first = await pushImageAs(a.url, token, 'alice/moving', 'latest');
+    const first = await pushImage(a.url, 'alice/moving', 'latest', { token });
     for (let i = 0; i < 3; i++) assert.equal(await digestOn(b), first.digest); // hot on b
-    const second = await pushImageAs(a.url, token, 'alice/moving', 'latest');
+    const second = await pushImage(a.url, 'alice/moving', 'latest', { token });
     assert.equal(await digestOn(b), second.digest);
     const removed = await fetch(`${b.url}/v2/alice/moving/manifests/${second.digest}`, { method: 'DELETE', headers: bearer(token) });
     assert.equal(removed.status, 202);

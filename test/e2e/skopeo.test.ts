@@ -15,10 +15,9 @@ import {
   makeImage,
   makeIndex,
   pushImage,
-  pushManifest,
-  sha256,
   type TestImage,
 } from '../support/images.js';
+import { pushManifest, sha256 } from '../support/oci.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { SkopeoClient, findSkopeo } from '../support/skopeo.js';
 
@@ -64,7 +63,7 @@ describe('skopeo against Pier', { ...skipUnless(found), timeout: 10 * 60_000 }, 
 
   it('copies an image to an OCI layout and back, manifest bytes unchanged', async () => {
     const image = makeImage({ layers: 3 });
-    await pushImage(server.url, 'skopeo/app', image, 'v1');
+    await pushImage(server.url, 'skopeo/app', 'v1', { image });
     const layout = join(workDir, 'layout-app');
 
     await skopeo.ok(['copy', ...insecure, docker('skopeo/app:v1'), `oci:${layout}:v1`]);
@@ -102,8 +101,8 @@ describe('skopeo against Pier', { ...skipUnless(found), timeout: 10 * 60_000 }, 
   });
 
   it('converts to a Docker v2 schema 2 manifest on the way in (--format v2s2)', async () => {
-    const image = makeImage();
-    await pushImage(server.url, 'skopeo/oci-src', image, 'v1');
+    const image = makeImage({ layers: 2 });
+    await pushImage(server.url, 'skopeo/oci-src', 'v1', { image });
     await skopeo.ok(['copy', ...insecure, '--format', 'v2s2', docker('skopeo/oci-src:v1'), docker('skopeo/v2s2:v1')]);
     const served = await fetchManifest(server.url, 'skopeo/v2s2', 'v1');
     assert.equal(served.status, 200);
@@ -115,15 +114,15 @@ describe('skopeo against Pier', { ...skipUnless(found), timeout: 10 * 60_000 }, 
   });
 
   it('copies a multi-arch index with --all, to a repository and through an OCI layout', async () => {
-    const amd64 = makeImage({ architecture: 'amd64' });
-    const arm64 = makeImage({ architecture: 'arm64', layers: 1 });
-    await pushImage(server.url, 'skopeo/multi', amd64);
-    await pushImage(server.url, 'skopeo/multi', arm64);
+    const amd64 = makeImage({ platform: { architecture: 'amd64', os: 'linux' }, layers: 2 });
+    const arm64 = makeImage({ platform: { architecture: 'arm64', os: 'linux' }, layers: 1 });
+    await pushImage(server.url, 'skopeo/multi', amd64.digest, { image: amd64 });
+    await pushImage(server.url, 'skopeo/multi', arm64.digest, { image: arm64 });
     const index = makeIndex([
       { image: amd64, architecture: 'amd64' },
       { image: arm64, architecture: 'arm64' },
     ]);
-    await pushManifest(server.url, 'skopeo/multi', 'latest', OCI_INDEX, index.body);
+    await pushManifest(server.url, 'skopeo/multi', 'latest', index.body, OCI_INDEX);
 
     // registry to registry
     await skopeo.ok(['copy', '--all', ...insecure, docker('skopeo/multi:latest'), docker('skopeo/multi-copy:latest')]);
@@ -157,7 +156,7 @@ describe('skopeo against Pier', { ...skipUnless(found), timeout: 10 * 60_000 }, 
   it('lists tags with skopeo list-tags', async () => {
     const image = makeImage({ layers: 1 });
     const tags = ['v1', 'v1.1', 'latest', 'stable_2024'];
-    for (const tag of tags) await pushImage(server.url, 'skopeo/tags', image, tag);
+    for (const tag of tags) await pushImage(server.url, 'skopeo/tags', tag, { image });
     const { stdout } = await skopeo.ok(['list-tags', '--tls-verify=false', docker('skopeo/tags')]);
     const listed = JSON.parse(stdout) as { Repository: string; Tags: string[] };
     assert.equal(listed.Repository, `${registry}/skopeo/tags`);
@@ -170,8 +169,8 @@ describe('skopeo against Pier', { ...skipUnless(found), timeout: 10 * 60_000 }, 
   it('deletes an image with skopeo delete', async () => {
     const keep = makeImage({ layers: 1 });
     const gone = makeImage({ layers: 1 });
-    await pushImage(server.url, 'skopeo/del', keep, 'keep');
-    await pushImage(server.url, 'skopeo/del', gone, 'gone');
+    await pushImage(server.url, 'skopeo/del', 'keep', { image: keep });
+    await pushImage(server.url, 'skopeo/del', 'gone', { image: gone });
 
     await skopeo.ok(['delete', '--tls-verify=false', docker('skopeo/del:gone')]);
     // skopeo resolves the tag and deletes the manifest by digest: the tag goes with it

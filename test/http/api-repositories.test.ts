@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createUser, expectJson, expectProblem, PASSWORD, pushImage, signIn, startApiServer, type ApiServer, type ApiRequest } from '../support/api.js';
+import { createUser, expectJson, expectProblem, PASSWORD, signIn, startApiServer, type ApiServer, type ApiRequest } from '../support/api.js';
+import { pushImage } from '../support/images.js';
 
 interface Repository {
   namespace: string;
@@ -27,7 +28,7 @@ describe('/api/v1/repositories: visibility, and invisibility of private reposito
     await server.hub.plans.apply('alice', 'pro'); // several private repositories
     await createUser(server, 'bob');
     await createUser(server, 'boss', { admin: true });
-    for (const name of ['alice/pub', 'alice/priv', 'alice/team/app', 'library/nginx', 'library/secret']) await pushImage(server.registry, name);
+    for (const name of ['alice/pub', 'alice/priv', 'alice/team/app', 'library/nginx', 'library/secret']) await pushImage(server.registry, name, 'latest');
     await server.hub.repositories.setVisibility('alice/priv', true);
     await server.hub.repositories.setVisibility('library/secret', true);
     aliceSession = await signIn(server, 'alice');
@@ -89,7 +90,7 @@ describe('/api/v1/repositories: visibility, and invisibility of private reposito
 
   describe('PATCH', () => {
     it('lets the owner make a repository private and public again, effective at once', async () => {
-      await pushImage(server.registry, 'alice/flip');
+      await pushImage(server.registry, 'alice/flip', 'latest');
       const made = await expectJson<Repository>(await server.api('/repositories/alice/flip', { method: 'PATCH', json: { private: true }, auth: { bearer: aliceSession } }), 200);
       assert.deepEqual(made, repo('alice', 'flip', true));
       await expectInvisible('alice/flip');

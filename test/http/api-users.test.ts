@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createUser, expectJson, expectProblem, PASSWORD, pushImage, signIn, startApiServer, type ApiServer } from '../support/api.js';
+import { createUser, expectJson, expectProblem, PASSWORD, signIn, startApiServer, type ApiServer } from '../support/api.js';
+import { pushImage } from '../support/images.js';
 
 interface User {
   username: string;
@@ -175,7 +176,7 @@ describe('/api/v1 accounts: sign-up, sign-in, me, password, deletion', () => {
       await createUser(server, 'patcher');
       const user = await expectJson<User>(await server.api('/users/me', { method: 'PATCH', json: { default_private: true }, auth: { basic: ['patcher', PASSWORD] } }), 200);
       assert.equal(user.default_private, true);
-      await pushImage(server.registry, 'patcher/app');
+      await pushImage(server.registry, 'patcher/app', 'latest');
       assert.deepEqual(await server.hub.repositories.visibility('patcher/app'), { exists: true, private: true });
     });
 
@@ -245,9 +246,9 @@ describe('/api/v1 accounts: sign-up, sign-in, me, password, deletion', () => {
 
     it('deletes the account with its repositories; the name stays reserved', async () => {
       await createUser(server, 'gone');
-      await pushImage(server.registry, 'gone/app');
-      await pushImage(server.registry, 'gone/team/tool');
-      await pushImage(server.registry, 'alice/kept');
+      await pushImage(server.registry, 'gone/app', 'latest');
+      await pushImage(server.registry, 'gone/team/tool', 'latest');
+      await pushImage(server.registry, 'alice/kept', 'latest');
       const session = await signIn(server, 'gone');
       const { token } = await server.hub.tokens.createPersonalAccessToken('gone', { label: 'x', scopes: ['repo:read'] });
       const res = await server.api('/users/me', { method: 'DELETE', json: { confirm: 'gone', password: PASSWORD }, auth: { bearer: session } });

@@ -6,7 +6,8 @@
 // the answer it would get for a repository that does not exist.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { pushImageAs, TestClock, tokenFor, type Image, type Login } from '../support/auth.js';
+import { TestClock, tokenFor, type Login } from '../support/auth.js';
+import { pushImage, type PushedImage } from '../support/images.js';
 import { matrixClient, matrixText as text, type MatrixRoute } from '../support/matrix.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -48,7 +49,7 @@ describe('permission matrix', () => {
   let server: TestServer;
   const clock = new TestClock();
   const logins = {} as Record<Subject, Login | undefined>;
-  const images = {} as Record<string, Image>;
+  const images = {} as Record<string, PushedImage>;
   let adminLogin: Login;
 
   before(async () => {
@@ -78,8 +79,8 @@ describe('permission matrix', () => {
     clock.advance(60_001);
 
     const token = await tokenFor(server.url, logins.owner, [`repository:${PUBLIC}:pull,push`, `repository:${PRIVATE}:pull,push`]);
-    images[PUBLIC] = await pushImageAs(server.url, token, PUBLIC, 'v1');
-    images[PRIVATE] = await pushImageAs(server.url, token, PRIVATE, 'v1');
+    images[PUBLIC] = await pushImage(server.url, PUBLIC, 'v1', { token });
+    images[PRIVATE] = await pushImage(server.url, PRIVATE, 'v1', { token });
     await hub.repositories.setVisibility(PRIVATE, true);
   });
   after(() => server.stop());

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { bearer, jwtPayload, parseChallenge, pushImageAs, TestClock, tokenFor, tokenGet, tokenPost, type Login } from '../support/auth.js';
+import { bearer, jwtPayload, parseChallenge, TestClock, tokenFor, tokenGet, tokenPost, type Login } from '../support/auth.js';
+import { pushImage } from '../support/images.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const alice: Login = { username: 'alice', secret: 'alice-password-1' };
@@ -23,8 +24,8 @@ describe('/token', () => {
     await server.hub.accounts.create({ name: 'bob', password: bob.secret });
     await server.hub.accounts.create({ name: 'root1', password: root.secret, admin: true });
     const token = await tokenFor(server.url, alice, ['repository:alice/public:pull,push', 'repository:alice/private:pull,push']);
-    await pushImageAs(server.url, token, 'alice/public', 'v1');
-    await pushImageAs(server.url, token, 'alice/private', 'v1');
+    await pushImage(server.url, 'alice/public', 'v1', { token });
+    await pushImage(server.url, 'alice/private', 'v1', { token });
     await server.hub.repositories.setVisibility('alice/private', true);
   });
   after(() => server.stop());

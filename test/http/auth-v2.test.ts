@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { bearer, parseChallenge, pushBlobAs, pushImageAs, TestClock, tokenFor, tokenGet, type Image, type Login } from '../support/auth.js';
-import { sha256 } from '../support/oci.js';
+import { bearer, parseChallenge, TestClock, tokenFor, tokenGet, type Login } from '../support/auth.js';
+import { pushImage, type PushedImage } from '../support/images.js';
+import { sha256, pushBlob } from '../support/oci.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const alice: Login = { username: 'alice', secret: 'alice-password-1' };
@@ -16,8 +17,8 @@ describe('/v2 with token auth', () => {
   let server: TestServer;
   const clock = new TestClock();
   let realm: string;
-  let pub: Image;
-  let priv: Image;
+  let pub: PushedImage;
+  let priv: PushedImage;
 
   before(async () => {
     server = await startTestServer({ 'auth.mode': 'token' }, { clock });
@@ -27,8 +28,8 @@ describe('/v2 with token auth', () => {
     await server.hub.accounts.create({ name: 'bob', password: bob.secret });
     await server.hub.accounts.create({ name: 'root1', password: root.secret, admin: true });
     const token = await tokenFor(server.url, alice, ['repository:alice/public:pull,push', 'repository:alice/private:pull,push']);
-    pub = await pushImageAs(server.url, token, 'alice/public', 'v1');
-    priv = await pushImageAs(server.url, token, 'alice/private', 'v1');
+    pub = await pushImage(server.url, 'alice/public', 'v1', { token });
+    priv = await pushImage(server.url, 'alice/private', 'v1', { token });
     await server.hub.repositories.setVisibility('alice/private', true);
   });
   after(() => server.stop());
@@ -162,11 +163,11 @@ describe('/v2 with token auth', () => {
       ['another user', bob],
     ] as const) {
       it(`look exactly like missing ones to ${who}`, async () => {
-        const paths = (repo: string, image: Image) => [
-          ['GET', `/v2/${repo}/manifests/${image.tag}`],
+        const paths = (repo: string, image: PushedImage) => [
+          ['GET', `/v2/${repo}/manifests/${image.reference}`],
           ['HEAD', `/v2/${repo}/manifests/${image.digest}`],
-          ['GET', `/v2/${repo}/blobs/${image.layer.digest}`],
-          ['HEAD', `/v2/${repo}/blobs/${image.layer.digest}`],
+          ['GET', `/v2/${repo}/blobs/${image.layers[0]!.digest}`],
+          ['HEAD', `/v2/${repo}/blobs/${image.layers[0]!.digest}`],
           ['GET', `/v2/${repo}/tags/list`],
           ['GET', `/v2/${repo}/referrers/${image.digest}`],
           ['POST', `/v2/${repo}/blobs/uploads/`],
@@ -203,7 +204,7 @@ describe('/v2 with token auth', () => {
       };
       try {
         const pull = async (token: string) => {
-          const res = await fetch(url(`/v2/alice/public/manifests/${pub.tag}`), { headers: bearer(token) });
+          const res = await fetch(url(`/v2/alice/public/manifests/${pub.reference}`), { headers: bearer(token) });
           await res.arrayBuffer();
           return res.status;
         };
@@ -247,23 +248,23 @@ describe('/v2 with token auth', () => {
 
     it('mount from a repository the caller may pull', async () => {
       const token = await tokenFor(server.url, bob, ['repository:bob/app:pull,push', 'repository:alice/public:pull']);
-      const res = await fetch(mount('bob/app', pub.layer.digest, 'alice/public'), { method: 'POST', headers: bearer(token) });
+      const res = await fetch(mount('bob/app', pub.layers[0]!.digest, 'alice/public'), { method: 'POST', headers: bearer(token) });
       assert.equal(res.status, 201);
-      assert.equal(res.headers.get('docker-content-digest'), pub.layer.digest);
+      assert.equal(res.headers.get('docker-content-digest'), pub.layers[0]!.digest);
     });
 
     it('start a plain upload, with no hint, when the source is private to the caller or missing', async () => {
       const token = await tokenFor(server.url, bob, ['repository:bob/app:pull,push', 'repository:alice/private:pull', 'repository:alice/missing:pull']);
       const answers = [];
       for (const from of ['alice/private', 'alice/missing']) {
-        const res = await fetch(mount('bob/app', priv.layer.digest, from), { method: 'POST', headers: bearer(token) });
+        const res = await fetch(mount('bob/app', priv.layers[0]!.digest, from), { method: 'POST', headers: bearer(token) });
         assert.equal(res.status, 202, from);
         assert.match(res.headers.get('location') ?? '', /^\/v2\/bob\/app\/blobs\/uploads\/[^/]+$/);
         assert.equal(res.headers.get('docker-content-digest'), null);
         answers.push([...res.headers.keys()].sort().join(','));
       }
       assert.equal(answers[0], answers[1]);
-      const head = await fetch(url(`/v2/bob/app/blobs/${priv.layer.digest}`), { method: 'HEAD', headers: bearer(token) });
+      const head = await fetch(url(`/v2/bob/app/blobs/${priv.layers[0]!.digest}`), { method: 'HEAD', headers: bearer(token) });
       assert.equal(head.status, 404, 'nothing was linked');
     });
 
@@ -281,7 +282,7 @@ describe('/v2 with token auth', () => {
 
     it('still need push on the target, and name both repositories when refused', async () => {
       const token = await tokenFor(server.url, bob, ['repository:alice/app:pull,push', 'repository:alice/public:pull']);
-      const res = await fetch(mount('alice/app', pub.layer.digest, 'alice/public'), { method: 'POST', headers: bearer(token) });
+      const res = await fetch(mount('alice/app', pub.layers[0]!.digest, 'alice/public'), { method: 'POST', headers: bearer(token) });
       assert.equal(res.status, 401);
       assert.equal(
         res.headers.get('www-authenticate'),
@@ -297,7 +298,7 @@ describe('/v2 with token auth', () => {
 
     before(async () => {
       const admin = await tokenFor(server.url, root, names.map((n) => `repository:${n}:pull,push`));
-      for (const name of names) await pushBlobAs(server.url, admin, name, randomBytes(16));
+      for (const name of names) await pushBlob(server.url, name, randomBytes(16), { token: admin });
       for (const name of hidden) await server.hub.repositories.setVisibility(name, true);
     });
 

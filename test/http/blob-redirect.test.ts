@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DockerClient, findDockerDaemon } from '../support/docker.js';
 import { requireTool, skipUnless } from '../support/exec.js';
-import { makeImage, pushImage as pushTestImage } from '../support/images.js';
+import { makeImage, pushImage } from '../support/images.js';
 import { assertOciError, bin, bodyOf, pushBlob, randomBlob, rawRequest, sha256, startUpload, uniqueName, withQuery } from '../support/oci.js';
 import { s3TestStorageUrl, skipUnlessS3 } from '../support/s3.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -91,7 +91,7 @@ describe('blob GETs redirected to S3', { ...skip, timeout: 10 * 60_000 }, () => 
     const layout = await mkdtemp(join(tmpdir(), 'pier-redirect-skopeo-'));
     try {
       const image = makeImage({ layers: 2, layerBytes: 3 * MiB });
-      await pushTestImage(server.url, 'redirect/skopeo', image, 'v1');
+      await pushImage(server.url, 'redirect/skopeo', 'v1', { image });
       const registry = new URL(server.url).host;
       await skopeo.ok(['copy', '--src-tls-verify=false', `docker://${registry}/redirect/skopeo:v1`, `oci:${layout}:v1`]);
       for (const b of [image.config, ...image.layers]) {
@@ -110,7 +110,7 @@ describe('blob GETs redirected to S3', { ...skip, timeout: 10 * 60_000 }, () => 
     const ref = `${new URL(server.url).host}/redirect/docker:v1`;
     try {
       const image = makeImage({ layers: 2, layerBytes: 2 * MiB });
-      await pushTestImage(server.url, 'redirect/docker', image, 'v1');
+      await pushImage(server.url, 'redirect/docker', 'v1', { image });
       await docker.ok(['pull', ref]);
       const inspected = await docker.inspectImage(ref);
       assert.equal(inspected.Id, image.config.digest, 'the image id is the digest of the config it got');

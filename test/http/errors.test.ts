@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { assertOciError, pushBlob, pushImage, randomBlob, rawRequest, sha256, startUpload, type RawResponse } from '../support/oci.js';
+import { assertOciError, pushBlob, randomBlob, rawRequest, sha256, startUpload, type RawResponse } from '../support/oci.js';
+import { pushImage } from '../support/images.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const DIGEST = sha256('some content');

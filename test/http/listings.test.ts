@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MT, assertOciError, pushBlob, pushImage, pushManifest, randomBlob, type PushedImage } from '../support/oci.js';
+import { MT, assertOciError, pushBlob, pushManifest, randomBlob } from '../support/oci.js';
+import { pushImage, type PushedImage } from '../support/images.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /** Byte order, as the spec wants (JavaScript's default sort compares UTF-16 units: the same for ASCII). */
@@ -39,7 +40,7 @@ describe('tags list', () => {
   before(async () => {
     server = await startTestServer();
     image = await pushImage(server.url, repo, tags[0]!);
-    for (const tag of tags.slice(1)) await pushManifest(server.url, repo, tag, image.bytes, MT.OciManifest);
+    for (const tag of tags.slice(1)) await pushManifest(server.url, repo, tag, image.manifest, MT.OciManifest);
   });
   after(() => server.stop());
 
@@ -157,14 +158,14 @@ describe('tags list', () => {
   it('uses the normalized name in the Link of a one-part name', async () => {
     await pushImage(server.url, 'alpine', 'a');
     const image2 = await pushImage(server.url, 'alpine', 'b');
-    await pushManifest(server.url, 'alpine', 'c', image2.bytes, MT.OciManifest);
+    await pushManifest(server.url, 'alpine', 'c', image2.manifest, MT.OciManifest);
     const page = await getJson<{ tags: string[] }>(`${server.url}/v2/alpine/tags/list?n=1`);
     assert.equal(page.link, '</v2/library/alpine/tags/list?n=1&last=a>; rel="next"');
   });
 
   it('forgets deleted tags', async () => {
     const one = await pushImage(server.url, 'alice/deleting', 'one');
-    await pushManifest(server.url, 'alice/deleting', 'two', one.bytes, MT.OciManifest);
+    await pushManifest(server.url, 'alice/deleting', 'two', one.manifest, MT.OciManifest);
     await (await fetch(`${server.url}/v2/alice/deleting/manifests/one`, { method: 'DELETE' })).arrayBuffer();
     const page = await getJson<{ tags: string[] }>(`${server.url}/v2/alice/deleting/tags/list`);
     assert.deepEqual(page.body.tags, ['two']);

@@ -7,7 +7,8 @@ import type { RepositoryName } from '../../src/oci/names.js';
 import { loadConfig } from '../../src/server/config.js';
 import { openCore, type PierCore } from '../../src/server/core.js';
 import { MemoryManifestCache } from '../../src/shared-state/memory-manifest-cache.js';
-import { MT, pushImage, uniqueName } from '../support/oci.js';
+import { MT, uniqueName } from '../support/oci.js';
+import { pushImage } from '../support/images.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 describe('manifest cache in one process over SQLite', () => {

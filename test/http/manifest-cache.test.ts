@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
-import { MT, pushImage, pushManifest, uniqueName, type PushedImage } from '../support/oci.js';
+import { MT, pushManifest, uniqueName } from '../support/oci.js';
+import { pushImage, type PushedImage } from '../support/images.js';
 import { deleteRedisPrefix, redisKeys, redisTestPrefix, redisTestUrl, skipUnlessRedis } from '../support/redis.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -59,9 +60,9 @@ describe('manifest cache shared by replicas', { skip }, () => {
     const three = await pushImage(a.url, repo, 'latest');
     assert.equal(await served(b, repo, 'latest'), three.digest);
     assert.equal((await get(b, repo, 'latest', 'HEAD')).digest, three.digest);
-    assert.deepEqual((await get(b, repo, 'latest')).body, three.bytes);
+    assert.deepEqual((await get(b, repo, 'latest')).body, three.manifest);
     // pushed as an extra tag (?tag=) of an existing manifest: the same
-    await pushManifest(a.url, repo, `${one.digest}?tag=latest`, one.bytes, one.mediaType);
+    await pushManifest(a.url, repo, `${one.digest}?tag=latest`, one.manifest, one.mediaType);
     assert.equal(await served(b, repo, 'latest'), one.digest);
   });
 

@@ -12,15 +12,14 @@ import {
   ociIndex,
   ociManifest,
   pushBlob,
-  pushImage,
   pushManifest,
   putManifest,
   randomBlob,
   rawRequest,
   sha256,
   uniqueName,
-  type PushedImage,
 } from '../support/oci.js';
+import { pushImage, type PushedImage } from '../support/images.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const MiB = 1024 * 1024;
@@ -84,7 +83,7 @@ describe('manifests', () => {
     it('OCI image manifest', async () => {
       const repo = `alice/${uniqueName()}`;
       const image = await pushImage(server.url, repo, 'latest', { layers: 3 });
-      await assertServed(repo, ['latest', image.digest], image.bytes, MT.OciManifest);
+      await assertServed(repo, ['latest', image.digest], image.manifest, MT.OciManifest);
     });
 
     it('OCI index', async () => {
@@ -216,27 +215,27 @@ describe('manifests', () => {
     it('is idempotent: the same manifest pushed twice answers 201 with the same digest', async () => {
       const repo = `alice/${uniqueName()}`;
       const image = await pushImage(server.url, repo, 'a');
-      const again = await pushManifest(server.url, repo, 'a', image.bytes, MT.OciManifest);
+      const again = await pushManifest(server.url, repo, 'a', image.manifest, MT.OciManifest);
       assert.equal(again.digest, image.digest);
-      await assertServed(repo, ['a'], image.bytes, MT.OciManifest);
+      await assertServed(repo, ['a'], image.manifest, MT.OciManifest);
     });
 
     it('moves a tag to the manifest pushed last; the old one stays reachable by digest', async () => {
       const repo = `alice/${uniqueName()}`;
       const first = await pushImage(server.url, repo, 'latest');
       const second = await pushImage(server.url, repo, 'latest');
-      await assertServed(repo, ['latest', second.digest], second.bytes, MT.OciManifest);
-      await assertServed(repo, [first.digest], first.bytes, MT.OciManifest);
+      await assertServed(repo, ['latest', second.digest], second.manifest, MT.OciManifest);
+      await assertServed(repo, [first.digest], first.manifest, MT.OciManifest);
     });
 
     it('puts a one-part name under library/', async () => {
       const name = uniqueName('nginx');
       const image = await pushImage(server.url, name, 'latest');
-      const res = await putManifest(server.url, name, 'stable', image.bytes, MT.OciManifest);
+      const res = await putManifest(server.url, name, 'stable', image.manifest, MT.OciManifest);
       await res.arrayBuffer();
       assert.equal(res.headers.get('location'), `/v2/library/${name}/manifests/${image.digest}`);
-      await assertServed(`library/${name}`, ['latest', 'stable', image.digest], image.bytes, MT.OciManifest);
-      await assertServed(name, ['latest'], image.bytes, MT.OciManifest);
+      await assertServed(`library/${name}`, ['latest', 'stable', image.digest], image.manifest, MT.OciManifest);
+      await assertServed(name, ['latest'], image.manifest, MT.OciManifest);
     });
 
     it('keeps manifests per repository: 404 MANIFEST_UNKNOWN in another repository', async () => {
@@ -407,7 +406,7 @@ describe('manifests', () => {
 
     it('refuses a PUT by digest whose body has another digest: 400 DIGEST_INVALID', async () => {
       const other = sha256(randomBlob(10));
-      await assertOciError(await putManifest(server.url, repo, other, image.bytes, MT.OciManifest), 400, 'DIGEST_INVALID');
+      await assertOciError(await putManifest(server.url, repo, other, image.manifest, MT.OciManifest), 400, 'DIGEST_INVALID');
       await assertOciError(await fetch(manifestUrl(repo, other)), 404, 'MANIFEST_UNKNOWN');
     });
 
@@ -450,7 +449,7 @@ describe('manifests', () => {
     });
 
     it('refuses a body mediaType that contradicts the Content-Type', async () => {
-      await assertOciError(await putManifest(server.url, repo, 'x', image.bytes, MT.DockerManifest), 400, 'MANIFEST_INVALID');
+      await assertOciError(await putManifest(server.url, repo, 'x', image.manifest, MT.DockerManifest), 400, 'MANIFEST_INVALID');
     });
 
     it('refuses structurally invalid manifests with 400 MANIFEST_INVALID', async () => {
@@ -565,7 +564,7 @@ describe('manifests', () => {
       assert.equal(res.headers['content-type'], MT.DockerManifest);
       assert.equal(res.headers['docker-content-digest'], amd64.digest);
       assert.equal(res.headers['content-length'], String(amd64.size));
-      assert.deepEqual(res.body, amd64.bytes);
+      assert.deepEqual(res.body, amd64.manifest);
       // a digest names exactly one manifest: never another one in its place
       const byDigest = await get(index.digest, MT.DockerManifest);
       assert.equal(byDigest.status, 404);
@@ -577,7 +576,7 @@ describe('manifests', () => {
       assert.equal(res.status, 200);
       assert.equal(res.headers['content-type'], MT.DockerManifest);
       assert.equal(res.headers['docker-content-digest'], amd64.digest);
-      assert.deepEqual(res.body, amd64.bytes);
+      assert.deepEqual(res.body, amd64.manifest);
     });
 
     it('negotiates HEAD like GET', async () => {
@@ -609,7 +608,7 @@ describe('manifests', () => {
       const res = await get('amd64', `${MT.DockerManifest}, ${MT.DockerManifestList}`);
       assert.equal(res.status, 200);
       assert.equal(res.headers['content-type'], MT.DockerManifest);
-      assert.deepEqual(res.body, amd64.bytes);
+      assert.deepEqual(res.body, amd64.manifest);
     });
   });
 
@@ -617,12 +616,12 @@ describe('manifests', () => {
     it('by tag removes only the tag', async () => {
       const repo = `alice/${uniqueName()}`;
       const image = await pushImage(server.url, repo, 'one');
-      await pushManifest(server.url, repo, 'two', image.bytes, MT.OciManifest);
+      await pushManifest(server.url, repo, 'two', image.manifest, MT.OciManifest);
       const res = await fetch(manifestUrl(repo, 'one'), { method: 'DELETE' });
       assert.equal(res.status, 202);
       assert.equal(await res.text(), '');
       await assertOciError(await fetch(manifestUrl(repo, 'one')), 404, 'MANIFEST_UNKNOWN');
-      await assertServed(repo, ['two', image.digest], image.bytes, MT.OciManifest);
+      await assertServed(repo, ['two', image.digest], image.manifest, MT.OciManifest);
       const tags = (await (await fetch(`${server.url}/v2/${repo}/tags/list`)).json()) as { tags: string[] };
       assert.deepEqual(tags.tags, ['two']);
     });
@@ -630,7 +629,7 @@ describe('manifests', () => {
     it('by digest removes the manifest and all its tags', async () => {
       const repo = `alice/${uniqueName()}`;
       const image = await pushImage(server.url, repo, 'one');
-      await pushManifest(server.url, repo, 'two', image.bytes, MT.OciManifest);
+      await pushManifest(server.url, repo, 'two', image.manifest, MT.OciManifest);
       const keep = await pushImage(server.url, repo, 'keep');
       const res = await fetch(manifestUrl(repo, image.digest), { method: 'DELETE' });
       assert.equal(res.status, 202);
@@ -641,7 +640,7 @@ describe('manifests', () => {
       }
       const tags = (await (await fetch(`${server.url}/v2/${repo}/tags/list`)).json()) as { tags: string[] };
       assert.deepEqual(tags.tags, ['keep']);
-      await assertServed(repo, ['keep'], keep.bytes, MT.OciManifest);
+      await assertServed(repo, ['keep'], keep.manifest, MT.OciManifest);
       // its blobs stay linked
       assert.equal((await fetch(`${server.url}/v2/${repo}/blobs/${image.config.digest}`, { method: 'HEAD' })).status, 200);
     });
@@ -650,8 +649,8 @@ describe('manifests', () => {
       const repo = `alice/${uniqueName()}`;
       const image = await pushImage(server.url, repo, 'one');
       await (await fetch(manifestUrl(repo, image.digest), { method: 'DELETE' })).arrayBuffer();
-      await pushManifest(server.url, repo, 'again', image.bytes, MT.OciManifest);
-      await assertServed(repo, ['again', image.digest], image.bytes, MT.OciManifest);
+      await pushManifest(server.url, repo, 'again', image.manifest, MT.OciManifest);
+      await assertServed(repo, ['again', image.digest], image.manifest, MT.OciManifest);
     });
 
     it('answers unknown tags and digests with 404 MANIFEST_UNKNOWN', async () => {
@@ -682,10 +681,10 @@ describe('manifests', () => {
       const repo = `alice/${uniqueName()}`;
       const image = await pushImage(server.url, repo, 'ok');
       for (const tag of invalidTags) {
-        await assertOciError(await putManifest(server.url, repo, tag, image.bytes, MT.OciManifest), 400, 'TAG_INVALID');
+        await assertOciError(await putManifest(server.url, repo, tag, image.manifest, MT.OciManifest), 400, 'TAG_INVALID');
       }
       // the longest valid tag is fine
-      await pushManifest(server.url, repo, 'a'.repeat(128), image.bytes, MT.OciManifest);
+      await pushManifest(server.url, repo, 'a'.repeat(128), image.manifest, MT.OciManifest);
     });
 
     it('answers GET, HEAD and DELETE of a tag that could never exist with 404 MANIFEST_UNKNOWN (conformance)', async () => {

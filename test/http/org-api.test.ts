@@ -2,7 +2,8 @@
 // tokens, verified publishers and the official namespace, with problem+json for every refusal.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createUser, expectJson, expectProblem, PASSWORD, pushImage, signIn, startApiServer, type ApiRequest, type ApiServer } from '../support/api.js';
+import { createUser, expectJson, expectProblem, PASSWORD, signIn, startApiServer, type ApiRequest, type ApiServer } from '../support/api.js';
+import { pushImage } from '../support/images.js';
 
 describe('organisations API', () => {
   let server: ApiServer;
@@ -135,8 +136,8 @@ describe('organisations API', () => {
   });
 
   it('issues organisation access tokens to owners, limited to repositories, usable as the organisation', async () => {
-    await pushImage(server.registry, 'acme/private');
-    await pushImage(server.registry, 'acme/secret');
+    await pushImage(server.registry, 'acme/private', 'latest');
+    await pushImage(server.registry, 'acme/secret', 'latest');
     await server.hub.repositories.setVisibility('acme/private', true);
     await server.hub.repositories.setVisibility('acme/secret', true);
 
@@ -174,7 +175,7 @@ describe('organisations API', () => {
   });
 
   it('lets owners and team admins change visibility, not writers', async () => {
-    await pushImage(server.registry, 'acme/app');
+    await pushImage(server.registry, 'acme/app', 'latest');
     await expectProblem(await server.api('/repositories/acme/app', { method: 'PATCH', json: { private: true }, auth: mark }), 403, /owner/);
     await server.hub.teams.setPermission('acme', 'devs', 'app', 'admin');
     assert.equal((await expectJson(await server.api('/repositories/acme/app', { method: 'PATCH', json: { private: true }, auth: mark }), 200)).private, true);
@@ -190,7 +191,7 @@ describe('organisations API', () => {
     assert.equal(repo.verified_publisher, true);
     assert.equal(repo.official, false);
 
-    await pushImage(server.registry, 'library/nginx');
+    await pushImage(server.registry, 'library/nginx', 'latest');
     const nginx = await expectJson(await server.api('/repositories/nginx'), 200);
     assert.equal(nginx.namespace, 'library');
     assert.equal(nginx.official, true);
@@ -200,7 +201,7 @@ describe('organisations API', () => {
 
   it('deletes an organisation for an owner who confirms; its name stays taken', async () => {
     await server.hub.organizations.create('doomed', 'olive');
-    await pushImage(server.registry, 'doomed/app');
+    await pushImage(server.registry, 'doomed/app', 'latest');
     await expectProblem(await server.api('/orgs/doomed', { method: 'DELETE', json: { confirm: 'doomed' }, auth: mark }), 403);
     await expectProblem(await server.api('/orgs/doomed', { method: 'DELETE', json: { confirm: 'other' }, auth: olive }), 400, /confirm/);
     const deleted = await expectJson<{ repositories: { results: string[] } }>(
@@ -215,7 +216,7 @@ describe('organisations API', () => {
 
   it('asks a session for the password again before deleting an organisation, as for an account', async () => {
     await server.hub.organizations.create('kept', 'olive');
-    await pushImage(server.registry, 'kept/app');
+    await pushImage(server.registry, 'kept/app', 'latest');
     // a browser left open (a session) cannot delete with the name alone, nor with a wrong password
     const missing = await expectProblem(await server.api('/orgs/kept', { method: 'DELETE', json: { confirm: 'kept' }, auth: olive }), 400, /^password: required/, 'validation');
     assert.deepEqual(missing.errors, [{ field: 'password', message: 'required' }]);

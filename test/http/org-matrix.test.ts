@@ -6,7 +6,8 @@
 // whoever may not see the private repository gets, byte for byte, what a missing one answers.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { bearer, jwtPayload, pushImageAs, TestClock, tokenFor, tokenGet, type Image, type Login } from '../support/auth.js';
+import { bearer, jwtPayload, TestClock, tokenFor, tokenGet, type Login } from '../support/auth.js';
+import { pushImage, type PushedImage } from '../support/images.js';
 import { matrixClient, matrixText as text } from '../support/matrix.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -65,7 +66,7 @@ describe('organisation permission matrix', () => {
   let server: TestServer;
   const clock = new TestClock();
   const logins = {} as Record<Subject, Login | undefined>;
-  const images = {} as Record<string, Image>;
+  const images = {} as Record<string, PushedImage>;
   let adminLogin: Login;
 
   before(async () => {
@@ -112,8 +113,8 @@ describe('organisation permission matrix', () => {
     });
 
     const token = await tokenFor(server.url, logins.owner, [`repository:${PUBLIC}:pull,push`, `repository:${PRIVATE}:pull,push`]);
-    images[PUBLIC] = await pushImageAs(server.url, token, PUBLIC, 'v1');
-    images[PRIVATE] = await pushImageAs(server.url, token, PRIVATE, 'v1');
+    images[PUBLIC] = await pushImage(server.url, PUBLIC, 'v1', { token });
+    images[PRIVATE] = await pushImage(server.url, PRIVATE, 'v1', { token });
     await hub.repositories.setVisibility(PRIVATE, true);
   });
   after(() => server.stop());

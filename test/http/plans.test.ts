@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createUser, expectJson, expectProblem, PASSWORD, signIn, startApiServer, type ApiServer } from '../support/api.js';
 import { assertOciError, bin } from '../support/oci.js';
-import { bearer, pushImageAs, tokenFor } from '../support/auth.js';
+import { bearer, tokenFor } from '../support/auth.js';
+import { pushImage } from '../support/images.js';
 
 interface PlanJson {
   name: string;
@@ -117,7 +118,7 @@ describe('/api/v1 plans, usage, and plan limits on /v2', () => {
   it('answers the upload POST of a second private repository with 403 DENIED and the plan, before any byte', async () => {
     await expectJson(await server.api('/users/me', { method: 'PATCH', json: { default_private: true }, auth: { basic: ['carol', PASSWORD] } }), 200);
     const token = await tokenFor(server.url, login('carol'), ['repository:carol/first:pull,push', 'repository:carol/second:pull,push']);
-    await pushImageAs(server.url, token, 'carol/first', 'v1');
+    await pushImage(server.url, 'carol/first', 'v1', { token });
     assert.deepEqual(await server.hub.repositories.visibility('carol/first'), { exists: true, private: true });
 
     const post = await fetch(`${server.url}/v2/carol/second/blobs/uploads/`, { method: 'POST', headers: bearer(token) });
@@ -133,7 +134,7 @@ describe('/api/v1 plans, usage, and plan limits on /v2', () => {
 
     // an upgrade lets the same token push at once
     await expectJson(await server.api('/namespaces/carol/plan', { method: 'PUT', json: { plan: 'pro' }, auth: admin }), 200);
-    await pushImageAs(server.url, token, 'carol/second', 'v1');
+    await pushImage(server.url, 'carol/second', 'v1', { token });
     // a downgrade makes the newer one read-only: its pull works, its push is refused with the reason
     await expectJson(await server.api('/namespaces/carol/plan', { method: 'PUT', json: { plan: 'free' }, auth: admin }), 200);
     const usage = await expectJson<{ read_only_repositories: string[] }>(await server.api('/namespaces/carol/usage', { auth: { basic: ['carol', PASSWORD] } }), 200);
@@ -149,7 +150,7 @@ describe('/api/v1 plans, usage, and plan limits on /v2', () => {
 
   it('stops an upload that streams past the storage quota, and still answers with the reason', async () => {
     const token = await tokenFor(server.url, login('dave'), ['repository:dave/app:pull,push']);
-    await pushImageAs(server.url, token, 'dave/app', 'v1');
+    await pushImage(server.url, 'dave/app', 'v1', { token });
     const used = (await expectJson<{ storage_bytes: number }>(await server.api('/namespaces/dave/usage', { auth: admin }), 200)).storage_bytes;
     assert.ok(used > 512);
     await server.hub.plans.update('free', { storageBytes: used + 1000 });

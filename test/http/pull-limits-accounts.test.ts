@@ -2,7 +2,8 @@
 // raises the limit at once (asked per request, not when the token was issued).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { bearer, pushImageAs, TestClock, tokenFor, type Login } from '../support/auth.js';
+import { bearer, TestClock, tokenFor, type Login } from '../support/auth.js';
+import { pushImage } from '../support/images.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 describe('pull limits per account and plan', () => {
@@ -20,7 +21,7 @@ describe('pull limits per account and plan', () => {
     await server.hub.settings.set('anonymousPullLimit', 1);
     await server.hub.settings.set('anonymousPullWindowSeconds', 60);
     const push = await tokenFor(server.url, alice, ['repository:alice/app:push,pull']);
-    await pushImageAs(server.url, push, 'alice/app', 'v1');
+    await pushImage(server.url, 'alice/app', 'v1', { token: push });
   });
   after(() => server?.stop());
 

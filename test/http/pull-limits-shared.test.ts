@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
-import { ACCEPT_ALL, makeImage, pushImage } from '../support/images.js';
+import { ACCEPT_ALL, pushImage } from '../support/images.js';
 import { uniqueName } from '../support/oci.js';
 import { deleteRedisPrefix, redisKeys, redisTestPrefix, redisTestUrl, skipUnlessRedis } from '../support/redis.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -24,7 +24,7 @@ describe('pull limits shared by replicas through Redis', { skip }, () => {
     await a.hub.settings.set('anonymousPullLimit', 3);
     await a.hub.settings.set('anonymousPullWindowSeconds', 3600);
     repo = `test/${uniqueName('shared')}`;
-    await pushImage(a.url, repo, makeImage({ layers: 1, layerBytes: 100 }), 'latest');
+    await pushImage(a.url, repo, 'latest', { layers: 1, layerBytes: 100 });
   });
 
   after(async () => {

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TestClock } from '../support/auth.js';
-import { ACCEPT_ALL, DOCKER_MANIFEST, makeImage, makeIndex, OCI_INDEX, pushImage, pushManifest } from '../support/images.js';
-import { uniqueName } from '../support/oci.js';
+import { ACCEPT_ALL, DOCKER_MANIFEST, makeImage, makeIndex, OCI_INDEX, pushImage } from '../support/images.js';
+import { pushManifest, uniqueName } from '../support/oci.js';
 import { startTestServer, testBackends, type TestServer } from '../support/server.js';
 
 for (const { backend, options } of await testBackends()) {
@@ -21,7 +21,7 @@ for (const { backend, options } of await testBackends()) {
       await server.hub.settings.set('anonymousPullLimit', 3);
       await server.hub.settings.set('anonymousPullWindowSeconds', 3600);
       repo = `test/${uniqueName('limits')}`;
-      await pushImage(server.url, repo, makeImage({ layers: 1, layerBytes: 100 }), 'latest');
+      await pushImage(server.url, repo, 'latest', { layers: 1, layerBytes: 100 });
     });
 
     after(async () => {
@@ -80,17 +80,17 @@ for (const { backend, options } of await testBackends()) {
 
     it('a multi-arch pull counts once: the index counts, the platform manifest it lists does not; an image by digest counts', async () => {
       const multi = `test/${uniqueName('multi')}`;
-      const amd64 = makeImage({ architecture: 'amd64', layers: 1, layerBytes: 100 });
-      const arm64 = makeImage({ architecture: 'arm64', layers: 1, layerBytes: 100 });
-      await pushImage(server.url, multi, amd64);
-      await pushImage(server.url, multi, arm64);
+      const amd64 = makeImage({ platform: { architecture: 'amd64', os: 'linux' }, layers: 1, layerBytes: 100 });
+      const arm64 = makeImage({ platform: { architecture: 'arm64', os: 'linux' }, layers: 1, layerBytes: 100 });
+      await pushImage(server.url, multi, amd64.digest, { image: amd64 });
+      await pushImage(server.url, multi, arm64.digest, { image: arm64 });
       const index = makeIndex([
         { image: amd64, architecture: 'amd64' },
         { image: arm64, architecture: 'arm64' },
       ]);
-      await pushManifest(server.url, multi, 'latest', OCI_INDEX, index.body);
+      await pushManifest(server.url, multi, 'latest', index.body, OCI_INDEX);
       const single = makeImage({ layers: 1, layerBytes: 100 });
-      await pushImage(server.url, multi, single);
+      await pushImage(server.url, multi, single.digest, { image: single });
 
       const from = '203.0.113.12';
       assert.equal((await pull('latest', from, 'GET', multi)).remaining, '2;w=3600', 'the index');
@@ -148,9 +148,9 @@ for (const { backend, options } of await testBackends()) {
 
     it('a client that only asks for a Docker manifest gets the platform manifest of the index by tag, counted once', async () => {
       const multi = `test/${uniqueName('legacy')}`;
-      const image = makeImage({ architecture: 'amd64', layers: 1, layerBytes: 100 });
-      await pushImage(server.url, multi, image);
-      await pushManifest(server.url, multi, 'latest', OCI_INDEX, makeIndex([{ image, architecture: 'amd64' }]).body);
+      const image = makeImage({ platform: { architecture: 'amd64', os: 'linux' }, layers: 1, layerBytes: 100 });
+      await pushImage(server.url, multi, image.digest, { image });
+      await pushManifest(server.url, multi, 'latest', makeIndex([{ image, architecture: 'amd64' }]).body, OCI_INDEX);
       const res = await fetch(`${server.url}/v2/${multi}/manifests/latest`, {
         headers: { accept: `application/vnd.oci.image.manifest.v1+json, ${DOCKER_MANIFEST}`, 'x-forwarded-for': '203.0.113.15' },
       });
@@ -173,7 +173,7 @@ describe('pull limits without a trusted proxy', () => {
 
   it('ignore X-Forwarded-For: every request is the socket address, whatever the header says', async () => {
     const repo = `test/${uniqueName('proxy')}`;
-    await pushImage(server.url, repo, makeImage({ layers: 1, layerBytes: 100 }), 'latest');
+    await pushImage(server.url, repo, 'latest', { layers: 1, layerBytes: 100 });
     const pull = (from: string) => fetch(`${server.url}/v2/${repo}/manifests/latest`, { headers: { accept: ACCEPT_ALL, 'x-forwarded-for': from } });
     const first = await pull('198.51.100.1');
     await first.arrayBuffer();

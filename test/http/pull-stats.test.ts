@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TestClock } from '../support/auth.js';
-import { ACCEPT_ALL, makeImage, makeIndex, OCI_INDEX, pushImage, pushManifest } from '../support/images.js';
-import { uniqueName } from '../support/oci.js';
+import { ACCEPT_ALL, makeImage, makeIndex, OCI_INDEX, pushImage } from '../support/images.js';
+import { pushManifest, uniqueName } from '../support/oci.js';
 import { startTestServer, testBackends, type TestServer } from '../support/server.js';
 
 for (const { backend, options } of await testBackends()) {
@@ -36,8 +36,8 @@ for (const { backend, options } of await testBackends()) {
       const repo = `test/${uniqueName('stats')}`;
       const v1 = makeImage({ layers: 1, layerBytes: 100 });
       const v2 = makeImage({ layers: 1, layerBytes: 100 });
-      await pushImage(server.url, repo, v1, 'v1');
-      await pushImage(server.url, repo, v2, 'v2');
+      await pushImage(server.url, repo, 'v1', { image: v1 });
+      await pushImage(server.url, repo, 'v2', { image: v2 });
       const fresh = await shown(repo);
       assert.equal(fresh.pull_count, 0);
       assert.equal(fresh.last_pulled, null);
@@ -69,11 +69,11 @@ for (const { backend, options } of await testBackends()) {
 
     it('a multi-arch pull (the index, then one platform manifest) counts once', async () => {
       const repo = `test/${uniqueName('multi')}`;
-      const amd64 = makeImage({ architecture: 'amd64', layers: 1, layerBytes: 100 });
-      const arm64 = makeImage({ architecture: 'arm64', layers: 1, layerBytes: 100 });
-      await pushImage(server.url, repo, amd64);
-      await pushImage(server.url, repo, arm64);
-      await pushManifest(server.url, repo, 'latest', OCI_INDEX, makeIndex([{ image: amd64, architecture: 'amd64' }, { image: arm64, architecture: 'arm64' }]).body);
+      const amd64 = makeImage({ platform: { architecture: 'amd64', os: 'linux' }, layers: 1, layerBytes: 100 });
+      const arm64 = makeImage({ platform: { architecture: 'arm64', os: 'linux' }, layers: 1, layerBytes: 100 });
+      await pushImage(server.url, repo, amd64.digest, { image: amd64 });
+      await pushImage(server.url, repo, arm64.digest, { image: arm64 });
+      await pushManifest(server.url, repo, 'latest', makeIndex([{ image: amd64, architecture: 'amd64' }, { image: arm64, architecture: 'arm64' }]).body, OCI_INDEX);
       await pull(repo, 'latest');
       await pull(repo, arm64.digest);
       await server.hub.pullStats.flush();
@@ -85,7 +85,7 @@ for (const { backend, options } of await testBackends()) {
       const first = await startTestServer({}, { clock, backend });
       try {
         const repo = `test/${uniqueName('closing')}`;
-        await pushImage(first.url, repo, makeImage({ layers: 1, layerBytes: 100 }), 'latest');
+        await pushImage(first.url, repo, 'latest', { layers: 1, layerBytes: 100 });
         const res = await fetch(`${first.url}/v2/${repo}/manifests/latest`, { headers: { accept: ACCEPT_ALL } });
         await res.arrayBuffer();
         await first.close();

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { LogCapture } from '../../src/shared-state/redis-connection.testing.js';
-import { bearer, pushImageAs, TestClock, tokenFor, tokenGet, type Login } from '../support/auth.js';
+import { bearer, TestClock, tokenFor, tokenGet, type Login } from '../support/auth.js';
+import { pushImage } from '../support/images.js';
 import { MT } from '../support/oci.js';
 import { skipUnlessRedisServer, startPrivateRedis, type PrivateRedis } from '../support/redis.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -58,7 +59,7 @@ describe('Redis down under a running Pier', await skipUnlessRedisServer(), () =>
     assert.equal((await wrongLogin('192.0.2.1')).status, 401);
     assert.equal(await keys('login:*'), 1);
     const token = await tokenFor(server.url, alice, ['repository:alice/app:pull,push']);
-    const v1 = await pushImageAs(server.url, token, 'alice/app', 'latest');
+    const v1 = await pushImage(server.url, 'alice/app', 'latest', { token });
     assert.equal(await pull(token, 'latest'), v1.digest);
     assert.equal(await keys('mc:m:*'), 1, 'the pulled manifest is cached');
 
@@ -67,7 +68,7 @@ describe('Redis down under a running Pier', await skipUnlessRedisServer(), () =>
 
     // down: a login works, a push moves the tag, the pull sees it
     const again = await tokenFor(server.url, alice, ['repository:alice/app:pull,push']);
-    const v2 = await pushImageAs(server.url, again, 'alice/app', 'latest');
+    const v2 = await pushImage(server.url, 'alice/app', 'latest', { token: again });
     assert.equal(await pull(again, 'latest'), v2.digest);
     assert.equal(await pull(again, v1.digest), v1.digest);
     // failed logins are still throttled, in this process

@@ -8,13 +8,12 @@ import {
   ociIndex,
   ociManifest,
   pushBlob,
-  pushImage,
   pushManifest,
   randomBlob,
   sha256,
   type Descriptor,
-  type PushedImage,
 } from '../support/oci.js';
+import { pushImage, type PushedImage } from '../support/images.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 interface ReferrersIndex {

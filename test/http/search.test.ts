@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createUser, expectJson, expectProblem, PASSWORD, pushImage, signIn, startApiServer, type ApiServer } from '../support/api.js';
+import { createUser, expectJson, expectProblem, PASSWORD, signIn, startApiServer, type ApiServer } from '../support/api.js';
+import { pushImage } from '../support/images.js';
 import { basic, tokenFor } from '../support/auth.js';
 
 interface SearchPage {
@@ -24,7 +25,7 @@ describe('/v1/search (docker search)', () => {
     await createUser(server, 'bob');
     await server.hub.organizations.create('acme', 'bob');
     await server.hub.organizations.setVerifiedPublisher('acme', true);
-    for (const name of ['alice/webapp', 'alice/secret-web', 'library/web', 'library/nginx', 'acme/web-tools', 'bob/other']) await pushImage(server.registry, name);
+    for (const name of ['alice/webapp', 'alice/secret-web', 'library/web', 'library/nginx', 'acme/web-tools', 'bob/other']) await pushImage(server.registry, name, 'latest');
     await server.hub.repositories.setVisibility('alice/secret-web', true);
   });
   after(() => server.stop());

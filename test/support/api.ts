@@ -3,13 +3,9 @@
  * each kind of credential, and the assertion every API error must pass.
  */
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
 import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, problemStatus, type ProblemKind } from '../../src/http/api/problem.js';
-import type { RepositoryName } from '../../src/oci/names.js';
 import type { Clock } from '../../src/registry/ports.js';
-import type { Registry } from '../../src/registry/registry.js';
 import { startTestServer, type TestServer } from './server.js';
-import { jsonBytes, MT, sha256 } from './oci.js';
 
 export interface ApiServer extends TestServer {
   /** moves the server's clock forward */
@@ -100,21 +96,4 @@ export async function createUser(server: TestServer, name: string, options: { ad
 export async function signIn(server: ApiServer, name: string, password = PASSWORD): Promise<string> {
   const res = await server.api('/users/login', { method: 'POST', json: { username: name, password } });
   return (await expectJson<{ token: string }>(res, 200)).token;
-}
-
-/** Pushes a one-layer image through the registry engine, as a push would (first push creates the hub's row). */
-export async function pushImage(registry: Registry, repository: string, tag = 'latest'): Promise<void> {
-  const name = repository as RepositoryName;
-  const config = jsonBytes({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } });
-  const layer = Buffer.from(`layer of ${repository} ${Math.random()}`);
-  for (const blob of [config, layer]) {
-    await registry.uploads.monolithic(name, sha256(blob), Readable.from([blob]), { length: blob.length }, { account: 'test' });
-  }
-  const manifest = jsonBytes({
-    schemaVersion: 2,
-    mediaType: MT.OciManifest,
-    config: { mediaType: MT.OciConfig, digest: sha256(config), size: config.length },
-    layers: [{ mediaType: MT.OciLayer, digest: sha256(layer), size: layer.length }],
-  });
-  await registry.manifests.put(name, tag, manifest, MT.OciManifest, [], { account: 'test' });
 }

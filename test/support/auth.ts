@@ -1,10 +1,8 @@
 /**
- * Helpers for token-auth tests: a settable clock, Basic credentials, /token requests, challenge
- * parsing, and pushes that carry a bearer token.
+ * Helpers for token-auth tests: a settable clock, Basic credentials, /token requests and challenge
+ * parsing. Pushes with a token: `pushImage(url, repo, tag, { token })` (images.ts).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { MT, bin, descriptorOf, jsonBytes, ociManifest, sha256 } from './oci.js';
 
 export class TestClock {
   constructor(public t = Date.parse('2030-01-01T00:00:00Z')) {}
@@ -103,42 +101,4 @@ export function parseChallenge(header: string | null): { scheme: string; params:
   const params: Record<string, string> = {};
   for (const match of header.slice(space + 1).matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g)) params[match[1]!] = match[2]!.replace(/\\(.)/g, '$1');
   return { scheme, params };
-}
-
-export interface Image {
-  repo: string;
-  tag: string;
-  /** the manifest's digest */
-  digest: string;
-  manifest: Buffer;
-  config: { digest: string; bytes: Buffer };
-  layer: { digest: string; bytes: Buffer };
-}
-
-/** Pushes a blob in one POST with a bearer token. */
-export async function pushBlobAs(base: string, token: string, repo: string, bytes: Buffer): Promise<string> {
-  const digest = sha256(bytes);
-  const res = await fetch(`${base}/v2/${repo}/blobs/uploads/?digest=${encodeURIComponent(digest)}`, {
-    method: 'POST',
-    headers: { ...bearer(token), 'content-type': 'application/octet-stream' },
-    body: bin(bytes),
-  });
-  assert.equal(res.status, 201, `push blob to ${repo}: ${await res.text()}`);
-  return digest;
-}
-
-/** A small image (config, one layer, manifest) pushed with a bearer token. */
-export async function pushImageAs(base: string, token: string, repo: string, tag: string): Promise<Image> {
-  const config = jsonBytes({ architecture: 'amd64', os: 'linux', nonce: randomBytes(8).toString('hex') });
-  const layer = randomBytes(512);
-  await pushBlobAs(base, token, repo, config);
-  await pushBlobAs(base, token, repo, layer);
-  const manifest = jsonBytes(ociManifest({ config: descriptorOf(MT.OciConfig, config), layers: [descriptorOf(MT.OciLayer, layer)] }));
-  const res = await fetch(`${base}/v2/${repo}/manifests/${tag}`, {
-    method: 'PUT',
-    headers: { ...bearer(token), 'content-type': MT.OciManifest },
-    body: bin(manifest),
-  });
-  assert.equal(res.status, 201, `push manifest to ${repo}: ${await res.text()}`);
-  return { repo, tag, digest: sha256(manifest), manifest, config: { digest: sha256(config), bytes: config }, layer: { digest: sha256(layer), bytes: layer } };
 }

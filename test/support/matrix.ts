@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { bearer, jwtPayload, parseChallenge, pushBlobAs, pushImageAs, tokenFor, tokenGet, type Image, type Login } from './auth.js';
-import { bin, descriptorOf, jsonBytes, MT, ociManifest } from './oci.js';
+import { bearer, jwtPayload, parseChallenge, tokenFor, tokenGet, type Login } from './auth.js';
+import { pushImage, type PushedImage } from './images.js';
+import { bin, descriptorOf, jsonBytes, MT, ociManifest, pushBlob } from './oci.js';
 
 /** The kinds of /v2 request a permission matrix runs (the user matrix and the organisation matrix). */
 export type MatrixRoute =
@@ -27,7 +28,7 @@ export interface MatrixAnswer {
 export interface MatrixSetup {
   url: string;
   /** the image pushed into each repository the matrix asks about (MISSING borrows PRIVATE's) */
-  images: Record<string, Image>;
+  images: Record<string, PushedImage>;
   privateRepository: string;
   missingRepository: string;
   /** who pushes what a destructive request destroys */
@@ -47,8 +48,8 @@ export function matrixClient(setup: MatrixSetup, options: { requireToken?: boole
   async function victim(route: MatrixRoute, repo: string): Promise<string> {
     const target = repo === MISSING ? PRIVATE : repo;
     const token = await tokenFor(url, setup.admin, [`repository:${target}:pull,push`]);
-    if (route === 'DELETE blob') return pushBlobAs(url, token, target, randomBytes(64));
-    return (await pushImageAs(url, token, target, `victim-${randomBytes(4).toString('hex')}`)).digest;
+    if (route === 'DELETE blob') return (await pushBlob(url, target, randomBytes(64), { token })).digest;
+    return (await pushImage(url, target, `victim-${randomBytes(4).toString('hex')}`, { token })).digest;
   }
 
   async function request(route: MatrixRoute, repo: string, token?: string, victimRef?: string): Promise<Response> {
@@ -56,11 +57,11 @@ export function matrixClient(setup: MatrixSetup, options: { requireToken?: boole
     const auth = token ? bearer(token) : {};
     switch (route) {
       case 'HEAD manifest':
-        return fetch(`${url}/v2/${repo}/manifests/${image.tag}`, { method: 'HEAD', headers: auth });
+        return fetch(`${url}/v2/${repo}/manifests/${image.reference}`, { method: 'HEAD', headers: auth });
       case 'GET manifest':
         return fetch(`${url}/v2/${repo}/manifests/${image.digest}`, { headers: { ...auth, accept: MT.OciManifest } });
       case 'GET blob':
-        return fetch(`${url}/v2/${repo}/blobs/${image.layer.digest}`, { headers: auth });
+        return fetch(`${url}/v2/${repo}/blobs/${image.layers[0]!.digest}`, { headers: auth });
       case 'tags list':
         return fetch(`${url}/v2/${repo}/tags/list`, { headers: auth });
       case 'referrers':
@@ -69,7 +70,7 @@ export function matrixClient(setup: MatrixSetup, options: { requireToken?: boole
         return fetch(`${url}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers: auth });
       case 'PUT manifest': {
         const manifest = jsonBytes(
-          ociManifest({ config: descriptorOf(MT.OciConfig, image.config.bytes), layers: [descriptorOf(MT.OciLayer, image.layer.bytes)], annotations: { n: randomBytes(4).toString('hex') } }),
+          ociManifest({ config: descriptorOf(MT.OciConfig, image.config.bytes), layers: [descriptorOf(MT.OciLayer, image.layers[0]!.bytes)], annotations: { n: randomBytes(4).toString('hex') } }),
         );
         return fetch(`${url}/v2/${repo}/manifests/matrix`, { method: 'PUT', headers: { ...auth, 'content-type': MT.OciManifest }, body: bin(manifest) });
       }

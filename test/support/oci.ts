@@ -118,16 +118,25 @@ export interface PushedBlob {
   bytes: Buffer;
 }
 
+/** Credentials of a push: a bearer token (token-mode servers), or none (open mode). */
+export interface PushAuth {
+  token?: string;
+}
+
+function authHeaders(auth: PushAuth): Record<string, string> {
+  return auth.token ? { authorization: `Bearer ${auth.token}` } : {};
+}
+
 /** Pushes a blob in one POST ?digest= request and checks the 201. */
-export async function pushBlob(base: string, repo: string, data: Buffer): Promise<PushedBlob> {
+export async function pushBlob(base: string, repo: string, data: Buffer, auth: PushAuth = {}): Promise<PushedBlob> {
   const digest = sha256(data);
   const res = await fetch(`${base}/v2/${repo}/blobs/uploads/?digest=${encodeURIComponent(digest)}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/octet-stream' },
+    headers: { ...authHeaders(auth), 'content-type': 'application/octet-stream' },
     body: bin(data),
   });
-  await res.arrayBuffer();
-  assert.equal(res.status, 201, `pushing a blob to ${repo}`);
+  const text = await res.text();
+  assert.equal(res.status, 201, `pushing a blob to ${repo}: ${text}`);
   assert.equal(res.headers.get('docker-content-digest'), digest);
   return { digest, size: data.length, bytes: data };
 }
@@ -155,12 +164,13 @@ export async function putManifest(
   reference: string,
   body: Buffer | Record<string, unknown>,
   contentType?: string,
+  auth: PushAuth = {},
 ): Promise<Response> {
   const bytes = Buffer.isBuffer(body) ? body : jsonBytes(body);
   const type = contentType ?? (Buffer.isBuffer(body) ? undefined : (body.mediaType as string | undefined));
   return fetch(`${base}/v2/${repo}/manifests/${reference}`, {
     method: 'PUT',
-    headers: type ? { 'content-type': type } : {},
+    headers: { ...authHeaders(auth), ...(type ? { 'content-type': type } : {}) },
     body: bin(bytes),
   });
 }
@@ -172,72 +182,15 @@ export async function pushManifest(
   reference: string,
   body: Buffer | Record<string, unknown>,
   contentType?: string,
+  auth: PushAuth = {},
 ): Promise<{ digest: string; bytes: Buffer; size: number }> {
   const bytes = Buffer.isBuffer(body) ? body : jsonBytes(body);
-  const res = await putManifest(base, repo, reference, bytes, contentType ?? (Buffer.isBuffer(body) ? undefined : (body.mediaType as string)));
+  const res = await putManifest(base, repo, reference, bytes, contentType ?? (Buffer.isBuffer(body) ? undefined : (body.mediaType as string)), auth);
   const text = await res.text();
   assert.equal(res.status, 201, `pushing manifest ${repo}:${reference}: ${text}`);
   const digest = sha256(bytes);
   assert.equal(res.headers.get('docker-content-digest'), digest);
   return { digest, bytes, size: bytes.length };
-}
-
-export interface PushedImage {
-  digest: string;
-  bytes: Buffer;
-  size: number;
-  mediaType: string;
-  config: PushedBlob;
-  layers: PushedBlob[];
-  /** a descriptor of this manifest, for indexes and subjects */
-  descriptor: Descriptor;
-}
-
-/** Pushes a config, `layers` random layers and an OCI (or Docker) image manifest under `reference`. */
-export async function pushImage(
-  base: string,
-  repo: string,
-  reference: string,
-  options: {
-    docker?: boolean;
-    layers?: number;
-    platform?: { architecture: string; os: string; variant?: string };
-    subject?: Descriptor;
-    artifactType?: string;
-    annotations?: Record<string, string>;
-    configMediaType?: string;
-  } = {},
-): Promise<PushedImage> {
-  const configBytes = jsonBytes({
-    architecture: options.platform?.architecture ?? 'amd64',
-    os: options.platform?.os ?? 'linux',
-    nonce: randomBytes(8).toString('hex'),
-  });
-  const config = await pushBlob(base, repo, configBytes);
-  const layers: PushedBlob[] = [];
-  for (let i = 0; i < (options.layers ?? 1); i++) layers.push(await pushBlob(base, repo, randomBlob(64 + i)));
-  const configType = options.configMediaType ?? (options.docker ? MT.DockerConfig : MT.OciConfig);
-  const layerType = options.docker ? MT.DockerLayer : MT.OciLayer;
-  const configDescriptor = descriptorOf(configType, configBytes);
-  const layerDescriptors = layers.map((l) => descriptorOf(layerType, l.bytes));
-  const body = options.docker
-    ? dockerManifest({ config: configDescriptor, layers: layerDescriptors })
-    : ociManifest({
-        config: configDescriptor,
-        layers: layerDescriptors,
-        subject: options.subject,
-        artifactType: options.artifactType,
-        annotations: options.annotations,
-      });
-  const mediaType = options.docker ? MT.DockerManifest : MT.OciManifest;
-  const pushed = await pushManifest(base, repo, reference, body, mediaType);
-  return {
-    ...pushed,
-    mediaType,
-    config,
-    layers,
-    descriptor: { mediaType, digest: pushed.digest, size: pushed.size, ...(options.platform ? { platform: options.platform } : {}) },
-  };
 }
 
 // ---- raw requests ---------------------------------------------------------------------------
