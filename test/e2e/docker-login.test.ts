@@ -3,8 +3,7 @@
 // docker logout and public pulls, the identity token refreshed through the OAuth2 POST flow.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DockerClient, findDockerDaemon } from '../support/docker.js';
@@ -18,7 +17,6 @@ describe('docker login against Pier', { ...skipUnless(daemon), timeout: 20 * 60_
   let server: TestServer;
   let docker: DockerClient;
   let registry: string;
-  let workDir: string;
   let imageId: string;
   const refs = new Set<string>();
 
@@ -26,15 +24,10 @@ describe('docker login against Pier', { ...skipUnless(daemon), timeout: 20 * 60_
     server = await startTestServer({ 'auth.mode': 'token' });
     registry = new URL(server.url).host;
     docker = await DockerClient.create(requireTool(daemon));
-    workDir = await mkdtemp(join(tmpdir(), 'pier-docker-login-'));
     await server.hub.accounts.create({ name: 'alice', password: 'alice-password-1' });
     await server.hub.accounts.create({ name: 'bob', password: 'bob-password-1' });
-    await writeFile(join(workDir, 'data.bin'), randomBytes(100_000));
-    await writeFile(join(workDir, 'Dockerfile'), 'FROM scratch\nCOPY data.bin /data.bin\n');
     const tag = `pier-login-test:${Date.now()}`;
-    refs.add(tag);
-    await docker.ok(['build', '--quiet', '--tag', tag, workDir]);
-    imageId = (await docker.inspectImage(tag)).Id;
+    imageId = (await docker.buildImage({ 'data.bin': randomBytes(100_000) }, tag)).id;
     for (const name of ['alice/app:v1', 'alice/secret:v1', 'bob/app:v1']) {
       refs.add(`${registry}/${name}`);
       await docker.ok(['tag', tag, `${registry}/${name}`]);
@@ -44,7 +37,6 @@ describe('docker login against Pier', { ...skipUnless(daemon), timeout: 20 * 60_
   after(async () => {
     await docker?.cleanup([...refs, ...(imageId ? [imageId] : [])]);
     await server?.stop();
-    if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
   const login = (user: string, secret: string) => docker.ok(['login', '--username', user, '--password-stdin', registry], { input: secret });

@@ -4,9 +4,6 @@
 // name, and anyone pulls it.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DockerClient, findDockerDaemon } from '../support/docker.js';
 import { requireTool, skipUnless } from '../support/exec.js';
@@ -19,7 +16,6 @@ describe('docker with organisations and official images', { ...skipUnless(daemon
   let server: TestServer;
   let docker: DockerClient;
   let registry: string;
-  let workDir: string;
   let imageId: string;
   const refs = new Set<string>();
   const official = `pier-official-${randomBytes(3).toString('hex')}`;
@@ -28,7 +24,6 @@ describe('docker with organisations and official images', { ...skipUnless(daemon
     server = await startTestServer({ 'auth.mode': 'token' });
     registry = new URL(server.url).host;
     docker = await DockerClient.create(requireTool(daemon));
-    workDir = await mkdtemp(join(tmpdir(), 'pier-docker-org-'));
     const { hub } = server;
     for (const name of ['olive', 'wade', 'stranger']) await hub.accounts.create({ name, password: `${name}-password-1` });
     await hub.accounts.create({ name: 'boss', password: 'boss-password-1', admin: true });
@@ -39,12 +34,8 @@ describe('docker with organisations and official images', { ...skipUnless(daemon
     await hub.teams.addMember('acme', 'builders', 'wade');
     await hub.teams.setPermission('acme', 'builders', 'app', 'write');
 
-    await writeFile(join(workDir, 'data.bin'), randomBytes(100_000));
-    await writeFile(join(workDir, 'Dockerfile'), 'FROM scratch\nCOPY data.bin /data.bin\n');
     const tag = `pier-org-test:${Date.now()}`;
-    refs.add(tag);
-    await docker.ok(['build', '--quiet', '--tag', tag, workDir]);
-    imageId = (await docker.inspectImage(tag)).Id;
+    imageId = (await docker.buildImage({ 'data.bin': randomBytes(100_000) }, tag)).id;
     for (const name of ['acme/app:v1', 'acme/other:v1', `${official}:v1`]) {
       refs.add(`${registry}/${name}`);
       await docker.ok(['tag', tag, `${registry}/${name}`]);
@@ -54,7 +45,6 @@ describe('docker with organisations and official images', { ...skipUnless(daemon
   after(async () => {
     await docker?.cleanup([...refs, ...(imageId ? [imageId] : [])]);
     await server?.stop();
-    if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
   const login = (user: string, secret: string) => docker.ok(['login', '--username', user, '--password-stdin', registry], { input: secret });

@@ -4,9 +4,6 @@
 // (through the API) makes the newer repository read-only: push refused with the reason, pull works.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runPier } from '../support/cli.js';
 import { DockerClient, findDockerDaemon } from '../support/docker.js';
@@ -21,17 +18,12 @@ describe('plans with docker', { ...skipUnless(daemon), timeout: 20 * 60_000 }, (
   let server: TestServer;
   let docker: DockerClient;
   let registry: string;
-  let workDir: string;
   const refs = new Set<string>();
 
   /** A one-layer image of its own random bytes (so docker mounts nothing from another repository), tagged `ref`. */
   async function build(ref: string): Promise<void> {
-    const dir = join(workDir, String(refs.size));
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'data.bin'), randomBytes(200_000));
-    await writeFile(join(dir, 'Dockerfile'), 'FROM scratch\nCOPY data.bin /data.bin\n');
     refs.add(`${registry}/${ref}`);
-    await docker.ok(['build', '--quiet', '--tag', `${registry}/${ref}`, dir]);
+    await docker.buildImage({ 'data.bin': randomBytes(200_000) }, `${registry}/${ref}`);
   }
 
   const count = async (table: 'blobs' | 'uploads') =>
@@ -41,7 +33,6 @@ describe('plans with docker', { ...skipUnless(daemon), timeout: 20 * 60_000 }, (
     server = await startTestServer({ 'auth.mode': 'token' });
     registry = new URL(server.url).host;
     docker = await DockerClient.create(requireTool(daemon));
-    workDir = await mkdtemp(join(tmpdir(), 'pier-docker-plans-'));
     await server.hub.accounts.create({ name: 'boss', password: 'boss-password-1', admin: true });
     await server.hub.accounts.create({ name: 'alice', password: PASSWORD });
     await server.hub.accounts.setDefaultPrivate('alice', true);
@@ -54,7 +45,6 @@ describe('plans with docker', { ...skipUnless(daemon), timeout: 20 * 60_000 }, (
   after(async () => {
     await docker?.cleanup(refs);
     await server?.stop();
-    if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
   it('pushes the first private repository of a free account', async () => {

@@ -3,9 +3,6 @@
 // The daemon connects from 127.0.0.1, which is exempt by default: the test lifts the exemption.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DockerClient, findDockerDaemon } from '../support/docker.js';
 import { requireTool, skipUnless } from '../support/exec.js';
@@ -17,7 +14,6 @@ const daemon = await findDockerDaemon();
 describe('docker pull and the pull rate limit', { ...skipUnless(daemon), timeout: 10 * 60_000 }, () => {
   let server: TestServer;
   let docker: DockerClient;
-  let workDir: string;
   let refs: string[];
   let repository: string;
 
@@ -25,15 +21,12 @@ describe('docker pull and the pull rate limit', { ...skipUnless(daemon), timeout
     const host = requireTool(daemon);
     server = await startTestServer();
     docker = await DockerClient.create(host);
-    workDir = await mkdtemp(join(tmpdir(), 'pier-docker-limit-'));
     repository = `limits/app-${randomBytes(4).toString('hex')}`;
     // three different images: the daemon GETs a manifest it does not hold, but may only HEAD one
     // it still has in its content store (HEAD is free), so each counted pull is a new image
     refs = ['v1', 'v2', 'v3'].map((tag) => `${new URL(server.url).host}/${repository}:${tag}`);
-    await writeFile(join(workDir, 'Dockerfile'), 'FROM scratch\nCOPY data.bin /data.bin\n');
     for (const ref of refs) {
-      await writeFile(join(workDir, 'data.bin'), randomBytes(50_000));
-      await docker.ok(['build', '--quiet', '--tag', ref, workDir]);
+      await docker.buildImage({ 'data.bin': randomBytes(50_000) }, ref);
       await docker.ok(['push', ref]);
       await docker.ok(['rmi', ref]);
     }
@@ -44,7 +37,6 @@ describe('docker pull and the pull rate limit', { ...skipUnless(daemon), timeout
 
   after(async () => {
     await docker?.cleanup(refs ?? []);
-    if (workDir) await rm(workDir, { recursive: true, force: true });
     await server?.stop();
   });
 

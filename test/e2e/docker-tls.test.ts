@@ -201,7 +201,6 @@ describe('docker push and pull over built-in TLS', { ...skipUnless(dockerTls), t
   let ca: TestCa;
   let server: TestServer;
   let docker: DockerClient;
-  let workDir: string;
   /** 10.213.x.y:PORT */
   let registry: string;
   let certsDir: string;
@@ -227,13 +226,8 @@ describe('docker push and pull over built-in TLS', { ...skipUnless(dockerTls), t
     await server.hub.accounts.create({ name: 'alice', password: 'alice-password-1' });
 
     docker = await DockerClient.create(host);
-    workDir = await mkdtemp(join(tmpdir(), 'pier-docker-tls-'));
-    await writeFile(join(workDir, 'data.bin'), randomBytes(200_000));
-    await writeFile(join(workDir, 'Dockerfile'), 'FROM scratch\nCOPY data.bin /data.bin\n');
     const tag = `pier-tls-test:${Date.now()}`;
-    refs.add(tag);
-    await docker.ok(['build', '--quiet', '--tag', tag, workDir]);
-    imageId = (await docker.inspectImage(tag)).Id;
+    imageId = (await docker.buildImage({ 'data.bin': randomBytes(200_000) }, tag)).id;
     refs.add(`${registry}/alice/app:v1`);
     await docker.ok(['tag', tag, `${registry}/alice/app:v1`]);
   });
@@ -243,7 +237,6 @@ describe('docker push and pull over built-in TLS', { ...skipUnless(dockerTls), t
     if (!certsRootExisted) await rmdir(certsRoot).catch(() => {}); // only if empty: another test may use it
     await docker?.cleanup([...refs, ...(imageId ? [imageId] : [])]);
     await server?.stop();
-    if (workDir) await rm(workDir, { recursive: true, force: true });
     await ca?.remove();
     if (dockerTls.ok) dockerTls.value.address.remove();
   });

@@ -3,11 +3,8 @@
 // root and dockerd is installed). Without one the suite is skipped, except under CI=true where it fails.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DockerClient, findDockerDaemon } from '../support/docker.js';
+import { DockerClient, findDockerDaemon, type BuiltImage } from '../support/docker.js';
 import { requireTool, skipUnless } from '../support/exec.js';
 import { DOCKER_LIST, DOCKER_MANIFEST, fetchManifest } from '../support/images.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -45,8 +42,6 @@ describe('docker CLI against Pier', { ...skipUnless(daemon), timeout: 20 * 60_00
   let docker: DockerClient;
   /** 127.0.0.1:PORT */
   let registry: string;
-  let workDir: string;
-  const imageIds = new Set<string>();
   const refs = new Set<string>();
 
   before(async () => {
@@ -54,32 +49,21 @@ describe('docker CLI against Pier', { ...skipUnless(daemon), timeout: 20 * 60_00
     server = await startTestServer();
     registry = new URL(server.url).host;
     docker = await DockerClient.create(host);
-    workDir = await mkdtemp(join(tmpdir(), 'pier-docker-e2e-'));
   });
 
   after(async () => {
-    // by ID, so that every tag and pulled digest of the images built here goes too
-    await docker?.cleanup([...imageIds, ...refs]);
+    // the images built here go by ID (buildImage keeps them), so every tag and pulled digest goes too
+    await docker?.cleanup(refs);
     await server?.stop();
-    if (workDir) await rm(workDir, { recursive: true, force: true });
   });
 
   /** Builds a FROM scratch image with one COPY layer per file of random data, tagged `tag`. */
-  async function build(tag: string, layers: number, bytesPerLayer = 200_000): Promise<{ id: string; layers: string[] }> {
-    const context = await mkdtemp(join(workDir, 'context-'));
-    const lines = ['FROM scratch'];
-    for (let i = 0; i < layers; i++) {
-      await mkdir(join(context, `part${i}`));
-      await writeFile(join(context, `part${i}`, 'data.bin'), randomBytes(bytesPerLayer));
-      lines.push(`COPY part${i}/ /part${i}/`);
-    }
-    await writeFile(join(context, 'Dockerfile'), `${lines.join('\n')}\n`);
-    refs.add(tag);
-    await docker.ok(['build', '--quiet', '--tag', tag, context], { timeoutMs: 180_000 });
-    const image = await docker.inspectImage(tag);
-    imageIds.add(image.Id);
-    assert.equal(image.RootFS.Layers.length, layers, 'one layer per COPY');
-    return { id: image.Id, layers: image.RootFS.Layers };
+  async function build(tag: string, layers: number, bytesPerLayer = 200_000): Promise<BuiltImage> {
+    const files: Record<string, Uint8Array> = {};
+    for (let i = 0; i < layers; i++) files[`part${i}/data.bin`] = randomBytes(bytesPerLayer);
+    const image = await docker.buildImage(files, tag);
+    assert.equal(image.layers.length, layers, 'one layer per COPY');
+    return image;
   }
 
   async function push(ref: string): Promise<PushOutput> {

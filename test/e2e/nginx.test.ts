@@ -135,18 +135,8 @@ describe('Pier replicas behind nginx (deploy/nginx.conf)', { ...skip, timeout: 1
   it('docker logs in, pushes and pulls through nginx, and both replicas serve the push', skipUnless(daemon), async (t) => {
     docker = await DockerClient.create(requireTool(daemon));
     const registry = new URL(url).host;
-    const work = await mkdtemp(join(tmpdir(), 'pier-nginx-image-'));
-    try {
-      await writeFile(join(work, 'big.bin'), randomBytes(12 * 1024 * 1024));
-      await writeFile(join(work, 'small.bin'), randomBytes(1000));
-      await writeFile(join(work, 'Dockerfile'), 'FROM scratch\nCOPY big.bin /big.bin\nCOPY small.bin /small.bin\n');
-      local = `pier-nginx-test:${Date.now()}`;
-      refs.add(local);
-      await docker.ok(['build', '--quiet', '--tag', local, work]);
-      imageId = (await docker.inspectImage(local)).Id;
-    } finally {
-      await rm(work, { recursive: true, force: true });
-    }
+    local = `pier-nginx-test:${Date.now()}`;
+    imageId = (await docker.buildImage({ 'big.bin': randomBytes(12 * 1024 * 1024), 'small.bin': randomBytes(1000) }, local)).id;
     const ref = `${registry}/alice/app:v1`;
     refs.add(ref);
     await docker.ok(['tag', imageId, ref]);

@@ -3,8 +3,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bearer, tokenFor } from '../support/auth.js';
@@ -108,30 +106,22 @@ describe('a replica killed in the middle of a push', { ...skip, timeout: 10 * 60
 
   describe('with the docker CLI', { ...skipUnless(daemon) }, () => {
     let docker: DockerClient;
-    let workDir: string;
     let c: Replica;
     const refs = new Set<string>();
 
     before(async () => {
       docker = await DockerClient.create(requireTool(daemon));
-      workDir = await mkdtemp(join(tmpdir(), 'pier-kill-docker-'));
       c = await startReplica('c', { ...backends.env, PIER_DATA: join(backends.dir, 'data-c'), PIER_LOG_LEVEL: 'debug' });
     });
 
     after(async () => {
       await c?.stop();
       await docker?.cleanup(refs);
-      if (workDir) await rm(workDir, { recursive: true, force: true });
     });
 
     it('docker push interrupted by the kill is retried on the survivor and pulls back identical', async () => {
-      await writeFile(join(workDir, 'big.bin'), randomBytes(48 * 1024 * 1024));
-      await writeFile(join(workDir, 'Dockerfile'), 'FROM scratch\nCOPY big.bin /big.bin\n');
       const local = `pier-kill-test:${Date.now()}`;
-      refs.add(local);
-      await docker.ok(['build', '--quiet', '--tag', local, workDir]);
-      const id = (await docker.inspectImage(local)).Id;
-      refs.add(id);
+      const { id } = await docker.buildImage({ 'big.bin': randomBytes(48 * 1024 * 1024) }, local);
       for (const replica of [b, c]) {
         await docker.ok(['login', '--username', alice.username, '--password-stdin', replica.host], { input: alice.secret });
       }

@@ -3,9 +3,6 @@
 // other, a chunked upload moves between them, tokens, login throttling and tags are shared.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { basic, bearer, jwtPayload, tokenFor } from '../support/auth.js';
 import { pushImage } from '../support/images.js';
@@ -141,28 +138,19 @@ describe('two replicas over shared backends', { ...skip, timeout: 10 * 60_000 },
 
   describe('with the docker CLI', { ...skipUnless(daemon) }, () => {
     let docker: DockerClient;
-    let workDir: string;
     const refs = new Set<string>();
 
     before(async () => {
       docker = await DockerClient.create(requireTool(daemon));
-      workDir = await mkdtemp(join(tmpdir(), 'pier-replicas-docker-'));
     });
 
     after(async () => {
       await docker?.cleanup(refs);
-      if (workDir) await rm(workDir, { recursive: true, force: true });
     });
 
     it('pushes through one replica and pulls through the other', async () => {
-      await writeFile(join(workDir, 'one.bin'), randomBytes(3 * 1024 * 1024));
-      await writeFile(join(workDir, 'two.bin'), randomBytes(200_000));
-      await writeFile(join(workDir, 'Dockerfile'), 'FROM scratch\nCOPY one.bin /one.bin\nCOPY two.bin /two.bin\n');
       const local = `pier-replicas-test:${Date.now()}`;
-      refs.add(local);
-      await docker.ok(['build', '--quiet', '--tag', local, workDir]);
-      const id = (await docker.inspectImage(local)).Id;
-      refs.add(id);
+      const { id } = await docker.buildImage({ 'one.bin': randomBytes(3 * 1024 * 1024), 'two.bin': randomBytes(200_000) }, local);
       for (const replica of [a, b]) {
         await docker.ok(['login', '--username', alice.username, '--password-stdin', replica.host], { input: alice.secret });
       }

@@ -1,6 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { inCi, run, runOk, which, type Availability, type RunOptions, type RunResult } from './exec.js';
 
 /** The socket scripts/start-dockerd.sh uses unless PIER_DOCKERD_SOCKET / PIER_DOCKERD_DIR say otherwise. */
@@ -61,8 +61,18 @@ export function findDockerDaemon(): Promise<Availability<string>> {
 
 export { inCi };
 
+export interface BuiltImage {
+  /** the image ID (the digest of its config) */
+  id: string;
+  /** diff IDs, one per file, in order */
+  layers: string[];
+}
+
 /** A docker CLI bound to one daemon and a throw-away DOCKER_CONFIG (never ~/.docker). */
 export class DockerClient {
+  /** tags and IDs of the images buildImage made, removed by cleanup() */
+  private readonly built = new Set<string>();
+
   private constructor(
     readonly host: string,
     readonly configDir: string,
@@ -98,9 +108,35 @@ export class DockerClient {
     return JSON.parse(stdout) as { Id: string; RepoDigests: string[]; RepoTags: string[]; RootFS: { Layers: string[] } };
   }
 
-  /** removes images (ignores ones already gone) and the config directory */
-  async cleanup(refs: Iterable<string>): Promise<void> {
-    const list = [...new Set(refs)];
+  /**
+   * Builds a `FROM scratch` image with one COPY layer per file (in order: `{ 'a.bin': bytes }`,
+   * paths may name folders), tagged `tag`. The daemon runs no container for that (a COPY-only
+   * Dockerfile, DOCKER_BUILDKIT=0); the build context is a temporary folder, removed afterwards,
+   * and the image goes at cleanup().
+   */
+  async buildImage(files: Record<string, Uint8Array>, tag: string): Promise<BuiltImage> {
+    const context = await mkdtemp(join(tmpdir(), 'pier-docker-build-'));
+    try {
+      const lines = ['FROM scratch'];
+      for (const [path, bytes] of Object.entries(files)) {
+        await mkdir(join(context, dirname(path)), { recursive: true });
+        await writeFile(join(context, path), bytes);
+        lines.push(`COPY ${path} /${path}`);
+      }
+      await writeFile(join(context, 'Dockerfile'), `${lines.join('\n')}\n`);
+      this.built.add(tag);
+      await this.ok(['build', '--quiet', '--tag', tag, context]);
+      const image = await this.inspectImage(tag);
+      this.built.add(image.Id);
+      return { id: image.Id, layers: image.RootFS.Layers };
+    } finally {
+      await rm(context, { recursive: true, force: true });
+    }
+  }
+
+  /** removes images (ignores ones already gone), those buildImage made, and the config directory */
+  async cleanup(refs: Iterable<string> = []): Promise<void> {
+    const list = [...new Set([...refs, ...this.built])];
     if (list.length > 0) await this.run(['rmi', '--force', ...list], { timeoutMs: 60_000 });
     await rm(this.configDir, { recursive: true, force: true });
   }
