@@ -42,19 +42,24 @@ const CALLS = [
   /process\.env\.PIER_TEST_\w+ \|\| '([a-z][\w.-]*)'/g,
 ];
 
-/** command -> the files that run it */
-function commandsRun(): Map<string, string[]> {
-  const files = [
+/** A file of a library's package that a test needs: installedFile('/usr/share/…', 'package'). */
+const INSTALLED_FILE = /\binstalledFile\(\s*'(\/[^']+)'/g;
+
+function testSources(): string[] {
+  return [
     ...sources(join(root, 'test'), (n) => n.endsWith('.ts')),
     ...sources(join(root, 'src'), (n) => /\.(test|suite|testing)\.ts$/.test(n)),
-  ];
+  ].filter((file) => !file.endsWith('ci-tools.test.ts'));
+}
+
+/** command (or installed file) -> the files that need it */
+function needed(patterns: RegExp[], name: (match: string) => string): Map<string, string[]> {
   const found = new Map<string, string[]>();
-  for (const file of files) {
-    if (file.endsWith('ci-tools.test.ts')) continue;
+  for (const file of testSources()) {
     const text = readFileSync(file, 'utf8');
-    for (const pattern of CALLS) {
+    for (const pattern of patterns) {
       for (const match of text.matchAll(pattern)) {
-        const command = basename(match[1]!);
+        const command = name(match[1]!);
         if (BUILT_IN.has(command)) continue;
         found.set(command, [...(found.get(command) ?? []), relative(root, file)]);
       }
@@ -63,21 +68,33 @@ function commandsRun(): Map<string, string[]> {
   return found;
 }
 
+const commandsRun = () => needed(CALLS, basename);
+const filesNeeded = () => needed([INSTALLED_FILE], (path) => path);
+
 describe('.ci/tools (what .ci/run installs on a fresh machine)', () => {
   it('lists every command a test runs', () => {
     const tools = listed();
     const run = commandsRun();
     // the scan itself works: these are run today, so an empty scan cannot pass
-    for (const known of ['docker', 'dockerd', 'skopeo', 'nginx', 'openssl', 'redis-server']) {
+    for (const known of ['docker', 'dockerd', 'skopeo', 'nginx', 'openssl', 'redis-server', 'buildah', 'podman', 'go']) {
       assert.ok(run.has(known), `the scan no longer finds ${known}: fix the patterns in this test`);
     }
     const unlisted = [...run].filter(([command]) => !tools.has(command)).map(([command, files]) => `${command} (${[...new Set(files)].join(', ')})`);
     assert.deepEqual(unlisted, [], `commands run by tests but missing from .ci/tools: ${unlisted.join('; ')}`);
   });
 
+  it('lists every installed file a test needs (a library, by a file of its package)', () => {
+    const tools = listed();
+    const files = filesNeeded();
+    assert.ok(files.has('/usr/share/gocode/src/oras.land/oras-go/go.mod'), 'the scan no longer finds the oras-go sources: fix the pattern in this test');
+    const unlisted = [...files].filter(([path]) => !tools.has(path)).map(([path, by]) => `${path} (${[...new Set(by)].join(', ')})`);
+    assert.deepEqual(unlisted, [], `files tests need but missing from .ci/tools: ${unlisted.join('; ')}`);
+  });
+
   it('is what .ci/run reads', () => {
     const script = readFileSync(join(root, '.ci/run'), 'utf8');
     assert.match(script, /done <\.ci\/tools/);
     assert.match(script, /apt-get install -y -q "\$\{missing\[@\]\}"/);
+    assert.match(script, /\[ -e "\$command" \] \|\| missing\+=/, 'a listed path is checked for existence');
   });
 });

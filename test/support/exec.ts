@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { access } from 'node:fs/promises';
 
 export interface RunResult {
   code: number;
@@ -56,6 +57,18 @@ export async function which(name: string): Promise<string | undefined> {
   const result = await run('sh', ['-c', 'command -v "$1"', 'sh', name], { timeoutMs: 10_000 });
   const path = result.stdout.trim();
   return result.code === 0 && path ? path : undefined;
+}
+
+/**
+ * Whether a file that a Debian package installs is there (a library's sources, which no command
+ * stands for). .ci/tools lists the path with its package, so .ci/run installs it on a fresh machine;
+ * test/ci-tools.test.ts holds every path given here to that.
+ */
+export async function installedFile(path: string, pkg: string): Promise<Availability<string>> {
+  return access(path).then(
+    () => ({ ok: true, value: path }),
+    () => ({ ok: false, reason: `${path} not found (apt-get install ${pkg})` }),
+  );
 }
 
 /**
