@@ -19,6 +19,13 @@ describe('secret tokens', () => {
     assert.equal(hashSecret(secret), hash);
   });
 
+  it('browser sessions (the session cookie)', () => {
+    const { secret, hash } = newSecret('session');
+    assert.match(secret, /^pier_bs_[A-Za-z0-9_-]{43}$/);
+    assert.equal(hashSecret(secret), hash);
+    assert.equal(secretKind(secret), 'session');
+  });
+
   it('is random', () => {
     const seen = new Set(Array.from({ length: 200 }, () => newSecret('pat').secret));
     assert.equal(seen.size, 200);

@@ -2,17 +2,19 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Long random secrets handed to clients once and stored only as their SHA-256: personal access
- * tokens (`pier_pat_...`) and refresh tokens (`pier_rt_...`). 32 random bytes need no slow hash;
+ * tokens (`pier_pat_...`), refresh tokens (`pier_rt_...`) and browser sessions (`pier_bs_...`, the
+ * session cookie). 32 random bytes need no slow hash;
  * a lookup is by the hash, so the database never sees the secret.
  */
-export type SecretKind = 'pat' | 'refresh';
+export type SecretKind = 'pat' | 'refresh' | 'session';
 
-const PREFIX: Record<SecretKind, string> = { pat: 'pier_pat_', refresh: 'pier_rt_' };
+const PREFIX: Record<SecretKind, string> = { pat: 'pier_pat_', refresh: 'pier_rt_', session: 'pier_bs_' };
 /** base64url of 32 bytes: 43 characters, the last one carrying 4 bits (its 2 low bits are zero) */
 const BODY = '[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]';
 const SHAPE: Record<SecretKind, RegExp> = {
   pat: new RegExp(`^${PREFIX.pat}${BODY}$`),
   refresh: new RegExp(`^${PREFIX.refresh}${BODY}$`),
+  session: new RegExp(`^${PREFIX.session}${BODY}$`),
 };
 
 export function newSecret(kind: SecretKind): { secret: string; hash: string } {
@@ -30,6 +32,7 @@ export function secretKind(value: string): SecretKind | undefined {
   if (typeof value !== 'string') return undefined;
   if (SHAPE.pat.test(value)) return 'pat';
   if (SHAPE.refresh.test(value)) return 'refresh';
+  if (SHAPE.session.test(value)) return 'session';
   return undefined;
 }
 

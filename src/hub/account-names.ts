@@ -10,7 +10,7 @@ const RESERVED = new Set([
   'register', 'registry', 'admin', 'administrator', 'root', 'system', 'pier', 'docker', 'hub', 'help', 'about',
   'settings', 'account', 'accounts', 'user', 'users', 'org', 'orgs', 'organization', 'organizations', 'team',
   'teams', 'search', 'explore', 'static', 'assets', 'healthz', 'health', 'metrics', 'status', 'catalog', 'www',
-  'support', 'security', 'billing', 'plans', 'new', 'null', 'undefined',
+  'support', 'security', 'billing', 'plans', 'new', 'null', 'undefined', 'me', 'sessions',
 ]);
 
 /**

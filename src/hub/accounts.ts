@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { fakePasswordCheck, hashPassword, passwordProblem, verifyPassword } from '../auth/password.js';
 import type { Database } from '../metadata/schema.js';
 import type { Clock } from '../registry/ports.js';
@@ -80,6 +80,23 @@ export class AccountService {
     return rows.map(toAccount);
   }
 
+  /**
+   * One page of users by name (for administrators), with how many match in all. `q` keeps those
+   * whose name or email contains it (case-insensitive; `%` and `_` are plain characters).
+   */
+  async page(options: { q?: string; offset: number; limit: number }): Promise<{ count: number; accounts: Account[] }> {
+    const pattern = options.q ? `%${options.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined;
+    let query = this.db.selectFrom('accounts').where('deleted_at', 'is', null).where('kind', '=', 'user');
+    if (pattern !== undefined) {
+      query = query.where(({ or }) =>
+        or([sql<boolean>`lower(${sql.ref('name')}) like ${pattern} escape '\\'`, sql<boolean>`lower(${sql.ref('email')}) like ${pattern} escape '\\'`]),
+      );
+    }
+    const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+    const rows = await query.selectAll().orderBy('name').limit(options.limit).offset(options.offset).execute();
+    return { count: Number(total?.n ?? 0), accounts: rows.map(toAccount) };
+  }
+
   /** Users: an installation with organisations only (`library` is made at start) has no account yet. */
   async count(): Promise<number> {
     const row = await this.db
@@ -126,9 +143,36 @@ export class AccountService {
     if (Number(result.numUpdatedRows) === 0) throw new HubError('not_found', `no account "${name}"`);
   }
 
-  async setAdmin(name: string, admin: boolean): Promise<void> {
+  /**
+   * Makes a user an administrator or not. The last administrator stays one (409): nobody but the
+   * CLI could make another. Decided in the UPDATE itself, so two demotions at once on SQLite
+   * cannot both pass the count.
+   */
+  async setAdmin(name: string, admin: boolean): Promise<Account> {
+    const account = await this.get(name);
     // an organisation never administers anything: it cannot sign in, and its tokens are scoped
-    await this.db.updateTable('accounts').set({ is_admin: admin ? 1 : 0 }).where('name', '=', name).where('kind', '=', 'user').execute();
+    if (account?.kind !== 'user') throw new HubError('not_found', `no user "${name}"`);
+    if (account.admin === admin) return account;
+    let update = this.db.updateTable('accounts').set({ is_admin: admin ? 1 : 0 }).where('name', '=', name).where('deleted_at', 'is', null).where('kind', '=', 'user');
+    if (!admin) update = update.where((eb) => eb(eb.selectFrom('accounts as a').select((a) => a.fn.countAll<number>().as('n')).where('a.is_admin', '=', 1).where('a.deleted_at', 'is', null).where('a.kind', '=', 'user'), '>', 1));
+    const result = await update.executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) {
+      if (!admin) throw new HubError('conflict', `${name} is the last administrator: make another one first`);
+      throw new HubError('not_found', `no user "${name}"`);
+    }
+    return (await this.get(name))!;
+  }
+
+  /** How many administrators there are (deleting the last one is refused). */
+  async countAdmins(): Promise<number> {
+    const row = await this.db
+      .selectFrom('accounts')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('deleted_at', 'is', null)
+      .where('kind', '=', 'user')
+      .where('is_admin', '=', 1)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
   }
 
   async setDefaultPrivate(name: string, defaultPrivate: boolean): Promise<void> {

@@ -5,6 +5,7 @@ import type { Clock } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
 import { AccountService } from './accounts.js';
 import { HubAccessPolicy } from './access-policy.js';
+import { BrowserSessionService } from './browser-sessions.js';
 import { HubError } from './errors.js';
 import { OrganizationService } from './organizations.js';
 import { OutboxDispatcher } from './outbox.js';
@@ -29,6 +30,8 @@ interface PlanLimits {
 export class Hub {
   readonly accounts: AccountService;
   readonly tokens: TokenService;
+  /** the web UI's sign-ins (the session cookie) */
+  readonly browserSessions: BrowserSessionService;
   readonly repositories: RepositoryService;
   readonly settings: HubSettings;
   readonly policy: HubAccessPolicy;
@@ -49,6 +52,7 @@ export class Hub {
   constructor(db: Kysely<Database>, clock: Clock) {
     this.accounts = new AccountService(db, clock);
     this.tokens = new TokenService(db, this.accounts, clock);
+    this.browserSessions = new BrowserSessionService(db, this.accounts, clock);
     this.plans = new PlanService(db);
     this.limits = new NamespaceLimits(this.plans, new NamespaceUsage(db, this.plans));
     this.repositories = new RepositoryService(db, clock, this.limits);
@@ -82,15 +86,18 @@ export class Hub {
   /**
    * Deletes an account (a user, or an organisation with its members and teams) with its
    * repositories; its name stays reserved. A user who is the last owner of an organisation is
-   * refused until another member owns it.
+   * refused until another member owns it, and so is the last administrator.
    */
   async deleteAccount(name: string, registry: Registry): Promise<{ repositories: string[] }> {
     if (name === OFFICIAL_NAMESPACE) throw new HubError('forbidden', 'the official namespace cannot be deleted');
     const account = await this.accounts.get(name);
+    // nobody but the CLI could make another administrator
+    if (account?.admin && (await this.accounts.countAdmins()) <= 1) throw new HubError('conflict', `${name} is the last administrator: make another one first`);
     if (account?.kind === 'user') await this.organizations.forgetUser(name);
     if (!(await this.accounts.markDeleted(name))) throw new HubError('not_found', `no account "${name}"`);
     if (account?.kind === 'organization') await this.organizations.forgetOrganization(name);
     await this.tokens.revokeAll(name);
+    await this.browserSessions.revokeAll(name);
     const repositories = await registry.deleteNamespace(name);
     await this.repositories.forgetNamespace(name);
     return { repositories };

@@ -29,6 +29,7 @@ export const TABLES = {
   accounts: { key: ['name'] },
   access_tokens: { key: ['id'] },
   refresh_tokens: { key: ['id'] },
+  browser_sessions: { key: ['id'] },
   signing_keys: { key: ['kid'] },
   settings: { key: ['key'] },
   repositories: { key: ['name'] },

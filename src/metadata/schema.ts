@@ -103,6 +103,20 @@ export interface RefreshTokensTable {
   revoked_at: number | null;
 }
 
+/** A browser's sign-in (the `pier_session` cookie); only the secret's SHA-256 is kept. */
+export interface BrowserSessionsTable {
+  id: string;
+  account: string;
+  secret_hash: string;
+  user_agent: string | null;
+  created_at: number;
+  /** idle expiry counts from here */
+  last_used_at: number;
+  /** absolute expiry */
+  expires_at: number;
+  revoked_at: number | null;
+}
+
 export interface HubRepositoriesTable {
   name: string;
   namespace: string;
@@ -203,6 +217,7 @@ export interface Database {
   accounts: AccountsTable;
   access_tokens: AccessTokensTable;
   refresh_tokens: RefreshTokensTable;
+  browser_sessions: BrowserSessionsTable;
   hub_repositories: HubRepositoriesTable;
   signing_keys: SigningKeysTable;
   settings: SettingsTable;
