@@ -26,8 +26,10 @@ export interface AppOptions {
   clock: Clock;
   /** token authentication; without it /v2 is open (PIER_AUTH=open) */
   auth?: TokenAuth;
-  /** reverse proxies whose X-Forwarded-For is believed (request.ip) */
+  /** reverse proxies whose X-Forwarded-For (request.ip) and X-Forwarded-Proto (Secure cookies) are believed */
   trustProxy?: string[];
+  /** the URL clients reach Pier at, when configured: its origin is Pier's own for the CSRF check */
+  publicUrl?: string;
   /** serve HTTPS (HTTP/1.1) with this certificate and key; plain HTTP without */
   https?: HttpsServerOptions;
   /** probes the backends for /readyz */
@@ -83,7 +85,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   registerV2(app, { registry: options.registry, authorizer: options.auth ? tokenAuthorizer(options.auth) : openAuthorizer, pullGate: options.pullGate });
   if (options.auth) registerToken(app, options.auth);
-  const apiContext = createApiContext({ hub: options.hub, registry: options.registry, auth: options.auth, clock: options.clock });
+  const apiContext = createApiContext({
+    hub: options.hub,
+    registry: options.registry,
+    auth: options.auth,
+    clock: options.clock,
+    publicUrl: options.publicUrl,
+    trustProxy: options.trustProxy,
+  });
   const api = registerApi(app, apiContext, { checkResponses: options.checkApiResponses });
   registerApiDocs(app);
   registerSearch(app, apiContext);

@@ -76,6 +76,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     auth,
     clock,
     trustProxy: config.trustProxy,
+    publicUrl: config.publicUrl,
     readiness,
     pullGate: core.pullGate,
     checkApiResponses: options.checkApiResponses,

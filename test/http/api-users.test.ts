@@ -9,6 +9,7 @@ interface User {
   admin: boolean;
   default_private: boolean;
   created_at: string;
+  plan: string;
 }
 
 describe('/api/v1 accounts: sign-up, sign-in, me, password, deletion', () => {
@@ -23,7 +24,7 @@ describe('/api/v1 accounts: sign-up, sign-in, me, password, deletion', () => {
     it('creates an account: 201 with the user, never the password', async () => {
       const res = await server.api('/users', { method: 'POST', json: { username: 'alice', password: PASSWORD, email: 'alice@example.com' } });
       const user = await expectJson<User>(res, 201);
-      assert.deepEqual({ ...user, created_at: undefined }, { username: 'alice', email: 'alice@example.com', admin: false, default_private: false, created_at: undefined });
+      assert.deepEqual({ ...user, created_at: undefined }, { username: 'alice', email: 'alice@example.com', admin: false, default_private: false, created_at: undefined, plan: 'free' });
       assert.ok(!Number.isNaN(Date.parse(user.created_at)));
       assert.equal(res.headers.get('cache-control'), 'no-store');
       assert.ok(!JSON.stringify(user).includes(PASSWORD));

@@ -88,7 +88,9 @@ describe('/api/v1/openapi.json', () => {
 
   it('names who may call each operation as the server enforces it', async () => {
     assert.deepEqual(doc.paths['/plans']!.get!.security, []);
-    assert.deepEqual(doc.paths['/users/me/tokens']!.post!.security, [{ bearer: [] }, { basic: [] }]);
+    assert.deepEqual(doc.paths['/users/me/tokens']!.post!.security, [{ bearer: [] }, { basic: [] }, { session: [] }]);
+    assert.deepEqual(doc.paths['/sessions']!.post!.security, []);
+    assert.ok(Object.keys(doc.paths['/users/me/tokens']!.post!.responses).includes('403'), 'a state-changing route may answer a csrf problem');
     assert.equal((doc.paths['/settings/pull-limits']!.get as unknown as Record<string, unknown>)['x-pier-auth'], 'admin');
     // the document is public, like the routes it describes
     await expectJson(await server.api('/openapi.json', { auth: { bearer: 'not.a.token' } }), 200);

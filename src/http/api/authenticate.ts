@@ -5,17 +5,21 @@ import { secretKind } from '../../auth/secret-token.js';
 import type { Account } from '../../hub/accounts.js';
 import type { ApiContext } from './context.js';
 import { ApiProblem, forbidden, tooManyRequests } from './problem.js';
+import { changesState, checkCsrf, markEndedSession, sessionCookie, sessionEnded } from './session-cookie.js';
 
 /**
  * Who calls the API, and how they proved it:
  * - `password`: Basic credentials with the account's password;
  * - `session`: `Bearer <jwt>` from POST /api/v1/users/login;
+ * - `browser`: the `pier_session` cookie from POST /api/v1/sessions (the web UI);
  * - `pat`: a personal access token, as the password of Basic credentials or as a Bearer token.
  * The account is read per request, so a deleted account or a changed admin flag counts at once.
  */
 export interface Caller {
   account: Account;
-  via: 'password' | 'session' | 'pat';
+  via: 'password' | 'session' | 'browser' | 'pat';
+  /** the browser session's id, when `via` is `browser` */
+  sessionId?: string;
   /** the scopes of the personal access token, when `via` is `pat` */
   tokenScopes?: readonly TokenScope[];
   /** an organisation access token's repositories, when it lists them (`account` is the organisation) */
@@ -34,7 +38,7 @@ export function subjectOf(caller: Caller | undefined): Subject {
   };
 }
 
-/** API sessions live this long; then the UI signs in again. */
+/** Session tokens of POST /users/login (for scripts) live this long; then the script signs in again. */
 export const SESSION_TTL_SECONDS = 3600;
 
 /** The audience of API session tokens: distinct from the registry's, so neither kind of JWT works as the other. */
@@ -51,10 +55,17 @@ export function unauthorized(ctx: ApiContext, detail: string, invalidToken = fal
   return new ApiProblem('unauthorized', detail, { headers: { 'www-authenticate': challenge } });
 }
 
-/** The caller, or undefined for an anonymous request. Bad credentials are a 401, never anonymous. */
+/**
+ * The caller, or undefined for an anonymous request. Bad credentials are a 401, never anonymous;
+ * a session cookie that has ended counts as none (a browser keeps it until told to forget it,
+ * which the answer does), so public pages stay readable after a session ends.
+ */
 export async function authenticate(request: FastifyRequest, ctx: ApiContext): Promise<Caller | undefined> {
   const header = request.headers.authorization;
-  if (header === undefined || header === '') return undefined;
+  if (header === undefined || header === '') {
+    const secret = sessionCookie(request);
+    return secret === undefined ? undefined : checkBrowserSession(request, ctx, secret);
+  }
   const space = header.indexOf(' ');
   const scheme = (space === -1 ? header : header.slice(0, space)).toLowerCase();
   const value = space === -1 ? '' : header.slice(space + 1).trim();
@@ -73,8 +84,23 @@ export async function authenticate(request: FastifyRequest, ctx: ApiContext): Pr
 
 export async function requireCaller(request: FastifyRequest, ctx: ApiContext): Promise<Caller> {
   const caller = await authenticate(request, ctx);
-  if (!caller) throw unauthorized(ctx, 'sign in to do this');
+  if (!caller) throw unauthorized(ctx, sessionEnded(request) ? 'the session has ended: sign in again' : 'sign in to do this');
   return caller;
+}
+
+/**
+ * The caller of a session cookie. A state-changing request must also prove it comes from Pier's
+ * own pages (checkCsrf): the router checks it before the body is read, and it is checked here
+ * again so that no path to the cookie skips it.
+ */
+async function checkBrowserSession(request: FastifyRequest, ctx: ApiContext, secret: string): Promise<Caller | undefined> {
+  if (changesState(request)) checkCsrf(request, ctx, secret);
+  const found = await ctx.hub.browserSessions.authenticate(secret);
+  if (!found) {
+    markEndedSession(request);
+    return undefined;
+  }
+  return { account: found.account, via: 'browser', sessionId: found.session.id };
 }
 
 /**
@@ -126,7 +152,7 @@ async function checkToken(ctx: ApiContext, secret: string, username: string | un
 
 async function checkSession(ctx: ApiContext, token: string): Promise<Caller> {
   const auth = ctx.auth;
-  if (!auth) throw unauthorized(ctx, 'this server runs without sign-in sessions (PIER_AUTH=open): send Basic credentials');
+  if (!auth) throw unauthorized(ctx, 'this server runs without session tokens (PIER_AUTH=open): send Basic credentials');
   let subject: string | undefined;
   let passwordChangedAt: unknown;
   try {

@@ -2,6 +2,7 @@ import { MemoryLoginThrottle, type LoginThrottle } from '../../auth/login-thrott
 import type { Hub } from '../../hub/hub.js';
 import type { Clock } from '../../registry/ports.js';
 import type { Registry } from '../../registry/registry.js';
+import { trustedProxies, type ProxyTrust } from '../forwarded.js';
 import type { TokenAuth } from '../token-auth.js';
 
 /** What the /api/v1 routes share. */
@@ -13,6 +14,10 @@ export interface ApiContext {
   /** failed password checks, per account and client address: the token service's own when auth is on */
   throttle: LoginThrottle;
   clock: Clock;
+  /** the origin of the configured public URL (`https://registry.example.com`), if one is set: requests from it are same-origin */
+  publicOrigin?: string;
+  /** which peers may say, by X-Forwarded-Proto, that the client came over TLS (cookies are then Secure) */
+  proxies: ProxyTrust;
 }
 
 export interface ApiOptions {
@@ -21,6 +26,10 @@ export interface ApiOptions {
   /** token authentication; without it (PIER_AUTH=open) there are no sign-in sessions, Basic credentials still work */
   auth?: TokenAuth;
   clock: Clock;
+  /** the configured public URL */
+  publicUrl?: string;
+  /** the configured trusted proxies (addresses or CIDRs) */
+  trustProxy?: readonly string[];
 }
 
 /** One context for every surface that checks credentials (/api/v1, /v1/search): one throttle between them. */
@@ -32,5 +41,7 @@ export function createApiContext(options: ApiOptions): ApiContext {
     // open mode still checks passwords (Basic credentials): throttled all the same
     throttle: options.auth?.throttle ?? new MemoryLoginThrottle({ failures: 5, windowMs: 15 * 60_000, now: () => options.clock.now() }),
     clock: options.clock,
+    ...(options.publicUrl ? { publicOrigin: new URL(options.publicUrl).origin } : {}),
+    proxies: trustedProxies(options.trustProxy ?? []),
   };
 }

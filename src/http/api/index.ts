@@ -10,7 +10,9 @@ import { registerOrganizations } from './orgs.js';
 import { registerPlans } from './plans.js';
 import { registerRepositories } from './repositories.js';
 import { documentCheck } from './response-check.js';
-import { apiErrorHandler, ApiRouter, type HttpMethod } from './route.js';
+import { apiErrorHandler, ApiRouter, routeOf, type HttpMethod } from './route.js';
+import { changesState, checkCsrf, checkOrigin, clearSessionCookies, sessionCookie, sessionEnded } from './session-cookie.js';
+import { registerSessions } from './sessions.js';
 import { registerSettings } from './settings.js';
 import { registerTeams } from './teams.js';
 import { registerTokens } from './tokens.js';
@@ -45,14 +47,25 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext, options: Regi
     async (api) => {
       api.removeAllContentTypeParsers();
       api.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, api.getDefaultJsonParser('error', 'error'));
-      api.addHook('onSend', async (_request, reply) => {
+      // Cross-site requests are refused before their body is read (session-cookie.ts has the rule).
+      api.addHook('onRequest', async (request) => {
+        const route = routeOf(request);
+        if (!route || !changesState(request)) return;
+        if (route.csrf === 'origin') return checkOrigin(request, ctx);
+        const secret = sessionCookie(request);
+        if (secret !== undefined) checkCsrf(request, ctx, secret);
+      });
+      api.addHook('onSend', async (request, reply) => {
         reply.header('cache-control', 'no-store');
+        // a cookie whose session has ended is forgotten, so the browser stops sending it
+        if (sessionEnded(request)) clearSessionCookies(request, reply, ctx);
       });
       const routes = new ApiRouter(api, ctx, API_PREFIX);
       router = routes;
       if (options.checkResponses) routes.checkResponses(documentCheck(documentOf));
       api.setErrorHandler(apiErrorHandler(routes));
       registerUsers(routes, ctx);
+      registerSessions(routes, ctx);
       registerTokens(routes, ctx);
       registerRepositories(routes, ctx);
       registerOrganizations(routes, ctx);

@@ -31,6 +31,13 @@ const SECURITY_SCHEMES = {
     scheme: 'basic',
     description: "The account's name and password (or a personal access token as the password).",
   },
+  session: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'pier_session',
+    description:
+      'A browser session from POST /sessions. Every POST, PUT, PATCH and DELETE it authenticates also sends X-CSRF-Token with the value of the pier_csrf cookie, and a foreign Origin is refused (403 csrf).',
+  },
 };
 
 const AUTH_TEXT: Record<AuthRequirement, string> = {
@@ -50,6 +57,8 @@ export function problemKinds(route: ApiRoute): Set<ProblemKind> {
     kinds.add('validation');
     kinds.add('too-large');
     kinds.add('unsupported-media-type');
+    // a cross-site request, or one with the session cookie but without its CSRF token
+    kinds.add('csrf');
   }
   if (route.auth !== 'public') {
     // credentials: wrong ones (401), and the throttle of failed passwords (429)
@@ -128,7 +137,7 @@ export function buildOpenApiDocument(routes: readonly ApiRoute[], options: { pre
 
 function security(auth: AuthRequirement): Array<Record<string, string[]>> {
   if (auth === 'public') return [];
-  const schemes: Array<Record<string, string[]>> = [{ bearer: [] }, { basic: [] }];
+  const schemes: Array<Record<string, string[]>> = [{ bearer: [] }, { basic: [] }, { session: [] }];
   return auth === 'optional' ? [{}, ...schemes] : schemes;
 }
 

@@ -201,8 +201,10 @@ describe('ApiRouter', () => {
       assert.deepEqual(body.required, ['name', 'size']);
       assert.equal(body.additionalProperties, false);
       assert.deepEqual(create.responses['201'].content['application/json'].schema, { $ref: '#/components/schemas/Thing' });
-      assert.deepEqual(Object.keys(create.responses).sort(), ['201', '202', '400', '409', '413', '415', 'default']);
+      assert.deepEqual(Object.keys(create.responses).sort(), ['201', '202', '400', '403', '409', '413', '415', 'default']);
       assert.match(create.responses['400'].description, /validation/);
+      // a state-changing route may refuse a cross-site request, whoever may call it
+      assert.match(create.responses['403'].description, /csrf/);
       assert.deepEqual(create.responses['409'].content['application/problem+json'].schema, { $ref: '#/components/schemas/Problem' });
       assert.deepEqual(doc.components.schemas.Thing!.required, ['name', 'size', 'tags']);
       assert.ok(doc.components.schemas.Problem);
@@ -213,7 +215,7 @@ describe('ApiRouter', () => {
 
       const remove = doc.paths['/things/{owner}/{name}']!.delete as Record<string, any>;
       assert.match(remove.parameters[1].description, /may contain `\/`/);
-      assert.deepEqual(remove.security, [{}, { bearer: [] }, { basic: [] }]);
+      assert.deepEqual(remove.security, [{}, { bearer: [] }, { basic: [] }, { session: [] }]);
       assert.equal(remove.responses['204'].content, undefined);
       assert.ok(remove.responses['401'], 'credentials that are sent may be refused');
     });

@@ -92,6 +92,12 @@ export interface RouteSpec<
    * answering a kind that is not declared is an error, so the document lists every one.
    */
   problems?: readonly ProblemKind[];
+  /**
+   * How a state-changing request is protected from other sites (session-cookie.ts). By default a
+   * request the session cookie would authenticate needs X-CSRF-Token; `'origin'` is for the route
+   * that never reads the cookie (signing in): only a foreign Origin is refused.
+   */
+  csrf?: 'origin';
   handler: (input: RouteInput<A, P, Q, B>) => Promise<RouteResult<R>>;
 }
 
@@ -178,7 +184,7 @@ export class ApiRouter {
   methodsAt(path: string): HttpMethod[] {
     if (!path.startsWith(`${this.prefix}/`)) return [];
     const relative = path.slice(this.prefix.length);
-    return this.routes.filter((r) => pathPattern(r.path).test(relative)).map((r) => r.method);
+    return [...new Set(this.routes.filter((r) => pathPattern(r.path).test(relative)).map((r) => r.method))];
   }
 
   #authenticate(requirement: AuthRequirement, request: FastifyRequest): Promise<Caller | undefined> {

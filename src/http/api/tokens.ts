@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TOKEN_SCOPES } from '../../auth/access-policy.js';
-import type { PersonalAccessToken, RefreshTokenInfo } from '../../hub/tokens.js';
+import type { PersonalAccessToken } from '../../hub/tokens.js';
 import { iso, tokenLifetimeSeconds } from './body.js';
 import type { ApiContext } from './context.js';
 import { badRequest, notFound } from './problem.js';
@@ -34,10 +34,6 @@ const CreatedToken = z
   .object({ ...TOKEN_FIELDS, token: z.string().meta({ description: 'the secret: shown in this answer only' }) })
   .meta({ id: 'CreatedPersonalAccessToken' });
 
-const DockerSession = z
-  .object({ id: z.string(), client_id: z.string().nullable(), created_at: Timestamp, last_used_at: OptionalTimestamp })
-  .meta({ id: 'DockerLoginSession' });
-
 function tokenJson(token: PersonalAccessToken) {
   return {
     id: token.id,
@@ -46,15 +42,6 @@ function tokenJson(token: PersonalAccessToken) {
     created_at: iso(token.createdAt)!,
     expires_at: iso(token.expiresAt),
     last_used_at: iso(token.lastUsedAt),
-  };
-}
-
-function sessionJson(session: RefreshTokenInfo) {
-  return {
-    id: session.id,
-    client_id: session.clientId,
-    created_at: iso(session.createdAt)!,
-    last_used_at: iso(session.lastUsedAt),
   };
 }
 
@@ -67,7 +54,7 @@ export function expiryOf(ctx: ApiContext, expiresIn: string | number | null | un
   return ctx.clock.now() + seconds * 1000;
 }
 
-/** Personal access tokens (for machines and CI) and sessions (docker login's refresh tokens). */
+/** Personal access tokens, for machines and CI (sessions are in sessions.ts). */
 export function registerTokens(router: ApiRouter, ctx: ApiContext): void {
   const { hub } = ctx;
 
@@ -115,34 +102,6 @@ export function registerTokens(router: ApiRouter, ctx: ApiContext): void {
     handler: async ({ request, caller, params }) => {
       if (!(await hub.tokens.revokePersonalAccessToken(caller.account.name, params.id))) throw notFound('no such token');
       request.log.info({ account: caller.account.name, token: params.id }, 'personal access token revoked');
-    },
-  });
-
-  router.route({
-    method: 'GET',
-    path: '/users/me/sessions',
-    summary: 'List the caller’s sessions (docker logins)',
-    tags: ['tokens'],
-    auth: 'account',
-    responses: { 200: listOf(DockerSession) },
-    handler: async ({ caller }) => {
-      // sessions begun before the last password change no longer work: not listed
-      const sessions = (await hub.tokens.listRefreshTokens(caller.account.name)).filter((s) => s.createdAt >= caller.account.passwordChangedAt);
-      return { results: sessions.map(sessionJson), count: sessions.length };
-    },
-  });
-
-  router.route({
-    method: 'DELETE',
-    path: '/users/me/sessions/{id}',
-    summary: 'End a session',
-    tags: ['tokens'],
-    auth: 'account',
-    params: TokenId,
-    responses: { 204: null },
-    problems: ['not-found'],
-    handler: async ({ caller, params }) => {
-      if (!(await hub.tokens.revokeRefreshToken(caller.account.name, params.id))) throw notFound('no such session');
     },
   });
 }

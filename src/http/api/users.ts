@@ -2,12 +2,14 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { secretKind } from '../../auth/secret-token.js';
 import type { Account } from '../../hub/accounts.js';
-import { authenticate, checkPassword, issueSession } from './authenticate.js';
+import { SESSION_LIFETIME_MS } from '../../hub/browser-sessions.js';
+import { authenticate, checkPassword, issueSession, type Caller } from './authenticate.js';
 import { iso } from './body.js';
 import type { ApiContext } from './context.js';
 import { ApiProblem, badRequest, forbidden } from './problem.js';
 import { answer, type ApiRouter } from './route.js';
 import { Timestamp } from './schemas.js';
+import { clearSessionCookies, setSessionCookies } from './session-cookie.js';
 
 const SignUp = z.strictObject({
   username: z.string(),
@@ -35,6 +37,7 @@ export const User = z
     admin: z.boolean(),
     default_private: z.boolean().meta({ description: 'whether repositories created by a first push are private' }),
     created_at: Timestamp,
+    plan: z.string().meta({ description: 'the name of its plan (GET /plans/{name})' }),
   })
   .meta({ id: 'User' });
 
@@ -54,6 +57,7 @@ export function userJson(account: Account): z.output<typeof User> {
     admin: account.admin,
     default_private: account.defaultPrivate,
     created_at: iso(account.createdAt)!,
+    plan: account.plan,
   };
 }
 
@@ -139,16 +143,24 @@ export function registerUsers(router: ApiRouter, ctx: ApiContext): void {
     path: '/users/me/password',
     summary: 'Change the caller’s password',
     description:
-      'Ends every session and docker login begun before, this one included: the answer is a new session token (204 when the server runs without sessions).',
+      'Ends every session and docker login begun before, this one included. A browser gets a new session in its cookies (204); ' +
+      'a caller with a session token gets a new one (200); Basic callers just use the new password (200 with a session token, or 204 when the server runs without session tokens).',
     tags: ['users'],
     auth: 'account',
     body: ChangePassword,
     responses: { 200: Session, 204: null },
-    handler: async ({ request, caller, body }) => {
+    handler: async ({ request, reply, caller, body }) => {
       await confirmPassword(request, ctx, caller.account.name, body.current_password, 'current_password');
       await hub.accounts.setPassword(caller.account.name, body.new_password);
+      const account = (await hub.accounts.get(caller.account.name))!;
+      if (caller.via === 'browser') {
+        // the browser that changed it stays signed in, with a session begun after the change
+        const { secret } = await hub.browserSessions.start(account, request.headers['user-agent']);
+        setSessionCookies(request, reply, ctx, secret, SESSION_LIFETIME_MS / 1000);
+        return answer(204);
+      }
       if (!ctx.auth) return answer(204);
-      return issueSession(ctx, (await hub.accounts.get(caller.account.name))!);
+      return issueSession(ctx, account);
     },
   });
 
@@ -161,11 +173,13 @@ export function registerUsers(router: ApiRouter, ctx: ApiContext): void {
     auth: 'account',
     body: DeleteAccount,
     responses: { 200: z.object({ username: z.string(), repositories: DeletedRepositories }) },
-    handler: async ({ request, caller, body }) => {
+    problems: ['conflict'],
+    handler: async ({ request, reply, caller, body }) => {
       const name = caller.account.name;
       if (body.confirm !== name) throw badRequest(`to delete the account and all its repositories, send {"confirm": "${name}"}`);
       await confirmSession(request, ctx, caller.via, name, body.password, 'the account');
       const { repositories } = await hub.deleteAccount(name, ctx.registry);
+      if (caller.via === 'browser') clearSessionCookies(request, reply, ctx);
       request.log.info({ account: name, repositories: repositories.length }, 'account deleted');
       return { username: name, repositories: { results: repositories, count: repositories.length } };
     },
@@ -173,11 +187,12 @@ export function registerUsers(router: ApiRouter, ctx: ApiContext): void {
 }
 
 /**
- * A session may be a browser left open: deleting something for good needs the password again.
- * Password callers just sent it; tokens never get this far (`account` routes refuse them).
+ * A session (a browser left open, or a session token) may not be its owner at the keyboard:
+ * deleting something for good needs the password again. Password callers just sent it; tokens
+ * never get this far (`account` routes refuse them).
  */
-export async function confirmSession(request: FastifyRequest, ctx: ApiContext, via: string, name: string, password: string | undefined, what: string): Promise<void> {
-  if (via !== 'session') return;
+export async function confirmSession(request: FastifyRequest, ctx: ApiContext, via: Caller['via'], name: string, password: string | undefined, what: string): Promise<void> {
+  if (via === 'password') return;
   if (password === undefined) throw badRequest(`password: required to delete ${what}`, [{ field: 'password', message: 'required' }]);
   await confirmPassword(request, ctx, name, password, 'password');
 }
