@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { registerAdminUsers } from './admin-users.js';
 import type { ApiContext } from './context.js';
 import { registerNamespaces } from './namespaces.js';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
@@ -66,6 +67,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext, options: Regi
       api.setErrorHandler(apiErrorHandler(routes));
       registerUsers(routes, ctx);
       registerSessions(routes, ctx);
+      registerAdminUsers(routes, ctx);
       registerTokens(routes, ctx);
       registerRepositories(routes, ctx);
       registerOrganizations(routes, ctx);
