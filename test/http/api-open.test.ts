@@ -11,7 +11,7 @@ describe('/api/v1 on a server without token auth (PIER_AUTH=open)', () => {
   });
   after(() => server.stop());
 
-  it('has no sign-in sessions: 501 with the reason', async () => {
+  it('has no session tokens (POST /users/login): 501 with the reason (browser sessions work: api-sessions.test.ts)', async () => {
     assert.equal(server.auth, undefined);
     await expectProblem(await server.api('/users/login', { method: 'POST', json: { username: 'alice', password: PASSWORD } }), 501, /PIER_AUTH=open/);
   });

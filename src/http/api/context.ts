@@ -9,7 +9,7 @@ import type { TokenAuth } from '../token-auth.js';
 export interface ApiContext {
   hub: Hub;
   registry: Registry;
-  /** token authentication; absent when the server runs open (no sign-in sessions then) */
+  /** token authentication; absent when the server runs open (no session tokens then: browser sessions and Basic credentials still work) */
   auth?: TokenAuth;
   /** failed password checks, per account and client address: the token service's own when auth is on */
   throttle: LoginThrottle;
@@ -23,7 +23,7 @@ export interface ApiContext {
 export interface ApiOptions {
   hub: Hub;
   registry: Registry;
-  /** token authentication; without it (PIER_AUTH=open) there are no sign-in sessions, Basic credentials still work */
+  /** token authentication; without it (PIER_AUTH=open) there are no session tokens, browser sessions and Basic credentials still work */
   auth?: TokenAuth;
   clock: Clock;
   /** the configured public URL */

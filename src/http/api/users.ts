@@ -103,7 +103,7 @@ export function registerUsers(router: ApiRouter, ctx: ApiContext): void {
       if (!ctx.auth) {
         throw new ApiProblem(
           'not-implemented',
-          'sign-in sessions need token authentication, and this server runs with PIER_AUTH=open: send Basic credentials with each request instead',
+          'session tokens need token authentication, and this server runs with PIER_AUTH=open: send Basic credentials with each request instead',
         );
       }
       if (secretKind(body.password) === 'pat') {
