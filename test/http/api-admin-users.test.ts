@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { createUser, expectJson, expectProblem, PASSWORD, signIn, startApiServer, type ApiServer } from '../support/api.js';
 import { pushImage } from '../support/images.js';
 import { CookieBrowser } from '../support/cookie-browser.js';
+import { testBackends } from '../support/server.js';
 
 interface User {
   username: string;
@@ -23,13 +24,13 @@ interface Paged<T> {
   results: T[];
 }
 
-describe('/api/v1 administration of users', () => {
+for (const { backend, options } of await testBackends()) describe(`/api/v1 administration of users (${backend})`, options, () => {
   let server: ApiServer;
   let root: CookieBrowser;
   const boss = { basic: ['boss', PASSWORD] as [string, string] };
 
   before(async () => {
-    server = await startApiServer();
+    server = await startApiServer({}, { backend });
     await createUser(server, 'boss', { admin: true });
     for (const name of ['alice', 'bob', 'carol', 'dave', 'erin', 'mallory']) {
       await server.hub.accounts.create({ name, password: PASSWORD, email: `${name}@Example.org` });

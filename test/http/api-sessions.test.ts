@@ -12,7 +12,7 @@ import { createUser, expectJson, expectProblem, PASSWORD, signIn, startApiServer
 import { pushImage } from '../support/images.js';
 import { CookieBrowser, parseSetCookie, setCookies } from '../support/cookie-browser.js';
 import { requireTool, skipUnless } from '../support/exec.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { startTestServer, testBackends, type TestServer } from '../support/server.js';
 import { createTestCa, opensslAvailable, type TestCa } from '../support/tls.js';
 
 interface ListedSession {
@@ -28,12 +28,12 @@ interface ListedSession {
 
 const openssl = await opensslAvailable();
 
-describe('/api/v1 browser sessions (cookie) and CSRF', () => {
+for (const { backend, options } of await testBackends()) describe(`/api/v1 browser sessions (cookie) and CSRF (${backend})`, options, () => {
   let server: ApiServer;
   const browser = () => new CookieBrowser(server.url);
 
   before(async () => {
-    server = await startApiServer();
+    server = await startApiServer({}, { backend });
     for (const name of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'guessed', 'gone']) await createUser(server, name);
   });
   after(() => server.stop());

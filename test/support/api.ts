@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, problemStatus, type ProblemKind } from '../../src/http/api/problem.js';
 import type { Clock } from '../../src/registry/ports.js';
-import { startTestServer, type TestServer } from './server.js';
+import { startTestServer, type TestBackend, type TestServer } from './server.js';
 
 export interface ApiServer extends TestServer {
   /** moves the server's clock forward */
@@ -24,10 +24,10 @@ export interface ApiRequest {
 }
 
 /** A token-mode server whose clock the test moves. */
-export async function startApiServer(overrides: Record<string, unknown> = {}): Promise<ApiServer> {
+export async function startApiServer(overrides: Record<string, unknown> = {}, options: { backend?: TestBackend } = {}): Promise<ApiServer> {
   let offset = 0;
   const clock: Clock = { now: () => Date.now() + offset };
-  const server = await startTestServer({ 'auth.mode': 'token', ...overrides }, { clock });
+  const server = await startTestServer({ 'auth.mode': 'token', ...overrides }, { clock, backend: options.backend });
   const api = (path: string, init: ApiRequest = {}) => {
     const headers: Record<string, string> = { ...init.headers };
     let body = init.body;
