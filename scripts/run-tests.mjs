@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs every *.test.ts under src/ and test/ with node:test + tsx. Node 20's --test neither
+// Runs every *.test.ts under src/, test/ and web/ with node:test + tsx. Node 20's --test neither
 // expands ** globs nor loads .ts by itself, so the files are listed here, and counted.
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -19,7 +19,7 @@ function find(dir) {
   return out;
 }
 
-let files = [...find(join(root, 'src')), ...find(join(root, 'test'))].sort();
+let files = [...find(join(root, 'src')), ...find(join(root, 'test')), ...find(join(root, 'web'))].sort();
 if (only.length > 0) files = files.filter((f) => only.some((o) => relative(root, f).includes(o)));
 if (files.length === 0) {
   console.error('no test files found');

@@ -1,0 +1,122 @@
+// Shapes of /api/v1 answers the pages use (docs: /work/coord/api-contract.md, then /api/v1/openapi.json).
+
+export interface Paged<T> {
+  count: number;
+  next?: string | null;
+  previous?: string | null;
+  results: T[];
+}
+
+export interface Me {
+  username: string;
+  email: string | null;
+  admin: boolean;
+  default_private: boolean;
+  created_at: string | null;
+  plan?: string;
+}
+
+export interface SessionStarted {
+  username: string;
+  csrf_token: string;
+  expires_at: string | null;
+}
+
+export const TOKEN_SCOPES = ['repo:read', 'repo:write', 'repo:delete', 'repo:admin'] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
+
+export interface AccessToken {
+  id: string;
+  label: string;
+  scopes: string[];
+  created_at: string | null;
+  expires_at: string | null;
+  last_used_at: string | null;
+  expired?: boolean;
+  /** organisation tokens: the repositories they are limited to (null: all) */
+  repositories?: string[] | null;
+}
+
+export interface CreatedToken extends AccessToken {
+  token: string;
+}
+
+export interface Session {
+  id: string;
+  kind?: 'browser' | 'docker';
+  user_agent?: string | null;
+  client_id?: string | null;
+  created_at: string | null;
+  last_used_at: string | null;
+  current?: boolean;
+}
+
+export interface Plan {
+  name: string;
+  title: string;
+  price_label: string;
+  private_repositories: number | null;
+  storage_bytes: number | null;
+  pulls_per_window: number | null;
+  pull_window_seconds: number;
+  seats: number | null;
+  features: string[];
+}
+
+export interface Usage {
+  namespace: string;
+  plan: Plan;
+  storage_bytes: number;
+  private_repositories: number;
+  limits: { storage_bytes: number | null; private_repositories: number | null };
+  read_only_repositories: string[];
+}
+
+export interface Organization {
+  name: string;
+  kind: 'organization';
+  official: boolean;
+  verified_publisher: boolean;
+  plan: string;
+  default_private: boolean;
+  created_at: string | null;
+  role?: 'owner' | 'member';
+}
+
+export interface Member {
+  username: string;
+  role: 'owner' | 'member';
+  since: string | null;
+}
+
+export interface TeamPermission {
+  repository: string;
+  permission: 'read' | 'write' | 'admin';
+}
+
+export interface Team {
+  name: string;
+  description: string;
+  created_at: string | null;
+  members?: string[];
+  permissions?: TeamPermission[];
+}
+
+export interface AdminUser {
+  username: string;
+  email?: string | null;
+  admin: boolean;
+  plan?: string;
+  created_at: string | null;
+}
+
+export interface HubSettings {
+  signup_open: boolean;
+  pull_requires_login: boolean;
+}
+
+export interface PullLimits {
+  anonymous_limit: number | null;
+  anonymous_window_seconds: number;
+  exempt: string[];
+}
