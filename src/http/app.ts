@@ -12,6 +12,7 @@ import { ApiProblem, notFound, sendProblem, toProblem } from './api/problem.js';
 import { registerApiDocs } from './api-docs.js';
 import { registerSearch } from './search.js';
 import { registerToken } from './token.js';
+import { registerUi, type UiOptions } from './ui.js';
 import { openAuthorizer, type V2Authorizer } from './v2/authorize.js';
 import { sendOciError } from './v2/errors.js';
 import { registerV2 } from './v2/index.js';
@@ -38,6 +39,8 @@ export interface AppOptions {
   pullGate?: PullGate;
   /** test mode: every /api/v1 answer is checked against the OpenAPI document (a mismatch is a 500 that says why) */
   checkApiResponses?: boolean;
+  /** the built web UI served at / (default: none) */
+  ui?: UiOptions;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -98,6 +101,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   registerSearch(app, apiContext);
 
   registerHealth(app, { readiness: options.readiness });
+  if (options.ui) registerUi(app, options.ui);
 
   app.setNotFoundHandler((request, reply) => {
     if (request.url.startsWith('/v2')) {

@@ -4,6 +4,7 @@ import { loadInstallationSecret } from '../auth/installation-secret.js';
 import { KeyRing, sqlSigningKeyStore } from '../auth/signing-keys.js';
 import type { Hub } from '../hub/hub.js';
 import { buildApp } from '../http/app.js';
+import { DEFAULT_UI_DIR } from '../http/ui.js';
 import type { TokenAuth } from '../http/token-auth.js';
 import type { MetadataDatabase } from '../metadata/database.js';
 import type { Registry } from '../registry/registry.js';
@@ -80,6 +81,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     readiness,
     pullGate: core.pullGate,
     checkApiResponses: options.checkApiResponses,
+    ui: { dir: DEFAULT_UI_DIR },
     ...(tls ? { https: secureContextOptions(tls) } : {}),
   });
 

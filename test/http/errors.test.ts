@@ -142,7 +142,8 @@ describe('errors on every route', () => {
     });
 
     it('leaves other paths to the rest of the app (problem+json, not the OCI envelope)', async () => {
-      const res = await rawRequest(server.url, { path: '/nothing' });
+      // (a path outside the APIs is the web UI's: test/http/ui.test.ts)
+      const res = await rawRequest(server.url, { path: '/v1/nothing' });
       assert.equal(res.status, 404);
       assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
     });
