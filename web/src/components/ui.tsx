@@ -184,7 +184,7 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
   };
   return (
     <>
-      <button type="button" className="button" onClick={copy} aria-label={label}>
+      <button type="button" className="button" onClick={copy} aria-label={`${t('common.copy')}: ${label}`}>
         {t('common.copy')}
       </button>
       <span className="copy-state" role="status" aria-live="polite">
