@@ -162,9 +162,9 @@ describe('web UI in Chromium', { ...skipUnless(chromium), timeout: 10 * 60_000 }
       await alice.getByLabel('Description').fill('laptop');
       await alice.getByRole('checkbox', { name: /^repo:write/ }).check();
       await alice.getByRole('button', { name: 'Generate token' }).click();
-      const secret = await alice.getByLabel('Token', { exact: true }).inputValue();
+      const secret = await alice.getByRole('textbox', { name: 'Token', exact: true }).inputValue();
       assert.match(secret, /^pier_pat_/);
-      assert.equal(await alice.getByLabel('Sign in with docker').inputValue(), `docker login ${new URL(server.url).host} -u alice`);
+      assert.equal(await alice.getByRole('textbox', { name: 'Sign in with docker' }).inputValue(), `docker login ${new URL(server.url).host} -u alice`);
       await checkPage(alice, { name: 'settings-token-created-en' });
 
       // the token works as docker login's password: the registry's token endpoint grants a push
@@ -238,7 +238,7 @@ describe('web UI in Chromium', { ...skipUnless(chromium), timeout: 10 * 60_000 }
 
       await owner.getByLabel('Username').fill('bob');
       await owner.getByRole('button', { name: 'Add', exact: true }).click();
-      await owner.getByRole('cell', { name: 'bob' }).waitFor();
+      await owner.getByRole('cell', { name: 'bob', exact: true }).waitFor();
       await checkBoth(owner, 'org-members');
 
       await owner.getByRole('link', { name: 'Teams' }).click();
@@ -260,8 +260,8 @@ describe('web UI in Chromium', { ...skipUnless(chromium), timeout: 10 * 60_000 }
       await owner.getByRole('link', { name: 'Access tokens' }).click();
       await owner.getByLabel('Description').fill('ci');
       await owner.getByRole('button', { name: 'Generate token' }).click();
-      assert.match(await owner.getByLabel('Token', { exact: true }).inputValue(), /^pier_oat_|^pier_/);
-      assert.equal(await owner.getByLabel('Sign in with docker').inputValue(), `docker login ${new URL(server.url).host} -u acme`);
+      assert.match(await owner.getByRole('textbox', { name: 'Token', exact: true }).inputValue(), /^pier_oat_|^pier_/);
+      assert.equal(await owner.getByRole('textbox', { name: 'Sign in with docker' }).inputValue(), `docker login ${new URL(server.url).host} -u acme`);
       await checkBoth(owner, 'org-tokens');
 
       await owner.getByRole('link', { name: 'Settings' }).click();
@@ -278,12 +278,12 @@ describe('web UI in Chromium', { ...skipUnless(chromium), timeout: 10 * 60_000 }
       await admin.getByLabel('Mot de passe').fill(PASSWORD);
       await admin.getByRole('button', { name: 'Se connecter' }).click();
       await admin.waitForURL(/\/admin$/);
-      await admin.getByRole('cell', { name: /^bob/ }).waitFor();
+      await admin.getByRole('cell', { name: 'bob', exact: true }).waitFor();
       await checkBoth(admin, 'admin-users');
 
       // an administrator resets a password (no mail server)
       await admin.getByRole('row', { name: /^bob/ }).getByRole('button', { name: 'Réinitialiser le mot de passe' }).click();
-      await admin.getByLabel('Nouveau mot de passe').fill('reset by captain');
+      await admin.getByLabel('Nouveau mot de passe', { exact: true }).fill('reset by captain');
       await admin.getByRole('button', { name: 'Définir le mot de passe' }).click();
       await admin.getByText('Le mot de passe de bob a été réinitialisé.').waitFor();
       assert.ok(await server.hub.accounts.authenticate('bob', 'reset by captain'));

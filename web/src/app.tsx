@@ -1,5 +1,6 @@
 import { createBrowserRouter, type RouteObject } from 'react-router';
 import { Shell } from './components/shell';
+import { Loading } from './components/ui';
 import Home from './pages/home';
 import NotFound from './pages/not-found';
 import SignIn from './pages/sign-in';
@@ -14,6 +15,8 @@ const admin = () => import('./pages/admin/admin');
 export const routes: RouteObject[] = [
   {
     element: <Shell />,
+    // shown while the first page's lazy module loads
+    hydrateFallbackElement: <Loading />,
     children: [
       { index: true, element: <Home /> },
       { path: 'signin', element: <SignIn /> },

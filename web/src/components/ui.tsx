@@ -146,6 +146,30 @@ export function Checkbox({ label, checked, onChange, name }: { label: string; ch
   );
 }
 
+/**
+ * A setting saved as soon as it is switched: it shows the new state at once, and goes back (with
+ * the error said beside it) when the server refuses.
+ */
+export function Toggle({ label, checked, save, name }: { label: string; checked: boolean; save(checked: boolean): Promise<unknown>; name?: string }) {
+  const [shown, setShown] = useState(checked);
+  useEffect(() => setShown(checked), [checked]);
+  const action = useAction(async (next: boolean) => {
+    setShown(next);
+    try {
+      await save(next);
+    } catch (error) {
+      setShown(!next);
+      throw error;
+    }
+  });
+  return (
+    <>
+      <Checkbox label={label} name={name} checked={shown} onChange={(on) => void action.run(on)} />
+      <ErrorNotice error={action.error} />
+    </>
+  );
+}
+
 export function Select<V extends string>({ label, value, options, onChange, name }: { label: string; value: V; options: Array<{ value: V; label: string }>; onChange(value: V): void; name?: string }) {
   const id = useId();
   return (

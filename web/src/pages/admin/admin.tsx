@@ -6,7 +6,7 @@ import { seg } from '../../api/client';
 import { useSession } from '../../api/session';
 import type { AdminUser, HubSettings, Organization, Paged, Plan, PullLimits } from '../../api/types';
 import { RequireSession } from '../../components/require-session';
-import { Badge, Checkbox, ConfirmButton, Empty, ErrorNotice, Field, Loaded, Select, Submit, Tabs, useAction, useTitle } from '../../components/ui';
+import { Badge, Checkbox, ConfirmButton, Empty, ErrorNotice, Field, Loaded, Select, Submit, Tabs, Toggle, useAction, useTitle } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
 
@@ -48,10 +48,6 @@ export function AdminUsers() {
     (signal) => api<Paged<AdminUser>>(`/users?page=${page}&page_size=${PAGE_SIZE}${q ? `&q=${encodeURIComponent(q)}` : ''}`, { signal }),
     [page, q],
   );
-  const setAdmin = useAction(async (user: string, admin: boolean) => {
-    await api(`/users/${seg(user)}`, { method: 'PATCH', json: { admin } });
-    list.reload();
-  });
   const remove = useAction(async (user: string) => {
     await api(`/users/${seg(user)}`, { method: 'DELETE' });
     list.reload();
@@ -92,7 +88,7 @@ export function AdminUsers() {
           {t('admin.find')}
         </button>
       </form>
-      <ErrorNotice error={setAdmin.error ?? remove.error} />
+      <ErrorNotice error={remove.error} />
       {resetDone && (
         <p className="notice notice-success" role="status">
           {t('admin.passwordReset', { name: resetDone })}
@@ -127,7 +123,14 @@ export function AdminUsers() {
                         <td>{u.plan ?? '—'}</td>
                         <td>{date(u.created_at)}</td>
                         <td>
-                          <Checkbox label={t('admin.adminOf', { name: u.username })} checked={u.admin} onChange={(on) => void setAdmin.run(u.username, on)} />
+                          <Toggle
+                            label={t('admin.adminOf', { name: u.username })}
+                            checked={u.admin}
+                            save={async (admin) => {
+                              await api(`/users/${seg(u.username)}`, { method: 'PATCH', json: { admin } });
+                              list.reload();
+                            }}
+                          />
                         </td>
                         <td className="actions">
                           <button type="button" className="button" onClick={() => setResetting(u.username)}>
@@ -372,9 +375,6 @@ export function AdminPublishers() {
   const look = useAction(async () => {
     setFound(await api<Organization>(`/orgs/${seg(name.trim())}`));
   });
-  const set = useAction(async (verified: boolean) => {
-    setFound(await api<Organization>(`/orgs/${seg(found!.name)}/verified`, { method: 'PUT', json: { verified } }));
-  });
   return (
     <section aria-labelledby="publishers-heading">
       <h2 id="publishers-heading">{t('admin.publishers')}</h2>
@@ -395,8 +395,11 @@ export function AdminPublishers() {
           <p>
             <strong>{found.name}</strong> {found.verified_publisher && <Badge kind="verified">{t('badge.verified')}</Badge>}
           </p>
-          <Checkbox label={t('admin.verifiedOf', { name: found.name })} checked={found.verified_publisher} onChange={(on) => void set.run(on)} />
-          <ErrorNotice error={set.error} />
+          <Toggle
+            label={t('admin.verifiedOf', { name: found.name })}
+            checked={found.verified_publisher}
+            save={async (verified) => setFound(await api<Organization>(`/orgs/${seg(found.name)}/verified`, { method: 'PUT', json: { verified } }))}
+          />
         </div>
       )}
     </section>
@@ -408,19 +411,18 @@ export function AdminSettings() {
   useTitle(t('admin.settings'));
   const settings = useLoad((signal) => api<HubSettings>('/settings', { signal }), []);
   const limits = useLoad((signal) => api<PullLimits>('/settings/pull-limits', { signal }), []);
-  const change = useAction(async (body: Partial<HubSettings>) => {
+  const change = async (body: Partial<HubSettings>) => {
     await api('/settings', { method: 'PUT', json: body });
     settings.reload();
-  });
+  };
   return (
     <section aria-labelledby="settings-heading">
       <h2 id="settings-heading">{t('admin.settings')}</h2>
       <Loaded state={settings}>
         {(s) => (
           <div className="card">
-            <Checkbox label={t('admin.signupOpen')} checked={s.signup_open} onChange={(on) => void change.run({ signup_open: on })} />
-            <Checkbox label={t('admin.pullRequiresLogin')} checked={s.pull_requires_login} onChange={(on) => void change.run({ pull_requires_login: on })} />
-            <ErrorNotice error={change.error} />
+            <Toggle label={t('admin.signupOpen')} checked={s.signup_open} save={(on) => change({ signup_open: on })} />
+            <Toggle label={t('admin.pullRequiresLogin')} checked={s.pull_requires_login} save={(on) => change({ pull_requires_login: on })} />
           </div>
         )}
       </Loaded>

@@ -6,7 +6,7 @@ import { ApiError, seg } from '../../api/client';
 import type { AccessToken, CreatedToken, Member, Organization, Paged, Team, Usage } from '../../api/types';
 import { RequireSession } from '../../components/require-session';
 import { TokenForm, TokenList } from '../../components/tokens';
-import { Badge, Checkbox, ConfirmButton, Empty, ErrorNotice, Field, Loaded, Select, Submit, Tabs, UsageBar, useAction, useTitle } from '../../components/ui';
+import { Badge, ConfirmButton, Empty, ErrorNotice, Field, Loaded, Select, Submit, Tabs, Toggle, UsageBar, useAction, useTitle } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
 import NotFound from '../not-found';
@@ -420,10 +420,6 @@ export function OrgSettings() {
   const navigate = useNavigate();
   useTitle(`${org.name}: ${t('orgs.settings')}`);
   const usage = useLoad((signal) => (manager ? api<Usage>(`/namespaces/${seg(org.name)}/usage`, { signal }) : Promise.reject(new Error('not a manager'))), [org.name, manager]);
-  const visibility = useAction(async (on: boolean) => {
-    await api(`/orgs/${seg(org.name)}`, { method: 'PATCH', json: { default_private: on } });
-    reload();
-  });
   const [confirm, setConfirm] = useState('');
   const [password, setPassword] = useState('');
   const remove = useAction(async () => {
@@ -436,8 +432,15 @@ export function OrgSettings() {
       <h2 id="org-settings-heading">{t('orgs.settings')}</h2>
       <h3>{t('profile.defaultVisibility')}</h3>
       <div className="card">
-        <Checkbox label={t('profile.defaultPrivate')} checked={org.default_private} onChange={(on) => void visibility.run(on)} name="default_private" />
-        <ErrorNotice error={visibility.error} />
+        <Toggle
+          label={t('profile.defaultPrivate')}
+          name="default_private"
+          checked={org.default_private}
+          save={async (on) => {
+            await api(`/orgs/${seg(org.name)}`, { method: 'PATCH', json: { default_private: on } });
+            reload();
+          }}
+        />
       </div>
       <h3>{t('usage.title')}</h3>
       <Loaded state={usage}>

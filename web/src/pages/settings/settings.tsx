@@ -7,7 +7,7 @@ import { useSession } from '../../api/session';
 import type { AccessToken, CreatedToken, Me, Paged, Session, Usage } from '../../api/types';
 import { RequireSession } from '../../components/require-session';
 import { TokenForm, TokenList } from '../../components/tokens';
-import { Badge, Checkbox, ConfirmButton, Empty, ErrorNotice, Field, Loaded, Submit, Tabs, UsageBar, useAction, useTitle } from '../../components/ui';
+import { Badge, ConfirmButton, Empty, ErrorNotice, Field, Loaded, Submit, Tabs, Toggle, UsageBar, useAction, useTitle } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
 
@@ -49,10 +49,6 @@ export function Profile() {
   const { refresh } = useSession();
   useTitle(t('settings.profile'));
   const usage = useLoad((signal) => api<Usage>(`/namespaces/${seg(me.username)}/usage`, { signal }), [me.username]);
-  const visibility = useAction(async (defaultPrivate: boolean) => {
-    await api('/users/me', { method: 'PATCH', json: { default_private: defaultPrivate } });
-    await refresh();
-  });
   return (
     <section aria-labelledby="profile-heading">
       <h2 id="profile-heading">{t('settings.profile')}</h2>
@@ -68,9 +64,16 @@ export function Profile() {
       </dl>
       <h3>{t('profile.defaultVisibility')}</h3>
       <div className="card">
-        <Checkbox label={t('profile.defaultPrivate')} checked={me.default_private} onChange={(on) => void visibility.run(on)} name="default_private" />
+        <Toggle
+          label={t('profile.defaultPrivate')}
+          name="default_private"
+          checked={me.default_private}
+          save={async (on) => {
+            await api('/users/me', { method: 'PATCH', json: { default_private: on } });
+            await refresh();
+          }}
+        />
         <p className="hint">{t('profile.defaultPrivateHint')}</p>
-        <ErrorNotice error={visibility.error} />
       </div>
       <h3>{t('usage.title')}</h3>
       <Loaded state={usage}>
@@ -90,6 +93,7 @@ export function Profile() {
 
 export function Password() {
   const { t } = useI18n();
+  const me = useMe();
   const { refresh } = useSession();
   const navigate = useNavigate();
   const [current, setCurrent] = useState('');
@@ -118,6 +122,8 @@ export function Password() {
     <section aria-labelledby="password-heading">
       <h2 id="password-heading">{t('settings.password')}</h2>
       <form className="card form" onSubmit={submit}>
+        {/* for password managers: which account this password belongs to */}
+        <input type="text" name="username" autoComplete="username" value={me.username} readOnly hidden />
         <Field label={t('password.current')} name="current_password" type="password" value={current} onChange={setCurrent} required autoComplete="current-password" />
         <Field label={t('password.new')} name="new_password" type="password" value={next} onChange={setNext} required autoComplete="new-password" hint={t('signUp.passwordHint')} />
         <Field label={t('field.repeatPassword')} name="repeat" type="password" value={repeat} onChange={setRepeat} required autoComplete="new-password" />
