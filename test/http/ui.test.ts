@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync, brotliDecompressSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/http/app.js';
@@ -183,5 +184,20 @@ describe('web UI: the build npm install makes', { skip: uiBuilt(DEFAULT_UI_DIR) 
       assert.equal(res.status, 200, asset);
       assert.equal(res.headers.get('cache-control'), 'public, max-age=31536000, immutable', asset);
     }
+  });
+
+  it('keeps the first load\'s JavaScript under 250 KB compressed', () => {
+    const { scripts } = firstLoadAssets(DEFAULT_UI_DIR);
+    let raw = 0;
+    let gzip = 0;
+    let brotli = 0;
+    for (const script of scripts) {
+      const body = readFileSync(join(DEFAULT_UI_DIR, script));
+      raw += body.length;
+      gzip += gzipSync(body, { level: 9 }).length;
+      brotli += brotliCompressSync(body, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 9 } }).length; // as Pier serves it
+    }
+    console.log(`# first load JavaScript: ${scripts.length} file(s), ${(raw / 1000).toFixed(1)} kB raw, ${(gzip / 1000).toFixed(1)} kB gzip, ${(brotli / 1000).toFixed(1)} kB brotli`);
+    assert.ok(gzip < 250_000, `${gzip} bytes gzipped`);
   });
 });

@@ -3,11 +3,8 @@ import { Link, useNavigate, useSearchParams } from 'react-router';
 import { useSession } from '../api/session';
 import { ErrorNotice, Field, Submit, useAction, useTitle } from '../components/ui';
 import { useI18n } from '../i18n/i18n';
+import { safeNext } from './safe-next';
 
-/** Only a path of this site: `next=//evil.example` must not send anyone elsewhere. */
-export function safeNext(next: string | null): string {
-  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
-}
 
 export default function SignIn() {
   const { t } = useI18n();
