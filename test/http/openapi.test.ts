@@ -105,7 +105,8 @@ describe('problems outside /api/v1', () => {
   after(() => server.stop());
 
   it('answers an unknown page and a path that is not valid URL encoding with typed problems', async () => {
-    await expectProblem(await fetch(`${server.url}/nothing/here`), 404, /no such page: GET \/nothing\/here/, 'not-found');
+    // (a path outside the APIs is the web UI's page: test/http/ui.test.ts)
+    await expectProblem(await fetch(`${server.url}/api/nothing/here`), 404, /no such page: GET \/api\/nothing\/here/, 'not-found');
     await expectProblem(await fetch(`${server.url}/api/v1/orgs/%zz`), 400, /not valid URL encoding/, 'validation');
   });
 });

@@ -20,7 +20,7 @@ describe('API client', () => {
       assert.ok(error instanceof ApiError);
       assert.equal(error.status, 404);
       assert.match(error.problem.detail, /no organisation "nobody-here"/);
-      assert.equal(error.kind, 'status-404');
+      assert.equal(error.kind, 'not-found'); // the problem's type: https://pier.dev/problems/not-found
       return true;
     });
     await assert.rejects(api('/users', { method: 'POST', json: { username: 'x' } }), (error: unknown) => error instanceof ApiError && error.status === 400 && /password/.test(error.message));
