@@ -267,6 +267,18 @@ describe('web UI in Chromium', { ...skipUnless(chromium), timeout: 10 * 60_000 }
       await owner.getByRole('link', { name: 'Settings' }).click();
       await owner.getByText('Plan and usage').waitFor();
       await checkBoth(owner, 'org-settings');
+
+      // deleting an organisation asks for its name typed out and the password
+      await server.hub.organizations.create('oldco', 'carol');
+      await owner.goto(`${server.url}/orgs/oldco/settings`);
+      const remove = owner.getByRole('button', { name: 'Delete forever' });
+      await owner.getByLabel('Type oldco to confirm').fill('oldc');
+      assert.equal(await remove.isDisabled(), true);
+      await owner.getByLabel('Type oldco to confirm').fill('oldco');
+      await owner.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await remove.click();
+      await owner.waitForURL(/\/orgs$/);
+      assert.equal(await server.hub.organizations.get('oldco'), undefined);
     });
 
     it('administers users, plans, the official images, verified publishers and settings', async (t) => {
