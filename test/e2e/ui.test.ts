@@ -326,7 +326,7 @@ describe('web UI in Chromium', { ...skipUnless(chromium), timeout: 10 * 60_000 }
       await other.getByRole('heading', { name: 'Page not found' }).waitFor();
 
       // signing out ends the session: the header offers to sign in again
-      await other.getByRole('group').or(other.locator('summary')).first().click();
+      await other.locator('details.menu > summary').click();
       await other.getByRole('button', { name: 'Sign out' }).click();
       await other.getByRole('link', { name: 'Sign in' }).first().waitFor();
     });
