@@ -9,8 +9,8 @@ import SignUp from './pages/sign-up';
 // Account, organisation and administration pages are loaded when first visited: the first load
 // carries the shell, the front page and the sign-in forms only.
 const settings = () => import('./pages/settings/settings');
-const orgs = () => import('./pages/orgs/orgs');
-const admin = () => import('./pages/admin/admin');
+const orgs = () => import('./pages/orgs');
+const admin = () => import('./pages/admin');
 
 export const routes: RouteObject[] = [
   {
