@@ -2,7 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import { TOKEN_SCOPES, type AccessToken, type CreatedToken } from '../api/types';
 import { useI18n } from '../i18n/i18n';
-import { Badge, Checkbox, ConfirmButton, CopyField, Empty, ErrorNotice, Field, Select, Submit, useAction } from './ui';
+import { Badge, Checkbox, ConfirmButton, CopyField, DataTable, Empty, ErrorNotice, Field, Select, Submit, useAction } from './ui';
 
 type Expiry = '30d' | '90d' | '365d' | 'never';
 
@@ -91,39 +91,21 @@ export function TokenList({ tokens, revoke }: { tokens: AccessToken[]; revoke(id
   return (
     <>
       <ErrorNotice error={action.error} />
-      <div className="table-wrap">
-        <table>
-          <caption className="visually-hidden">{t('tokens.listCaption')}</caption>
-          <thead>
-            <tr>
-              <th scope="col">{t('tokens.label')}</th>
-              <th scope="col">{t('tokens.scopes')}</th>
-              {tokens.some((tk) => tk.repositories !== undefined) && <th scope="col">{t('tokens.repositoriesColumn')}</th>}
-              <th scope="col">{t('common.created')}</th>
-              <th scope="col">{t('tokens.lastUsed')}</th>
-              <th scope="col">{t('tokens.expires')}</th>
-              <th scope="col">
-                <span className="visually-hidden">{t('common.actions')}</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {tokens.map((token) => (
-              <tr key={token.id}>
-                <td>{token.label}</td>
-                <td>{token.scopes.join(', ')}</td>
-                {tokens.some((tk) => tk.repositories !== undefined) && <td>{token.repositories ? token.repositories.join(', ') : t('tokens.allRepositories')}</td>}
-                <td>{date(token.created_at)}</td>
-                <td>{token.last_used_at ? relative(token.last_used_at) : t('tokens.neverUsed')}</td>
-                <td>{token.expired ? <Badge kind="expired">{t('tokens.expired')}</Badge> : token.expires_at ? date(token.expires_at) : t('tokens.never')}</td>
-                <td>
-                  <ConfirmButton label={t('tokens.revoke')} confirmLabel={t('tokens.confirmRevoke', { label: token.label })} busy={action.busy} onConfirm={() => void action.run(token.id)} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable caption={t('tokens.listCaption')} columns={[t('tokens.label'), t('tokens.scopes'), tokens.some((tk) => tk.repositories !== undefined) && t('tokens.repositoriesColumn'), t('common.created'), t('tokens.lastUsed'), t('tokens.expires')]} actions>
+        {tokens.map((token) => (
+          <tr key={token.id}>
+            <td>{token.label}</td>
+            <td>{token.scopes.join(', ')}</td>
+            {tokens.some((tk) => tk.repositories !== undefined) && <td>{token.repositories ? token.repositories.join(', ') : t('tokens.allRepositories')}</td>}
+            <td>{date(token.created_at)}</td>
+            <td>{token.last_used_at ? relative(token.last_used_at) : t('tokens.neverUsed')}</td>
+            <td>{token.expired ? <Badge kind="expired">{t('tokens.expired')}</Badge> : token.expires_at ? date(token.expires_at) : t('tokens.never')}</td>
+            <td>
+              <ConfirmButton label={t('tokens.revoke')} confirmLabel={t('tokens.confirmRevoke', { label: token.label })} busy={action.busy} onConfirm={() => void action.run(token.id)} />
+            </td>
+          </tr>
+        ))}
+      </DataTable>
     </>
   );
 }

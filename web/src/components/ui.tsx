@@ -286,6 +286,33 @@ export function ConfirmButton({ label, confirmLabel, onConfirm, busy }: { label:
   );
 }
 
+/** A table of rows with a caption for screen readers, column headers, and an unlabelled actions column when asked. */
+export function DataTable({ caption, columns, actions, children }: { caption: string; columns: Array<string | false>; actions?: boolean; children: ReactNode }) {
+  const { t } = useI18n();
+  return (
+    <div className="table-wrap">
+      <table>
+        <caption className="visually-hidden">{caption}</caption>
+        <thead>
+          <tr>
+            {columns.filter((c): c is string => c !== false).map((column) => (
+              <th scope="col" key={column}>
+                {column}
+              </th>
+            ))}
+            {actions && (
+              <th scope="col">
+                <span className="visually-hidden">{t('common.actions')}</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}
+
 export function Badge({ kind, children }: { kind: 'official' | 'verified' | 'private' | 'admin' | 'expired' | 'current' | 'neutral'; children: ReactNode }) {
   return <span className={`badge badge-${kind}`}>{children}</span>;
 }

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { api } from '../../api/browser';
 import { seg } from '../../api/client';
 import type { Paged, Plan } from '../../api/types';
-import { ErrorNotice, Field, Loaded, Select, Submit, useAction, useTitle } from '../../components/ui';
+import { DataTable, ErrorNotice, Field, Loaded, Select, Submit, useAction, useTitle } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
 
@@ -47,45 +47,27 @@ export function AdminPlans() {
       <Loaded state={list}>
         {(plans) => (
           <>
-            <div className="table-wrap">
-              <table>
-                <caption className="visually-hidden">{t('admin.plans')}</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('admin.plan')}</th>
-                    <th scope="col">{t('admin.price')}</th>
-                    <th scope="col">{t('usage.privateRepositories')}</th>
-                    <th scope="col">{t('usage.storage')}</th>
-                    <th scope="col">{t('admin.pullsPerWindow')}</th>
-                    <th scope="col">{t('admin.seats')}</th>
-                    <th scope="col">
-                      <span className="visually-hidden">{t('common.actions')}</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {plans.results.map((p) => (
-                    <tr key={p.name}>
-                      <td>
-                        {p.title} <code>{p.name}</code>
-                      </td>
-                      <td>{p.price_label}</td>
-                      <td>{limitText(p.private_repositories, number, unlimited)}</td>
-                      <td>{limitText(p.storage_bytes, bytes, unlimited)}</td>
-                      <td>
-                        {p.pulls_per_window === null ? unlimited : t('admin.pullsWindow', { pulls: number(p.pulls_per_window), hours: Math.round(p.pull_window_seconds / 3600) })}
-                      </td>
-                      <td>{limitText(p.seats, number, unlimited)}</td>
-                      <td>
-                        <button type="button" className="button" onClick={() => setEditing(p)}>
-                          {t('admin.editPlan', { plan: p.name })}
-                        </button>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable caption={t('admin.plans')} columns={[t('admin.plan'), t('admin.price'), t('usage.privateRepositories'), t('usage.storage'), t('admin.pullsPerWindow'), t('admin.seats')]} actions>
+              {plans.results.map((p) => (
+                <tr key={p.name}>
+                  <td>
+                    {p.title} <code>{p.name}</code>
+                  </td>
+                  <td>{p.price_label}</td>
+                  <td>{limitText(p.private_repositories, number, unlimited)}</td>
+                  <td>{limitText(p.storage_bytes, bytes, unlimited)}</td>
+                  <td>
+                    {p.pulls_per_window === null ? unlimited : t('admin.pullsWindow', { pulls: number(p.pulls_per_window), hours: Math.round(p.pull_window_seconds / 3600) })}
+                  </td>
+                  <td>{limitText(p.seats, number, unlimited)}</td>
+                  <td>
+                    <button type="button" className="button" onClick={() => setEditing(p)}>
+                      {t('admin.editPlan', { plan: p.name })}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </DataTable>
             {editing && <PlanEditor plan={editing} busy={save.busy} error={save.error} onSave={(p) => void save.run(p)} onCancel={() => setEditing(undefined)} />}
             <form
               className="card form"

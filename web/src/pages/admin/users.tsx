@@ -5,7 +5,7 @@ import { api } from '../../api/browser';
 import { seg } from '../../api/client';
 import { useSession } from '../../api/session';
 import type { AdminUser, Paged } from '../../api/types';
-import { Badge, Checkbox, ConfirmButton, Empty, ErrorNotice, Field, Loaded, Submit, Toggle, useAction, useTitle } from '../../components/ui';
+import { Badge, Checkbox, ConfirmButton, DataTable, Empty, ErrorNotice, Field, Loaded, Submit, Toggle, useAction, useTitle } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
 
@@ -75,51 +75,35 @@ export function AdminUsers() {
             <Empty>{t('admin.noUsers')}</Empty>
           ) : (
             <>
-              <div className="table-wrap">
-                <table>
-                  <caption className="visually-hidden">{t('admin.users')}</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">{t('field.username')}</th>
-                      <th scope="col">{t('admin.plan')}</th>
-                      <th scope="col">{t('common.created')}</th>
-                      <th scope="col">{t('admin.isAdmin')}</th>
-                      <th scope="col">
-                        <span className="visually-hidden">{t('common.actions')}</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {users.results.map((u) => (
-                      <tr key={u.username}>
-                        <td>
-                          {u.username} {u.admin && <Badge kind="admin">{t('profile.administrator')}</Badge>}
-                        </td>
-                        <td>{u.plan ?? '—'}</td>
-                        <td>{date(u.created_at)}</td>
-                        <td>
-                          <Toggle
-                            label={t('admin.adminOf', { name: u.username })}
-                            checked={u.admin}
-                            save={async (admin) => {
-                              await api(`/users/${seg(u.username)}`, { method: 'PATCH', json: { admin } });
-                              list.reload();
-                            }}
-                          />
-                        </td>
-                        <td className="actions">
-                          <button type="button" className="button" onClick={() => setResetting(u.username)}>
-                            {t('admin.resetPassword')}
-                          </button>
-                          {u.username !== me?.username && (
-                            <ConfirmButton label={t('admin.deleteUser')} confirmLabel={t('admin.confirmDeleteUser', { name: u.username })} busy={remove.busy} onConfirm={() => void remove.run(u.username)} />
-                          )}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable caption={t('admin.users')} columns={[t('field.username'), t('admin.plan'), t('common.created'), t('admin.isAdmin')]} actions>
+                {users.results.map((u) => (
+                  <tr key={u.username}>
+                    <td>
+                      {u.username} {u.admin && <Badge kind="admin">{t('profile.administrator')}</Badge>}
+                    </td>
+                    <td>{u.plan ?? '—'}</td>
+                    <td>{date(u.created_at)}</td>
+                    <td>
+                      <Toggle
+                        label={t('admin.adminOf', { name: u.username })}
+                        checked={u.admin}
+                        save={async (admin) => {
+                          await api(`/users/${seg(u.username)}`, { method: 'PATCH', json: { admin } });
+                          list.reload();
+                        }}
+                      />
+                    </td>
+                    <td className="actions">
+                      <button type="button" className="button" onClick={() => setResetting(u.username)}>
+                        {t('admin.resetPassword')}
+                      </button>
+                      {u.username !== me?.username && (
+                        <ConfirmButton label={t('admin.deleteUser')} confirmLabel={t('admin.confirmDeleteUser', { name: u.username })} busy={remove.busy} onConfirm={() => void remove.run(u.username)} />
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </DataTable>
               <nav className="pager" aria-label={t('common.pages')}>
                 {users.previous ? (
                   <Link to={`?page=${page - 1}${q ? `&q=${encodeURIComponent(q)}` : ''}`}>{t('common.previous')}</Link>

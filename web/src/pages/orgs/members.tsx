@@ -3,7 +3,7 @@ import { useState, type FormEvent } from 'react';
 import { api } from '../../api/browser';
 import { seg } from '../../api/client';
 import type { Member, Paged } from '../../api/types';
-import { ConfirmButton, ErrorNotice, Field, Loaded, Select, Submit, useAction, useTitle } from '../../components/ui';
+import { ConfirmButton, DataTable, ErrorNotice, Field, Loaded, Select, Submit, useAction, useTitle } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
 import { useOrg } from './context';
@@ -42,45 +42,28 @@ export function OrgMembers() {
       <ErrorNotice error={change.error ?? remove.error} />
       <Loaded state={list}>
         {(page) => (
-          <div className="table-wrap">
-            <table>
-              <caption className="visually-hidden">{t('orgs.members')}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">{t('field.username')}</th>
-                  <th scope="col">{t('orgs.role')}</th>
-                  <th scope="col">{t('orgs.memberSince')}</th>
-                  {manager && (
-                    <th scope="col">
-                      <span className="visually-hidden">{t('common.actions')}</span>
-                    </th>
+          <DataTable caption={t('orgs.members')} columns={[t('field.username'), t('orgs.role'), t('orgs.memberSince')]} actions={manager}>
+            {page.results.map((m) => (
+              <tr key={m.username}>
+                <td>{m.username}</td>
+                <td>
+                  {manager ? (
+                    <Select label={t('orgs.roleOf', { name: m.username })} value={m.role} options={roleOptions} onChange={(next) => void change.run(m.username, next)} />
+                  ) : m.role === 'owner' ? (
+                    t('orgs.owner')
+                  ) : (
+                    t('orgs.member')
                   )}
-                </tr>
-              </thead>
-              <tbody>
-                {page.results.map((m) => (
-                  <tr key={m.username}>
-                    <td>{m.username}</td>
-                    <td>
-                      {manager ? (
-                        <Select label={t('orgs.roleOf', { name: m.username })} value={m.role} options={roleOptions} onChange={(next) => void change.run(m.username, next)} />
-                      ) : m.role === 'owner' ? (
-                        t('orgs.owner')
-                      ) : (
-                        t('orgs.member')
-                      )}
-                    </td>
-                    <td>{date(m.since)}</td>
-                    {manager && (
-                      <td>
-                        <ConfirmButton label={t('orgs.remove')} confirmLabel={t('orgs.confirmRemove', { name: m.username })} busy={remove.busy} onConfirm={() => void remove.run(m.username)} />
-                      </td>
-                    )}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                </td>
+                <td>{date(m.since)}</td>
+                {manager && (
+                  <td>
+                    <ConfirmButton label={t('orgs.remove')} confirmLabel={t('orgs.confirmRemove', { name: m.username })} busy={remove.busy} onConfirm={() => void remove.run(m.username)} />
+                  </td>
+                )}
+              </tr>
+            ))}
+          </DataTable>
         )}
       </Loaded>
       {manager && (

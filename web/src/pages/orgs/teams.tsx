@@ -4,7 +4,7 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { api } from '../../api/browser';
 import { ApiError, seg } from '../../api/client';
 import type { Paged, Team } from '../../api/types';
-import { ConfirmButton, Empty, ErrorNotice, Field, Loaded, Select, Submit, useAction, useTitle } from '../../components/ui';
+import { ConfirmButton, DataTable, Empty, ErrorNotice, Field, Loaded, Select, Submit, useAction, useTitle } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
 import NotFound from '../not-found';
@@ -137,31 +137,17 @@ export function OrgTeam() {
           {(team.permissions ?? []).length === 0 ? (
             <Empty>{t('teams.noPermissions')}</Empty>
           ) : (
-            <div className="table-wrap">
-              <table>
-                <caption className="visually-hidden">{t('teams.permissions')}</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('teams.repository')}</th>
-                    <th scope="col">{t('teams.permission')}</th>
-                    <th scope="col">
-                      <span className="visually-hidden">{t('common.actions')}</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {(team.permissions ?? []).map((p) => (
-                    <tr key={p.repository}>
-                      <td>{p.repository === '*' ? t('teams.allRepositories') : p.repository}</td>
-                      <td>{t(`permission.${p.permission}`)}</td>
-                      <td>
-                        <ConfirmButton label={t('teams.revoke')} confirmLabel={t('teams.confirmRevoke')} busy={revoke.busy} onConfirm={() => void revoke.run(p.repository)} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable caption={t('teams.permissions')} columns={[t('teams.repository'), t('teams.permission')]} actions>
+              {(team.permissions ?? []).map((p) => (
+                <tr key={p.repository}>
+                  <td>{p.repository === '*' ? t('teams.allRepositories') : p.repository}</td>
+                  <td>{t(`permission.${p.permission}`)}</td>
+                  <td>
+                    <ConfirmButton label={t('teams.revoke')} confirmLabel={t('teams.confirmRevoke')} busy={revoke.busy} onConfirm={() => void revoke.run(p.repository)} />
+                  </td>
+                </tr>
+              ))}
+            </DataTable>
           )}
           <form
             className="card form"

@@ -7,7 +7,7 @@ import { useSession } from '../../api/session';
 import type { AccessToken, CreatedToken, Me, Paged, Session, Usage } from '../../api/types';
 import { RequireSession } from '../../components/require-session';
 import { TokenForm, TokenList } from '../../components/tokens';
-import { Badge, ConfirmButton, Empty, ErrorNotice, Field, Loaded, Submit, Tabs, Toggle, UsageBar, useAction, useTitle } from '../../components/ui';
+import { Badge, ConfirmButton, DataTable, Empty, ErrorNotice, Field, Loaded, Submit, Tabs, Toggle, UsageBar, useAction, useTitle } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
 
@@ -200,37 +200,21 @@ export function Sessions() {
           page.results.length === 0 ? (
             <Empty>{t('sessions.none')}</Empty>
           ) : (
-            <div className="table-wrap">
-              <table>
-                <caption className="visually-hidden">{t('settings.sessions')}</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">{t('sessions.kind')}</th>
-                    <th scope="col">{t('sessions.client')}</th>
-                    <th scope="col">{t('common.created')}</th>
-                    <th scope="col">{t('tokens.lastUsed')}</th>
-                    <th scope="col">
-                      <span className="visually-hidden">{t('common.actions')}</span>
-                    </th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.results.map((s) => (
-                    <tr key={s.id}>
-                      <td>
-                        {s.kind === 'browser' ? t('sessions.browser') : t('sessions.docker')} {s.current && <Badge kind="current">{t('sessions.current')}</Badge>}
-                      </td>
-                      <td className="ellipsis">{s.user_agent ?? s.client_id ?? t('common.unknown')}</td>
-                      <td>{date(s.created_at)}</td>
-                      <td>{s.last_used_at ? relative(s.last_used_at) : t('tokens.neverUsed')}</td>
-                      <td>
-                        <ConfirmButton label={s.current ? t('sessions.signOutHere') : t('sessions.revoke')} confirmLabel={t('sessions.confirmRevoke')} busy={revoke.busy} onConfirm={() => void revoke.run(s)} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable caption={t('settings.sessions')} columns={[t('sessions.kind'), t('sessions.client'), t('common.created'), t('tokens.lastUsed')]} actions>
+              {page.results.map((s) => (
+                <tr key={s.id}>
+                  <td>
+                    {s.kind === 'browser' ? t('sessions.browser') : t('sessions.docker')} {s.current && <Badge kind="current">{t('sessions.current')}</Badge>}
+                  </td>
+                  <td className="ellipsis">{s.user_agent ?? s.client_id ?? t('common.unknown')}</td>
+                  <td>{date(s.created_at)}</td>
+                  <td>{s.last_used_at ? relative(s.last_used_at) : t('tokens.neverUsed')}</td>
+                  <td>
+                    <ConfirmButton label={s.current ? t('sessions.signOutHere') : t('sessions.revoke')} confirmLabel={t('sessions.confirmRevoke')} busy={revoke.busy} onConfirm={() => void revoke.run(s)} />
+                  </td>
+                </tr>
+              ))}
+            </DataTable>
           )
         }
       </Loaded>
