@@ -2,7 +2,7 @@
 // French passes checkPage (rendered, no raw key, no console error, no serious axe violation, a
 // screenshot), and the account, organisation and administration stories work through the pages.
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { chromiumAvailability, checkPage, failedRequest, launchChromium, newContext, openPage } from '../support/browser.js';
 import { requireTool, skipUnless } from '../support/exec.js';
@@ -45,17 +45,6 @@ describe('web UI in Chromium', { ...skipUnless(chromium), timeout: 10 * 60_000 }
     const context = await newContext(browser, options);
     contexts.push(context);
     return openPage(context);
-  }
-
-  /** Whether the cookie sessions of the API contract (POST /api/v1/sessions) are served. */
-  async function sessionsServed(): Promise<boolean> {
-    const res = await fetch(`${server.url}/api/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":"nobody","password":"x"}' });
-    return res.status !== 404;
-  }
-  async function requireSessions(t: TestContext): Promise<boolean> {
-    if (await sessionsServed()) return true;
-    t.skip('cookie sessions (POST /api/v1/sessions, issue 9) are not served by this build yet');
-    return false;
   }
 
   it('shows the public pages in the browser\'s language, English or French', async () => {
@@ -131,8 +120,7 @@ describe('web UI in Chromium', { ...skipUnless(chromium), timeout: 10 * 60_000 }
     await p.getByRole('alert').waitFor();
   });
 
-  it('says why a sign-in failed, in the page, in plain words', async (t) => {
-    if (!(await requireSessions(t))) return;
+  it('says why a sign-in failed, in the page, in plain words', async () => {
     const p = await page();
     await p.goto(`${server.url}/signin`);
     await p.getByLabel('Username').fill('nobody');
@@ -147,9 +135,8 @@ describe('web UI in Chromium', { ...skipUnless(chromium), timeout: 10 * 60_000 }
   describe('signed in', () => {
     let alice: Page;
 
-    it('signs up in the browser, creates a personal access token shown once, and uses it', async (t) => {
-      if (!(await requireSessions(t))) return;
-      alice = await page();
+    it('signs up in the browser, creates a personal access token shown once, and uses it', async () => {
+        alice = await page();
       await alice.goto(`${server.url}/signup`);
       await alice.getByLabel('Username').fill('alice');
       await alice.getByLabel('Password', { exact: true }).fill(PASSWORD);
@@ -217,9 +204,8 @@ describe('web UI in Chromium', { ...skipUnless(chromium), timeout: 10 * 60_000 }
       assert.ok(await server.hub.accounts.authenticate('alice', 'another long secret'));
     });
 
-    it('creates an organisation, adds a member, a team with a permission, and an organisation token', async (t) => {
-      if (!(await requireSessions(t))) return;
-      await server.hub.accounts.create({ name: 'bob', password: PASSWORD });
+    it('creates an organisation, adds a member, a team with a permission, and an organisation token', async () => {
+        await server.hub.accounts.create({ name: 'bob', password: PASSWORD });
       const owner = await page();
       await server.hub.accounts.create({ name: 'carol', password: PASSWORD });
       await owner.goto(`${server.url}/signin`);
@@ -281,9 +267,8 @@ describe('web UI in Chromium', { ...skipUnless(chromium), timeout: 10 * 60_000 }
       assert.equal(await server.hub.organizations.get('oldco'), undefined);
     });
 
-    it('administers users, plans, the official images, verified publishers and settings', async (t) => {
-      if (!(await requireSessions(t))) return;
-      await server.hub.accounts.create({ name: 'captain', password: PASSWORD, admin: true });
+    it('administers users, plans, the official images, verified publishers and settings', async () => {
+        await server.hub.accounts.create({ name: 'captain', password: PASSWORD, admin: true });
       const admin = await page({ locale: 'fr-FR' });
       await admin.goto(`${server.url}/signin?next=/admin`);
       await admin.getByLabel('Nom d’utilisateur').fill('captain');
