@@ -9,10 +9,9 @@ import {
   InvalidTokenError,
   KeyRing,
   RETIRED_KEY_GRACE_MS,
-  sqlSigningKeyStore,
   UNKNOWN_KID_RELOAD_INTERVAL_MS,
-  type SigningKeyStore,
 } from './signing-keys.js';
+import { sqlSigningKeyStore, type SigningKeyStore } from './signing-key-store.js';
 
 const ISSUER = 'pier';
 const AUDIENCE = 'registry.example.com';

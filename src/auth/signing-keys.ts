@@ -11,12 +11,12 @@ import {
   type JWTHeaderParameters,
   type JWTPayload,
 } from 'jose';
-import type { Kysely } from 'kysely';
-import type { Database } from '../metadata/schema.js';
+import type { SigningKeyStore, StoredSigningKey } from './signing-key-store.js';
 
 /**
- * ES256 keys that sign Pier's access tokens (JWTs), shared by every replica through the
- * `signing_keys` table. Private keys are stored encrypted with the installation secret.
+ * The key ring: ES256 keys that sign Pier's access tokens (JWTs), shared by every replica through
+ * a SigningKeyStore (signing-key-store.ts: the `signing_keys` table). Private keys are stored
+ * encrypted with the installation secret.
  *
  * Lifecycle of a key:
  * - active (`retired_at` null): verifies; the newest active key (by created_at) signs. Several
@@ -43,59 +43,6 @@ const MAX_CACHED_TOKEN_LENGTH = 8192;
 const ALGORITHM = 'ES256';
 const ENCRYPTION_VERSION = 'v1';
 const SECRET_MISMATCH = 'the installation secret does not match the signing keys in the database';
-
-/** A row of `signing_keys`. */
-export interface StoredSigningKey {
-  kid: string;
-  algorithm: string;
-  /** public JWK, JSON */
-  publicJwk: string;
-  /** `v1.<iv>.<tag>.<ciphertext>` (base64url): AES-256-GCM of the private JWK's JSON */
-  privateJwkEncrypted: string;
-  /** epoch ms */
-  createdAt: number;
-  retiredAt: number | null;
-}
-
-export interface SigningKeyStore {
-  list(): Promise<StoredSigningKey[]>;
-  insert(key: StoredSigningKey): Promise<void>;
-  /** Marks the key retired at `at` unless it already is. */
-  retire(kid: string, at: number): Promise<void>;
-}
-
-export function sqlSigningKeyStore(db: Kysely<Database>): SigningKeyStore {
-  return {
-    async list() {
-      const rows = await db.selectFrom('signing_keys').selectAll().orderBy('created_at').orderBy('kid').execute();
-      return rows.map((row) => ({
-        kid: row.kid,
-        algorithm: row.algorithm,
-        publicJwk: row.public_jwk,
-        privateJwkEncrypted: row.private_jwk_encrypted,
-        // PostgreSQL returns bigint columns as strings
-        createdAt: Number(row.created_at),
-        retiredAt: row.retired_at === null ? null : Number(row.retired_at),
-      }));
-    },
-    async insert(key) {
-      await db
-        .insertInto('signing_keys')
-        .values({
-          kid: key.kid,
-          algorithm: key.algorithm,
-          public_jwk: key.publicJwk,
-          private_jwk_encrypted: key.privateJwkEncrypted,
-          created_at: key.createdAt,
-          retired_at: key.retiredAt,
-        })
-        .execute();
-    },
-    async retire(kid, at) {
-      await db.updateTable('signing_keys').set({ retired_at: at }).where('kid', '=', kid).where('retired_at', 'is', null).execute();
-    },
-  };
-}
 
 /** verify() failed because of the token (bad signature, expired, wrong audience, unknown key...). */
 export class InvalidTokenError extends Error {

@@ -31,7 +31,7 @@ export function registerKeys(program: Command): void {
 
 async function openKeyRing(core: PierCore, config: Config) {
   const { loadInstallationSecret } = await import('../auth/installation-secret.js');
-  const { KeyRing, sqlSigningKeyStore } = await import('../auth/signing-keys.js');
+  const [{ KeyRing }, { sqlSigningKeyStore }] = await Promise.all([import('../auth/signing-keys.js'), import('../auth/signing-key-store.js')]);
   const secret = await loadInstallationSecret({ file: config.auth.secretKeyFile, dataDir: config.data });
   return KeyRing.open({ store: sqlSigningKeyStore(core.database.db), secret });
 }

@@ -1,7 +1,6 @@
 import { actionsOfTokenScopes, type AccessPolicy, type Subject } from '../auth/access-policy.js';
 import type { Scope } from '../auth/scope.js';
-import { OFFICIAL_NAMESPACE } from '../oci/names.js';
-import { namespaceOf } from './account-names.js';
+import { namespaceOf, OFFICIAL_NAMESPACE } from '../oci/names.js';
 import type { OrganizationService } from './organizations.js';
 import type { RepositoryService } from './repositories.js';
 import type { HubSettings } from './settings.js';

@@ -41,9 +41,3 @@ export function accountNameProblem(name: string, what = 'a username'): string | 
   }
   return undefined;
 }
-
-/** The namespace a repository lives in: its first path component (`library` for official images). */
-export function namespaceOf(repository: string): string {
-  const slash = repository.indexOf('/');
-  return slash === -1 ? repository : repository.slice(0, slash);
-}

@@ -4,7 +4,7 @@ import type { Database } from '../metadata/schema.js';
 import { isDigestLike } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import type { PullAdmission, PullCheck, PullGate } from '../registry/ports.js';
-import type { Counters } from '../shared-state/counters.js';
+import type { Counters } from './counters.js';
 import type { Plan, PlanService } from './plans.js';
 import type { HubSettings } from './settings.js';
 

@@ -1,6 +1,6 @@
 import { OciError } from '../oci/errors.js';
 import type { PushAllowance, PushCheck, PushGate } from '../registry/ports.js';
-import { namespaceOf } from './account-names.js';
+import { namespaceOf } from '../oci/names.js';
 import { HubError } from './errors.js';
 import type { RepositoryService } from './repositories.js';
 import type { NamespaceLimits } from './usage.js';

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { appendOutbox } from '../metadata/outbox.js';
 import type { Database } from '../metadata/schema.js';
 import type { Clock } from '../registry/ports.js';
-import { namespaceOf } from './account-names.js';
+import { namespaceOf } from '../oci/names.js';
 import { HubError } from './errors.js';
 import type { NamespaceLimits } from './usage.js';
 

@@ -1,8 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Subject } from '../auth/access-policy.js';
 import type { Database } from '../metadata/schema.js';
-import { OFFICIAL_NAMESPACE } from '../oci/names.js';
-import { namespaceOf } from './account-names.js';
+import { namespaceOf, OFFICIAL_NAMESPACE } from '../oci/names.js';
 import { HubError } from './errors.js';
 
 /** One hit, in the shape `docker search` reads (registry v1 search API), plus Pier's verified badge. */

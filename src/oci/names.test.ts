@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OciError } from './errors.js';
-import { normalizeRepositoryName, parseReference, parseTag } from './names.js';
+import { namespaceOf, normalizeRepositoryName, parseReference, parseTag } from './names.js';
 
 describe('repository names', () => {
   it('maps a one-part name to the official namespace', () => {
     assert.equal(normalizeRepositoryName('nginx'), 'library/nginx');
     assert.equal(normalizeRepositoryName('library/nginx'), 'library/nginx');
     assert.equal(normalizeRepositoryName('alice/team/app'), 'alice/team/app');
+  });
+
+  it('names the namespace of a repository: its first component', () => {
+    assert.equal(namespaceOf('alice/team/app'), 'alice');
+    assert.equal(namespaceOf('library/nginx'), 'library');
+    assert.equal(namespaceOf('solo'), 'solo');
   });
 
   it('accepts the grammar of the spec', () => {

@@ -28,6 +28,12 @@ export function normalizeRepositoryName(name: string): RepositoryName {
   return full as RepositoryName;
 }
 
+/** The namespace a repository lives in: its first path component (`library` for official images). */
+export function namespaceOf(repository: string): string {
+  const slash = repository.indexOf('/');
+  return slash === -1 ? repository : repository.slice(0, slash);
+}
+
 export function isValidTag(tag: string): boolean {
   return TAG.test(tag);
 }

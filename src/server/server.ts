@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { loadInstallationSecret } from '../auth/installation-secret.js';
-import { KeyRing, sqlSigningKeyStore } from '../auth/signing-keys.js';
+import { sqlSigningKeyStore } from '../auth/signing-key-store.js';
+import { KeyRing } from '../auth/signing-keys.js';
 import type { Hub } from '../hub/hub.js';
 import { buildApp } from '../http/app.js';
 import { DEFAULT_UI_DIR } from '../http/ui.js';

@@ -1,5 +1,5 @@
 import { skipUnlessRedis } from '../../test/support/redis.js';
-import { countersSuite } from './counters.suite.js';
+import { countersSuite } from '../hub/counters.suite.js';
 import { MemoryCounters } from './memory-counters.js';
 import { RedisCounters } from './redis-counters.js';
 import { openTestConnection } from './redis-connection.testing.js';

@@ -1,4 +1,4 @@
-import { checkCounterArguments, counterState, windowAt, type Counters, type CounterState, type CounterWindow } from './counters.js';
+import { checkCounterArguments, counterState, windowAt, type Counters, type CounterState, type CounterWindow } from '../hub/counters.js';
 
 interface Entry extends CounterWindow {
   end: number;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { checkCounterArguments, counterState, windowAt, type Counters, type CounterState } from './counters.js';
+import { checkCounterArguments, counterState, windowAt, type Counters, type CounterState } from '../hub/counters.js';
 import { MemoryCounters } from './memory-counters.js';
 import type { RedisConnection } from './redis-connection.js';
 import { RedisScript } from './redis-script.js';

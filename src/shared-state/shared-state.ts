@@ -10,14 +10,14 @@
  * goes and one when it is back (redis-connection.ts). What needs more than that (the index,
  * upload sessions and their ownership) lives in the database, not here.
  *
- * Layers: this directory implements ports of auth/ (LoginThrottle) and registry/ (ManifestCache)
- * and defines Counters (counters.ts) for the hub's rate limits; server/ opens it (core.ts) and
- * wires it in. Nothing below server/ imports it, except Counters' types.
+ * Layers: this directory holds adapters only: it implements ports of auth/ (LoginThrottle),
+ * hub/ (Counters, for the pull limits) and registry/ (ManifestCache); server/ opens it (core.ts)
+ * and wires it in. Nothing below server/ imports it.
  */
 import pino, { type Logger } from 'pino';
 import { MemoryLoginThrottle, type LoginThrottle } from '../auth/login-throttle.js';
 import { noManifestCache, type Clock, type ManifestCache } from '../registry/ports.js';
-import type { Counters } from './counters.js';
+import type { Counters } from '../hub/counters.js';
 import { MemoryCounters } from './memory-counters.js';
 import { MemoryManifestCache } from './memory-manifest-cache.js';
 import type { RedisConnectionOptions } from './redis-connection.js';

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { namespaceOf } from '../../hub/account-names.js';
+import { isValidRepositoryName, namespaceOf, normalizeRepositoryName, OFFICIAL_NAMESPACE } from '../../oci/names.js';
 import type { PullCount } from '../../hub/pull-stats.js';
-import { isValidRepositoryName, normalizeRepositoryName, OFFICIAL_NAMESPACE } from '../../oci/names.js';
 import { subjectOf, unauthorized, type Caller } from './authenticate.js';
 import type { ApiContext } from './context.js';
 import { badRequest, forbidden, notFound } from './problem.js';

@@ -1,6 +1,6 @@
 /**
- * Counters with a limit per window, for rate limits (pulls per plan and client, next): the port,
- * and the rule both implementations share.
+ * Counters with a limit per window, for rate limits (pulls per plan and client): the port the pull
+ * limits use, and the rule its adapters share (src/shared-state/: in process, and Redis).
  *
  * A fixed window that opens at a key's first hit and lasts `windowMs`: up to `limit` hits are
  * allowed in it, then hits are refused (and not counted) until it ends, when the next hit opens a
