@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { isTokenScope, TOKEN_SCOPES } from '../auth/access-policy.js';
-import { tokenLifetimeSeconds } from '../http/api/body.js';
+import { TOKEN_LIFETIME_RULE, tokenLifetimeSeconds } from '../hub/tokens.js';
 import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
 import { usageError } from './errors.js';
 
@@ -19,14 +19,12 @@ export function registerToken(program: Command): void {
     if (flags.scope.length === 0) throw usageError(`give at least one --scope: ${TOKEN_SCOPES.join(', ')}`);
     const unknown = flags.scope.filter((s) => !isTokenScope(s));
     if (unknown.length > 0) throw usageError(`unknown scope ${unknown.join(', ')}: the scopes are ${TOKEN_SCOPES.join(', ')}`);
-    let lifetime: number | undefined;
-    if (flags.expires !== undefined) {
-      lifetime = tokenLifetimeSeconds(flags.expires);
-      if (lifetime === undefined) throw usageError(`--expires: a duration such as 30d or 12h, or seconds, at most 5 years (not "${flags.expires}")`);
+    // the hub applies the rule; asked first here so that a bad value is a usage error (exit 2)
+    if (flags.expires !== undefined && tokenLifetimeSeconds(flags.expires) === undefined) {
+      throw usageError(`--expires: ${TOKEN_LIFETIME_RULE} (not "${flags.expires}")`);
     }
-    await withCore(flags, {}, async ({ hub, clock }) => {
-      const expiresAt = lifetime === undefined ? undefined : clock.now() + lifetime * 1000;
-      const { token: secret, info } = await hub.tokens.createPersonalAccessToken(user, { label: flags.label!, scopes: flags.scope, expiresAt });
+    await withCore(flags, {}, async ({ hub }) => {
+      const { token: secret, info } = await hub.tokens.createPersonalAccessToken(user, { label: flags.label!, scopes: flags.scope, expiresIn: flags.expires });
       process.stdout.write(`${secret}\n`);
       const expiry = info.expiresAt === null ? 'never expires' : `expires ${new Date(info.expiresAt).toISOString()}`;
       process.stderr.write(`created token ${info.id} for ${user} (${info.scopes.join(', ')}; ${expiry}); it is shown only this once\n`);

@@ -22,6 +22,39 @@ export interface OrganizationAccessToken extends PersonalAccessToken {
   repositories: string[] | null;
 }
 
+/** The longest lifetime a personal or organisation access token may be given. */
+export const MAX_TOKEN_LIFETIME_SECONDS = 5 * 366 * 86_400;
+
+/** What a token lifetime may be, for the messages of every surface that takes one. */
+export const TOKEN_LIFETIME_RULE = 'a whole number of seconds or a duration such as 30d or 12h, at most 5 years';
+
+const LIFETIME_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * A token lifetime in seconds, from a number of seconds, a string of digits (seconds) or a
+ * duration (`30d`, `12h`, `90m`, `45s`); undefined when it is none of those, not a whole positive
+ * number of seconds, or over MAX_TOKEN_LIFETIME_SECONDS. The one rule: the API and the CLI both
+ * pass what they were given to TokenService, which applies it.
+ */
+export function tokenLifetimeSeconds(value: string | number): number | undefined {
+  let seconds: number | undefined;
+  if (typeof value === 'number') seconds = value;
+  else {
+    const match = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/.exec(value.trim());
+    if (match) seconds = Number(match[1]) * LIFETIME_UNITS[match[2] ?? 's']!;
+  }
+  if (seconds === undefined || !Number.isSafeInteger(seconds) || seconds <= 0 || seconds > MAX_TOKEN_LIFETIME_SECONDS) return undefined;
+  return seconds;
+}
+
+/** When a token given `lifetime` expires: none without one (it never expires). */
+export interface TokenExpiry {
+  /** a lifetime as the API and CLI take it (seconds, or a duration such as 30d): see tokenLifetimeSeconds */
+  expiresIn?: string | number | null;
+  /** an instant (epoch ms), held to the same rule: in the future, at most MAX_TOKEN_LIFETIME_SECONDS away */
+  expiresAt?: number;
+}
+
 /** Most repositories one organisation token may list. */
 const MAX_TOKEN_REPOSITORIES = 100;
 
@@ -48,7 +81,7 @@ export class TokenService {
 
   async createPersonalAccessToken(
     account: string,
-    input: { label: string; scopes: string[]; expiresAt?: number },
+    input: { label: string; scopes: string[] } & TokenExpiry,
   ): Promise<{ token: string; info: PersonalAccessToken }> {
     const owner = await this.accounts.get(account);
     if (owner?.kind === 'organization') throw new HubError('invalid', `${account} is an organisation: create an organisation access token instead`);
@@ -60,7 +93,7 @@ export class TokenService {
   /** An organisation access token: scoped, and limited to `repositories` of the organisation when given. */
   async createOrganizationToken(
     organization: string,
-    input: { label: string; scopes: string[]; repositories?: string[] | null; expiresAt?: number },
+    input: { label: string; scopes: string[]; repositories?: string[] | null } & TokenExpiry,
   ): Promise<{ token: string; info: OrganizationAccessToken }> {
     const owner = await this.accounts.get(organization);
     if (owner?.kind !== 'organization') throw new HubError('not_found', `no organisation "${organization}"`);
@@ -91,7 +124,7 @@ export class TokenService {
 
   private async createToken(
     account: string,
-    input: { label: string; scopes: string[]; expiresAt?: number; repositories: string[] | null },
+    input: { label: string; scopes: string[]; repositories: string[] | null } & TokenExpiry,
   ): Promise<{ token: string; info: OrganizationAccessToken }> {
     const label = input.label.trim();
     if (label.length === 0 || label.length > 100) throw new HubError('invalid', 'a token needs a label of 1 to 100 characters');
@@ -101,7 +134,7 @@ export class TokenService {
       throw new HubError('invalid', `token scopes are repo:read, repo:write, repo:delete, repo:admin${unknown.length ? ` (not ${unknown.join(', ')})` : ''}`);
     }
     const now = this.clock.now();
-    if (input.expiresAt !== undefined && input.expiresAt <= now) throw new HubError('invalid', 'the expiry must be in the future');
+    const expiresAt = expiryOf(input, now);
     if (!(await this.accounts.get(account))) throw new HubError('not_found', `no account "${account}"`);
     const { secret, hash } = newSecret('pat');
     const id = randomUUID();
@@ -114,7 +147,7 @@ export class TokenService {
         token_hash: hash,
         scopes: scopes.join(' '),
         created_at: now,
-        expires_at: input.expiresAt ?? null,
+        expires_at: expiresAt ?? null,
         last_used_at: null,
         revoked_at: null,
         repositories: input.repositories === null ? null : JSON.stringify(input.repositories),
@@ -122,7 +155,7 @@ export class TokenService {
       .execute();
     return {
       token: secret,
-      info: { id, label, scopes: scopes as TokenScope[], createdAt: now, expiresAt: input.expiresAt ?? null, lastUsedAt: null, repositories: input.repositories },
+      info: { id, label, scopes: scopes as TokenScope[], createdAt: now, expiresAt: expiresAt ?? null, lastUsedAt: null, repositories: input.repositories },
     };
   }
 
@@ -231,6 +264,19 @@ export class TokenService {
     await this.db.updateTable('access_tokens').set({ revoked_at: now }).where('account', '=', account).where('revoked_at', 'is', null).execute();
     await this.db.updateTable('refresh_tokens').set({ revoked_at: now }).where('account', '=', account).where('revoked_at', 'is', null).execute();
   }
+}
+
+/** The expiry of a new token under the lifetime rule; undefined: it never expires. */
+function expiryOf(input: TokenExpiry, now: number): number | undefined {
+  if (input.expiresIn !== undefined && input.expiresIn !== null) {
+    const seconds = tokenLifetimeSeconds(input.expiresIn);
+    if (seconds === undefined) throw new HubError('invalid', `expires_in: ${TOKEN_LIFETIME_RULE}`);
+    return now + seconds * 1000;
+  }
+  if (input.expiresAt === undefined) return undefined;
+  if (input.expiresAt <= now) throw new HubError('invalid', 'the expiry must be in the future');
+  if (input.expiresAt > now + MAX_TOKEN_LIFETIME_SECONDS * 1000) throw new HubError('invalid', `the expiry is too far: ${TOKEN_LIFETIME_RULE}`);
+  return input.expiresAt;
 }
 
 /** A token's repository limit; a malformed one limits to nothing rather than to everything. */

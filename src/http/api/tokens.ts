@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TOKEN_SCOPES } from '../../auth/access-policy.js';
-import type { PersonalAccessToken } from '../../hub/tokens.js';
-import { iso, tokenLifetimeSeconds } from './body.js';
+import { TOKEN_LIFETIME_RULE, tokenLifetimeSeconds, type PersonalAccessToken } from '../../hub/tokens.js';
+import { iso } from './body.js';
 import type { ApiContext } from './context.js';
 import { badRequest, notFound } from './problem.js';
 import type { ApiRouter } from './route.js';
@@ -45,12 +45,14 @@ function tokenJson(token: PersonalAccessToken) {
   };
 }
 
-/** `expires_in` as an instant from now; a 400 naming the field when it is not a lifetime. */
+/**
+ * `expires_in` as an instant from now, under the hub's lifetime rule (which TokenService enforces
+ * again); here first, so that a bad value is a 400 naming the field.
+ */
 export function expiryOf(ctx: ApiContext, expiresIn: string | number | null | undefined): number | undefined {
   if (expiresIn === undefined || expiresIn === null) return undefined;
   const seconds = tokenLifetimeSeconds(expiresIn);
-  const message = 'a whole number of seconds or a duration such as 30d or 12h, at most 5 years';
-  if (seconds === undefined) throw badRequest(`expires_in: ${message}`, [{ field: 'expires_in', message }]);
+  if (seconds === undefined) throw badRequest(`expires_in: ${TOKEN_LIFETIME_RULE}`, [{ field: 'expires_in', message: TOKEN_LIFETIME_RULE }]);
   return ctx.clock.now() + seconds * 1000;
 }
 
