@@ -35,13 +35,16 @@ export function registerPlan(program: Command): void {
         if (change.status === 'pending') throw new CliError(`the ${planName} plan of ${account} waits for ${hub.plans.provider.name}: ${change.next}`);
         const usage = await hub.limits.usage.of(account);
         process.stdout.write(`${account} now has the ${change.plan.name} plan\n`);
+        // the plan's allowance is shared with the organisations billed to the account
+        const who = usage.namespaces.length > 1 ? `${account} and the organisations billed to it` : account;
+        const has = usage.namespaces.length > 1 ? 'have' : 'has';
         if (usage.readOnly.length > 0) {
           process.stdout.write(
-            `${account} has ${usage.privateRepositories} private repositories, over the ${change.plan.privateRepositories} of this plan: ${usage.readOnly.join(', ')} ${usage.readOnly.length === 1 ? 'is' : 'are'} read-only until it is back within the limit\n`,
+            `${who} ${has} ${usage.privateRepositories} private repositories, over the ${change.plan.privateRepositories} of this plan: ${usage.readOnly.join(', ')} ${usage.readOnly.length === 1 ? 'is' : 'are'} read-only until it is back within the limit\n`,
           );
         }
         if (change.plan.storageBytes !== null && usage.storageBytes > change.plan.storageBytes) {
-          process.stdout.write(`${account} stores ${formatBytes(usage.storageBytes)}, over the ${formatBytes(change.plan.storageBytes)} of this plan: pushes that add storage are refused\n`);
+          process.stdout.write(`${who} ${usage.namespaces.length > 1 ? 'store' : 'stores'} ${formatBytes(usage.storageBytes)}, over the ${formatBytes(change.plan.storageBytes)} of this plan: pushes that add storage are refused\n`);
         }
       });
     },

@@ -3,6 +3,7 @@ import type { Subject } from '../auth/access-policy.js';
 import { attemptLogin } from '../auth/login-throttle.js';
 import { parseScopes, scopeKey, type Scope } from '../auth/scope.js';
 import { secretKind } from '../auth/secret-token.js';
+import { HubError } from '../hub/errors.js';
 import { isValidRepositoryName, normalizeRepositoryName } from '../oci/names.js';
 import type { TokenAuth } from './token-auth.js';
 
@@ -168,7 +169,7 @@ async function issue(auth: TokenAuth, request: FastifyRequest, input: TokenReque
   }
   const subject: Subject = who?.subject ?? { kind: 'anonymous' };
   const requested = requestedScopes(input.scopes, publicHost(auth.realm));
-  const access = requested.length === 0 ? [] : await auth.hub.policy.grant(subject, requested);
+  const access = requested.length === 0 ? [] : await auth.policy.grant(subject, requested);
 
   const sub = subject.kind === 'account' ? subject.name : '';
   const claims: Record<string, unknown> = { access };
@@ -198,7 +199,14 @@ async function issue(auth: TokenAuth, request: FastifyRequest, input: TokenReque
 async function logIn(auth: TokenAuth, request: FastifyRequest, login: { username: string; secret: string }, challenge: boolean): Promise<Authenticated> {
   const username = login.username.toLowerCase();
   const address = request.ip;
-  const attempt = await attemptLogin(auth.throttle, username, address, () => verify(auth, username, login.secret));
+  let attempt;
+  try {
+    attempt = await attemptLogin(auth.throttle, username, address, () => verify(auth, username, login.secret));
+  } catch (error) {
+    // a right credential that may not be used now (an organisation token its plan no longer includes): say why
+    if (error instanceof HubError && (error.kind === 'plan_limit' || error.kind === 'forbidden')) throw new TokenError(403, 'DENIED', error.message, 'invalid_grant');
+    throw error;
+  }
   if (attempt.outcome === 'refused') {
     const seconds = attempt.retryAfterSeconds;
     throw new TokenError(429, 'TOOMANYREQUESTS', `too many failed logins; try again in ${seconds} seconds`, 'invalid_request', { 'retry-after': String(seconds) });

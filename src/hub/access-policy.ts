@@ -1,33 +1,57 @@
-import { actionsOfTokenScopes, type AccessPolicy, type Subject } from '../auth/access-policy.js';
+import { actionsOfTokenScopes, type AccessPolicy, type Subject, type SubjectRefusal } from '../auth/access-policy.js';
 import type { Scope } from '../auth/scope.js';
 import { namespaceOf, OFFICIAL_NAMESPACE } from '../oci/names.js';
+import type { AccountStanding } from './account-standing.js';
 import type { OrganizationService } from './organizations.js';
+import type { PlanService } from './plans.js';
 import type { RepositoryService } from './repositories.js';
 import type { HubSettings } from './settings.js';
-import { actionsOfTeamPermission, type TeamService } from './teams.js';
+import { actionsOfTeamPermission, type TeamPermission, type TeamService } from './teams.js';
 
 const REPOSITORY_ACTIONS = ['pull', 'push', 'delete'];
 
+export interface HubAccessPolicyOptions {
+  repositories: RepositoryService;
+  settings: HubSettings;
+  organizations: OrganizationService;
+  teams: TeamService;
+  /** whether a namespace's plan includes team permissions: asked each time one would apply */
+  plans: Pick<PlanService, 'hasFeature'>;
+  /** deleted accounts and organisation tokens a downgrade switched off, asked per request */
+  standing: AccountStanding;
+}
+
 /**
- * Who may do what, decided when a token is issued:
+ * Who may do what, decided when a token is issued and, for what cannot wait, per request:
  * - an administrator: everything, official images included;
  * - a user: everything in its own namespace;
  * - an owner of an organisation: everything in the organisation's namespace;
  * - a member of an organisation: what its teams give (read: pull, write: push too, admin: delete
- *   too) on the repositories they name, or on all (`*`);
+ *   too) on the repositories they name, or on all (`*`), while the organisation's plan includes
+ *   team permissions (after a downgrade they give nothing, until the plan has them again);
  * - an organisation access token: everything in its organisation's namespace, or only on the
- *   repositories it lists;
+ *   repositories it lists (while its plan includes organisation tokens: see `refusal`);
  * - anyone (or, when pull requires login, any account): pull of public repositories that exist.
  * A private or missing repository is granted nothing, so the two look the same from outside.
- * A personal or organisation access token narrows this to its scopes.
+ * A personal or organisation access token narrows this to its scopes. A deleted account is
+ * granted nothing: its credentials are revoked, and tokens it still holds are refused per request.
  */
 export class HubAccessPolicy implements AccessPolicy {
-  constructor(
-    private readonly repositories: RepositoryService,
-    private readonly settings: HubSettings,
-    private readonly organizations?: OrganizationService,
-    private readonly teams?: TeamService,
-  ) {}
+  private readonly repositories: RepositoryService;
+  private readonly settings: HubSettings;
+  private readonly organizations: OrganizationService;
+  private readonly teams: TeamService;
+  private readonly plans: Pick<PlanService, 'hasFeature'>;
+  private readonly standing: AccountStanding;
+
+  constructor(options: HubAccessPolicyOptions) {
+    this.repositories = options.repositories;
+    this.settings = options.settings;
+    this.organizations = options.organizations;
+    this.teams = options.teams;
+    this.plans = options.plans;
+    this.standing = options.standing;
+  }
 
   async grant(subject: Subject, requested: Scope[]): Promise<Scope[]> {
     const granted: Scope[] = [];
@@ -59,6 +83,7 @@ export class HubAccessPolicy implements AccessPolicy {
    * policy for the private ones only (an organisation's members see what their teams give).
    */
   async readableAmong(subject: Subject, names: string[]): Promise<Set<string>> {
+    if (subject.kind === 'account' && subject.admin) return new Set(names);
     const readable = new Set<string>();
     if (names.length === 0) return readable;
     const hidden = await this.repositories.privateAmong(names);
@@ -81,10 +106,24 @@ export class HubAccessPolicy implements AccessPolicy {
     if (subject.admin) return true;
     const namespace = namespaceOf(repository);
     if (namespace === subject.name) return namespace !== OFFICIAL_NAMESPACE;
-    const role = await this.organizations?.role(namespace, subject.name);
+    const role = await this.organizations.role(namespace, subject.name);
     if (role === 'owner') return true;
-    if (role === 'member') return (await this.teams?.permissionOf(namespace, subject.name, repository)) === 'admin';
+    if (role === 'member') return (await this.teamPermission(namespace, subject.name, repository)) === 'admin';
     return false;
+  }
+
+  /** Deleted accounts, and organisation tokens whose plan no longer includes them (AccountStanding). */
+  async refusal(subject: Subject): Promise<SubjectRefusal | undefined> {
+    if (subject.kind !== 'account') return undefined;
+    return this.standing.refusal(subject.name);
+  }
+
+  /** What the member's teams give on the repository, while the organisation's plan includes team permissions. */
+  private async teamPermission(organization: string, account: string, repository: string): Promise<TeamPermission | undefined> {
+    const permission = await this.teams.permissionOf(organization, account, repository);
+    // asked only when a team gives something: most members of most organisations cost no plan query
+    if (!permission || !(await this.plans.hasFeature(organization, 'team-permissions'))) return undefined;
+    return permission;
   }
 
   private async beforeTokenLimits(subject: Subject, repository: string): Promise<Set<string>> {
@@ -97,12 +136,12 @@ export class HubAccessPolicy implements AccessPolicy {
         // a user's own namespace, or an organisation's own (its tokens); nobody is `library` itself
         if (namespace === subject.name && namespace !== OFFICIAL_NAMESPACE) return new Set(REPOSITORY_ACTIONS);
       }
-      if (!limited && namespace !== subject.name && this.organizations) {
+      if (!limited && namespace !== subject.name) {
         const role = await this.organizations.role(namespace, subject.name);
         if (role === 'owner') return new Set(REPOSITORY_ACTIONS);
         if (role === 'member') {
           // a team's permission holds on a repository not pushed yet too: the team may create it
-          const permission = await this.teams?.permissionOf(namespace, subject.name, repository);
+          const permission = await this.teamPermission(namespace, subject.name, repository);
           if (permission) return new Set(actionsOfTeamPermission(permission));
         }
       }

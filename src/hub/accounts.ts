@@ -179,15 +179,20 @@ export class AccountService {
     await this.db.updateTable('accounts').set({ default_private: defaultPrivate ? 1 : 0 }).where('name', '=', name).execute();
   }
 
-  /** Marks the account deleted; its name stays taken. Credentials and repositories go with the caller (Hub). */
+  /**
+   * Marks the account deleted; its name stays taken. Credentials and repositories go with the
+   * caller (Hub). Organisations billed to it are billed to themselves from then on (their own plan).
+   */
   async markDeleted(name: string): Promise<boolean> {
     const result = await this.db
       .updateTable('accounts')
-      .set({ deleted_at: this.clock.now(), password_hash: null, email: null, is_admin: 0 })
+      .set({ deleted_at: this.clock.now(), password_hash: null, email: null, is_admin: 0, billed_to: null })
       .where('name', '=', name)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    if (Number(result.numUpdatedRows) === 0) return false;
+    await this.db.updateTable('accounts').set({ billed_to: null }).where('billed_to', '=', name).execute();
+    return true;
   }
 }
 

@@ -4,12 +4,13 @@ import { OFFICIAL_NAMESPACE } from '../oci/names.js';
 import type { Clock } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
 import { AccountService } from './accounts.js';
+import { AccountStanding } from './account-standing.js';
 import { HubAccessPolicy } from './access-policy.js';
 import { BrowserSessionService } from './browser-sessions.js';
 import { HubError } from './errors.js';
 import { OrganizationService } from './organizations.js';
 import { OutboxDispatcher } from './outbox.js';
-import { PlanService } from './plans.js';
+import { PlanService, type PlanFeature } from './plans.js';
 import { PullStats } from './pull-stats.js';
 import { HubPushGate } from './push-gate.js';
 import { RepositoryService } from './repositories.js';
@@ -35,6 +36,8 @@ export class Hub {
   readonly repositories: RepositoryService;
   readonly settings: HubSettings;
   readonly policy: HubAccessPolicy;
+  /** whether an account may still act with the tokens it holds (deleted, organisation tokens off its plan) */
+  readonly standing: AccountStanding;
   readonly pushGate: HubPushGate;
   /** plans and which one each account or organisation has (`planOf`) */
   readonly plans: PlanService;
@@ -51,18 +54,29 @@ export class Hub {
 
   constructor(db: Kysely<Database>, clock: Clock) {
     this.accounts = new AccountService(db, clock);
-    this.tokens = new TokenService(db, this.accounts, clock);
     this.browserSessions = new BrowserSessionService(db, this.accounts, clock);
     this.plans = new PlanService(db);
+    this.tokens = new TokenService(db, this.accounts, clock, this.plans);
+    this.standing = new AccountStanding(db, this.plans, clock);
+    // a plan changed here is seen by this replica's next request (others within STANDING_TTL_MS);
+    // every answer goes, since a change reaches the organisations billed to the namespace too
+    this.plans.onChange(() => this.standing.forget());
     this.limits = new NamespaceLimits(this.plans, new NamespaceUsage(db, this.plans));
     this.repositories = new RepositoryService(db, clock, this.limits);
     this.settings = new HubSettings(db);
     this.organizations = new OrganizationService(db, clock, async (organization) => {
-      const plan = await this.planLimits(organization);
-      return plan && { plan: plan.name, seats: plan.seats };
+      const billing = await this.plans.billingOf(organization);
+      return billing && { plan: billing.plan.name, seats: billing.plan.seats, payer: billing.payer };
     });
-    this.teams = new TeamService(db, this.organizations, clock);
-    this.policy = new HubAccessPolicy(this.repositories, this.settings, this.organizations, this.teams);
+    this.teams = new TeamService(db, this.organizations, clock, this.plans);
+    this.policy = new HubAccessPolicy({
+      repositories: this.repositories,
+      settings: this.settings,
+      organizations: this.organizations,
+      teams: this.teams,
+      plans: this.plans,
+      standing: this.standing,
+    });
     this.pushGate = new HubPushGate(this.repositories, this.limits);
     this.pullStats = new PullStats(db, clock);
     this.outbox = new OutboxDispatcher(db, clock);
@@ -77,10 +91,9 @@ export class Hub {
     return this.plans.planOf(name);
   }
 
-  /** Whether the plan of `name` unlocks `feature`. */
-  async hasFeature(name: string, feature: string): Promise<boolean> {
-    const plan = await this.planLimits(name);
-    return !plan || plan.features.includes(feature);
+  /** Whether the plan that applies to `name` unlocks `feature` (PlanService.hasFeature decides). */
+  async hasFeature(name: string, feature: PlanFeature): Promise<boolean> {
+    return this.plans.hasFeature(name, feature);
   }
 
   /**
@@ -95,6 +108,9 @@ export class Hub {
     if (account?.admin && (await this.accounts.countAdmins()) <= 1) throw new HubError('conflict', `${name} is the last administrator: make another one first`);
     if (account?.kind === 'user') await this.organizations.forgetUser(name);
     if (!(await this.accounts.markDeleted(name))) throw new HubError('not_found', `no account "${name}"`);
+    // from here its tokens are refused on this replica at once (on others within STANDING_TTL_MS),
+    // and nothing can be created under its namespace (RepositoryService)
+    this.standing.forget(name);
     if (account?.kind === 'organization') await this.organizations.forgetOrganization(name);
     await this.tokens.revokeAll(name);
     await this.browserSessions.revokeAll(name);

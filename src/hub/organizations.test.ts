@@ -23,7 +23,7 @@ async function setupOn(open: () => Promise<MetadataDatabase>) {
   for (const name of ['olive', 'mark', 'rita', 'wade', 'adam', 'otto']) await hub.accounts.create({ name, password: PASSWORD });
   await hub.accounts.create({ name: 'boss', password: PASSWORD, admin: true });
   // every feature and enough seats, whatever plans say by default
-  const team = async (org: string) => database.db.updateTable('accounts').set({ plan: 'team' }).where('name', '=', org).execute();
+  const team = async (org: string) => hub.plans.apply(org, 'team');
   return { hub, registry, database, team, advance: (ms: number) => (now += ms) };
 }
 
@@ -47,7 +47,7 @@ for (const { name, open, options } of await testDatabases()) {
     it('creates an organisation owned by a user: a namespace that never signs in and shares no name', async () => {
       const { hub, database } = await setup();
       const org = await hub.organizations.create('acme', 'olive');
-      assert.deepEqual({ ...org, createdAt: 0 }, { name: 'acme', official: false, verifiedPublisher: false, plan: 'free', defaultPrivate: false, createdAt: 0 });
+      assert.deepEqual({ ...org, createdAt: 0 }, { name: 'acme', official: false, verifiedPublisher: false, plan: 'free', billedTo: 'olive', defaultPrivate: false, createdAt: 0 });
       assert.equal(await hub.organizations.role('acme', 'olive'), 'owner');
       await assert.rejects(hub.organizations.create('acme', 'mark'), kind('conflict'));
       await assert.rejects(hub.organizations.create('olive', 'mark'), kind('conflict'), 'a user name is taken for organisations');
@@ -212,9 +212,56 @@ for (const { name, open, options } of await testDatabases()) {
       await database.close();
     });
 
-    it('keeps organisation tokens to the organisation and marks verified publishers', async () => {
-      const { hub, database } = await setup();
+    it('checks plan features when they are used: after a downgrade teams grant nothing, take no member, and organisation tokens stop, saying why', async () => {
+      const { hub, database, team } = await setup();
       await hub.organizations.create('acme', 'olive');
+      await team('acme');
+      await hub.organizations.addMember('acme', 'wade');
+      await hub.organizations.addMember('acme', 'adam');
+      await hub.teams.create('acme', 'writers');
+      await hub.teams.addMember('acme', 'writers', 'wade');
+      await hub.teams.setPermission('acme', 'writers', '*', 'admin');
+      await hub.repositories.create('acme/private', true);
+      const { token } = await hub.tokens.createOrganizationToken('acme', { label: 'ci', scopes: ['repo:write'] });
+      const acme = user('acme', { tokenScopes: ['repo:write'] });
+      assert.equal(sorted(await hub.policy.allowed(user('wade'), 'acme/private')), 'delete,pull,push');
+      assert.ok(await hub.policy.administers(user('wade'), 'acme/private'));
+      assert.equal((await hub.tokens.authenticatePersonalAccessToken(token))?.account.name, 'acme');
+      assert.equal(await hub.policy.refusal(acme), undefined);
+
+      await hub.plans.apply('acme', 'free');
+      assert.equal(sorted(await hub.policy.allowed(user('wade'), 'acme/private')), '', 'a team permission gives nothing without the feature');
+      assert.equal(sorted(await hub.policy.allowed(user('wade'), 'acme/public-one')), '');
+      assert.ok(!(await hub.policy.administers(user('wade'), 'acme/private')));
+      assert.deepEqual([...(await hub.policy.readableAmong(user('wade'), ['acme/private']))], []);
+      const featureOff = (what: string, feature: string) => (e: unknown) =>
+        e instanceof HubError && e.kind === 'plan_limit' && e.message === `${what} needs the "${feature}" feature, which the free plan of acme does not include: ask an administrator for the team plan`;
+      await assert.rejects(hub.teams.addMember('acme', 'writers', 'adam'), featureOff('putting a member on a team', 'team-permissions'));
+      await assert.rejects(hub.teams.create('acme', 'readers'), featureOff('a team', 'team-permissions'));
+      await assert.rejects(hub.teams.setPermission('acme', 'writers', 'app', 'read'), featureOff('a team permission', 'team-permissions'));
+      await assert.rejects(hub.tokens.authenticatePersonalAccessToken(token), featureOff('an organisation access token', 'organization-tokens'));
+      assert.deepEqual(await hub.policy.refusal(acme), {
+        kind: 'plan',
+        message: 'an organisation access token needs the "organization-tokens" feature, which the free plan of acme does not include: ask an administrator for the team plan',
+      });
+      // taking away stays possible; nothing was deleted
+      await hub.teams.removeMember('acme', 'writers', 'wade');
+      assert.equal((await hub.teams.get('acme', 'writers'))?.permissions.length, 1);
+
+      // the plan back: everything works again, with the same team and token
+      await team('acme');
+      await hub.teams.addMember('acme', 'writers', 'wade');
+      assert.equal(sorted(await hub.policy.allowed(user('wade'), 'acme/private')), 'delete,pull,push');
+      assert.equal((await hub.tokens.authenticatePersonalAccessToken(token))?.account.name, 'acme');
+      assert.equal(await hub.policy.refusal(acme), undefined);
+      await database.close();
+    });
+
+    it('keeps organisation tokens to the organisation and marks verified publishers', async () => {
+      const { hub, database, team } = await setup();
+      await hub.organizations.create('acme', 'olive');
+      await assert.rejects(hub.tokens.createOrganizationToken('acme', { label: 'x', scopes: ['repo:read'] }), kind('plan_limit'), 'not on the free plan');
+      await team('acme');
       await assert.rejects(hub.tokens.createOrganizationToken('olive', { label: 'x', scopes: ['repo:read'] }), kind('not_found'));
       await assert.rejects(hub.tokens.createPersonalAccessToken('acme', { label: 'x', scopes: ['repo:read'] }), kind('invalid'));
       await assert.rejects(hub.tokens.createOrganizationToken('acme', { label: 'x', scopes: ['repo:read'], repositories: ['globex/app'] }), kind('invalid'));

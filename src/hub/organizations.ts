@@ -14,7 +14,10 @@ export interface Organization {
   /** `library`: the official images, managed by administrators */
   official: boolean;
   verifiedPublisher: boolean;
+  /** its own plan; while it is billed to another account, that account's plan applies instead */
   plan: string;
+  /** the account whose allowance it draws on (its creator, until it is granted a plan of its own); null: itself */
+  billedTo: string | null;
   /** visibility of repositories created by a first push into this namespace */
   defaultPrivate: boolean;
   createdAt: number;
@@ -27,10 +30,11 @@ export interface OrganizationMember {
 }
 
 /**
- * The member limit of an organisation's plan (null: unlimited); undefined when plans are not
- * known, and nothing is limited then.
+ * The member limit of an organisation's plan (null: unlimited), and whose plan it is when the
+ * organisation is billed to another account; undefined when plans are not known, and nothing is
+ * limited then.
  */
-export type SeatLimit = (organization: string) => Promise<{ plan: string; seats: number | null } | undefined>;
+export type SeatLimit = (organization: string) => Promise<{ plan: string; seats: number | null; payer?: string } | undefined>;
 
 export function isOrganizationRole(value: string): value is OrganizationRole {
   return (ORGANIZATION_ROLES as readonly string[]).includes(value);
@@ -55,13 +59,16 @@ export class OrganizationService {
     private readonly seatLimit?: SeatLimit,
   ) {}
 
-  /** Creates an organisation owned by `owner` (a user). */
+  /**
+   * Creates an organisation owned by `owner` (a user), and billed to it: until an administrator
+   * grants it a plan of its own, it draws on the owner's allowance (PlanService's Billing).
+   */
   async create(name: string, owner: string): Promise<Organization> {
     const problem = accountNameProblem(name, 'an organisation name');
     if (problem) throw new HubError('invalid', problem);
     await this.db.transaction().execute(async (trx) => {
       await requireUser(trx, owner);
-      await this.insert(trx, name);
+      await this.insert(trx, name, owner);
       await trx.insertInto('organization_members').values({ organization: name, account: owner, role: 'owner', created_at: this.clock.now() }).execute();
     });
     return (await this.get(name))!;
@@ -147,9 +154,10 @@ export class OrganizationService {
       if (limit && limit.seats !== null) {
         const taken = await countMembers(trx, organization);
         if (taken >= limit.seats) {
+          const whose = limit.payer === undefined || limit.payer === organization ? '' : ` (the plan of ${limit.payer}, which ${organization} is billed to)`;
           throw new HubError(
             'plan_limit',
-            `${organization} has all ${limit.seats} seat${limit.seats === 1 ? '' : 's'} of its plan "${limit.plan}" taken: remove a member, or move the organisation to a plan with more seats`,
+            `${organization} has all ${limit.seats} seat${limit.seats === 1 ? '' : 's'} of its plan "${limit.plan}"${whose} taken: remove a member, or move the organisation to a plan with more seats`,
           );
         }
       }
@@ -244,11 +252,11 @@ export class OrganizationService {
     if (Number(result.numUpdatedRows) === 0) throw new HubError('not_found', `no organisation "${organization}"`);
   }
 
-  private async insert(trx: Transaction<Database>, name: string): Promise<void> {
+  private async insert(trx: Transaction<Database>, name: string, billedTo: string): Promise<void> {
     const existing = await trx.selectFrom('accounts').select('name').where('name', '=', name).executeTakeFirst();
     if (existing) throw new HubError('conflict', `the name "${name}" is taken`);
     try {
-      await trx.insertInto('accounts').values(organizationRow(name, this.clock.now())).execute();
+      await trx.insertInto('accounts').values({ ...organizationRow(name, this.clock.now()), billed_to: billedTo }).execute();
     } catch (error) {
       if (/unique|duplicate|constraint/i.test(String((error as Error).message))) throw new HubError('conflict', `the name "${name}" is taken`);
       throw error;
@@ -310,6 +318,7 @@ function toOrganization(row: Selectable<Database['accounts']>): Organization {
     official: row.name === OFFICIAL_NAMESPACE,
     verifiedPublisher: Number(row.verified_publisher) === 1,
     plan: row.plan,
+    billedTo: row.billed_to,
     defaultPrivate: Number(row.default_private) === 1,
     createdAt: Number(row.created_at),
   };

@@ -91,7 +91,7 @@ for (const { name, open, options } of await testDatabases()) {
       const [free, pro, team] = plans;
       assert.deepEqual(
         { private: free!.privateRepositories, storage: free!.storageBytes, pulls: free!.pullsPerWindow, window: free!.pullWindowSeconds, seats: free!.seats },
-        { private: 1, storage: 2_000_000_000, pulls: 100, window: 21_600, seats: 1 },
+        { private: 1, storage: 2_000_000_000, pulls: 100, window: 21_600, seats: 3 },
       );
       assert.equal(pro!.privateRepositories, null);
       assert.ok(pro!.pullsPerWindow! >= 5_000);

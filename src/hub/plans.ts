@@ -19,7 +19,10 @@ export interface Plan {
   features: string[];
 }
 
-/** Advanced features a plan may unlock; the services that own them ask `PlanService.hasFeature`. */
+/**
+ * Advanced features a plan may unlock. They are checked where they are used, not only where they
+ * are set up (a downgrade switches them off at once), and always through `PlanService.hasFeature`.
+ */
 export const PLAN_FEATURES = ['team-permissions', 'organization-tokens', 'webhooks', 'tag-immutability'] as const;
 export type PlanFeature = (typeof PLAN_FEATURES)[number];
 
@@ -36,7 +39,8 @@ export const DEFAULT_PLANS: readonly Plan[] = [
     storageBytes: 2 * GB,
     pullsPerWindow: 100,
     pullWindowSeconds: SIX_HOURS,
-    seats: 1,
+    // the creator and two teammates: an organisation billed to a free account can hold a team
+    seats: 3,
     features: [],
   },
   {
@@ -47,7 +51,8 @@ export const DEFAULT_PLANS: readonly Plan[] = [
     storageBytes: 50 * GB,
     pullsPerWindow: 5_000,
     pullWindowSeconds: SIX_HOURS,
-    seats: 1,
+    // never fewer than free: the organisations billed to an account take their seats from its plan
+    seats: 5,
     features: [],
   },
   {
@@ -95,9 +100,22 @@ export const administratorGrants: PlanProvider = {
   },
 };
 
+/**
+ * Whose allowance a namespace draws on. An organisation is billed to the user who created it
+ * until an administrator grants it a plan of its own: its private repositories, storage, seats
+ * and features come from that user's plan, and count together with that user's own namespace and
+ * every other organisation billed to it (so that organisations are no way around a plan).
+ */
+export interface Billing {
+  /** the account whose plan applies: the namespace itself, or the user an organisation is billed to */
+  payer: string;
+  plan: Plan;
+}
+
 /** The plans (data, in the `plans` table) and which one each account or organisation has. */
 export class PlanService {
   private seeded: Promise<void> | undefined;
+  private readonly listeners = new Set<(namespace: string | undefined) => void>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -138,11 +156,12 @@ export class PlanService {
   }
 
   /**
-   * The plan of an account or organisation: the free plan when it is unknown (or its plan was
-   * removed from the table). One indexed query: asked per request by the pull limits.
+   * The plan that applies to an account or organisation (its payer's: see Billing): the free plan
+   * when it is unknown (or its plan was removed from the table). One indexed query: asked per
+   * request by the pull limits.
    */
   async planOf(name: string): Promise<Plan> {
-    return (await this.assigned(name)) ?? (await this.get(FREE.name)) ?? FREE;
+    return (await this.billingOf(name))?.plan ?? (await this.get(FREE.name)) ?? FREE;
   }
 
   /**
@@ -151,12 +170,46 @@ export class PlanService {
    * official images, which administrators manage.
    */
   async enforcedPlanOf(namespace: string): Promise<Plan | undefined> {
-    if (namespace === OFFICIAL_NAMESPACE) return undefined;
-    return this.assigned(namespace);
+    return (await this.enforcedBillingOf(namespace))?.plan;
   }
 
-  async hasFeature(name: string, feature: PlanFeature): Promise<boolean> {
-    return (await this.planOf(name)).features.includes(feature);
+  /** enforcedPlanOf, with whose allowance it is. */
+  async enforcedBillingOf(namespace: string): Promise<Billing | undefined> {
+    if (namespace === OFFICIAL_NAMESPACE) return undefined;
+    return this.billingOf(namespace);
+  }
+
+  /**
+   * The one decision of whether a namespace may use a feature: its plan (its payer's) includes
+   * it. The official images, which administrators manage, have every feature.
+   */
+  async hasFeature(namespace: string, feature: PlanFeature): Promise<boolean> {
+    if (namespace === OFFICIAL_NAMESPACE) return true;
+    return (await this.planOf(namespace)).features.includes(feature);
+  }
+
+  /** Refuses `what` (a team, an organisation token...) when the plan of `namespace` lacks `feature` (HubError 'plan_limit'). */
+  async requireFeature(namespace: string, feature: PlanFeature, what: string): Promise<void> {
+    const refusal = await this.featureRefusal(namespace, feature, what);
+    if (refusal) throw new HubError('plan_limit', refusal);
+  }
+
+  /** Why `what` is refused for lack of `feature`, naming the plan and how to get one that has it; undefined when the plan has it. */
+  async featureRefusal(namespace: string, feature: PlanFeature, what: string): Promise<string | undefined> {
+    if (await this.hasFeature(namespace, feature)) return undefined;
+    const billing = await this.billingOf(namespace);
+    const plan = billing?.plan ?? (await this.planOf(namespace));
+    const payer = billing?.payer ?? namespace;
+    const whose = payer === namespace ? `the ${plan.name} plan of ${namespace}` : `the ${plan.name} plan of ${payer}, which ${namespace} is billed to,`;
+    const next = (await this.list()).find((p) => p.features.includes(feature));
+    const remedy = next ? `ask an administrator for the ${next.name} plan` : `ask an administrator for a plan that includes it`;
+    return `${what} needs the "${feature}" feature, which ${whose} does not include: ${remedy}`;
+  }
+
+  /** Called with the namespace whose plan changed, or undefined when a plan itself was edited (every namespace on it). */
+  onChange(listener: (namespace: string | undefined) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** An administrator edits a plan's label, limits or features. */
@@ -167,6 +220,7 @@ export class PlanService {
     const problem = planProblem(next);
     if (problem) throw new HubError('invalid', problem);
     await this.db.updateTable('plans').set(toRow(next)).where('name', '=', name).execute();
+    this.changed(undefined);
     return next;
   }
 
@@ -174,22 +228,35 @@ export class PlanService {
   async assign(namespace: string, planName: string, by: PlanRequester): Promise<PlanChange & { plan: Plan }> {
     const to = await this.get(planName);
     if (!to) throw new HubError('invalid', `no plan "${planName}": the plans are ${(await this.list()).map((p) => p.name).join(', ')}`);
-    const from = await this.assigned(namespace);
+    const from = await this.ownPlan(namespace);
     if (!from) throw new HubError('not_found', `no account or organisation "${namespace}"`);
     const change = await this.provider.change({ namespace, from, to, by });
     if (change.status === 'granted') await this.apply(namespace, to.name);
     return { ...change, plan: change.status === 'granted' ? to : from };
   }
 
-  /** Records the plan of `namespace`: for providers, once a change is settled. Deletes nothing (see NamespaceLimits). */
+  /**
+   * Records the plan of `namespace`: for providers, once a change is settled. An organisation given
+   * a plan is billed to itself from then on. Deletes nothing (see NamespaceLimits).
+   */
   async apply(namespace: string, planName: string): Promise<void> {
     const result = await this.db
       .updateTable('accounts')
-      .set({ plan: planName })
+      .set({ plan: planName, billed_to: null })
       .where('name', '=', namespace)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new HubError('not_found', `no account or organisation "${namespace}"`);
+    this.changed(namespace);
+  }
+
+  /** Every live account billed to `payer`, itself included: a subquery, for the usage of an allowance. */
+  billedTo(payer: string) {
+    return this.db
+      .selectFrom('accounts')
+      .select('accounts.name')
+      .where((eb) => eb.or([eb('accounts.name', '=', payer), eb('accounts.billed_to', '=', payer)]))
+      .where('accounts.deleted_at', 'is', null);
   }
 
   /** The next plan in the list whose `limit` is higher (or unlimited): what a refusal suggests. */
@@ -204,21 +271,39 @@ export class PlanService {
     });
   }
 
-  /** The assigned plan of an existing account or organisation (one query); undefined when there is none. */
-  private async assigned(name: string): Promise<Plan | undefined> {
+  /**
+   * Whose allowance an existing account or organisation draws on, and that plan (one query);
+   * undefined when there is no such account. An organisation billed to an account that was
+   * deleted since is billed to itself.
+   */
+  async billingOf(name: string): Promise<Billing | undefined> {
     await this.ensureDefaults();
     const row = await this.db
       .selectFrom('accounts')
-      .leftJoin('plans', 'plans.name', 'accounts.plan')
-      .select(['plans.name as plan', 'plans.title', 'plans.price_label', 'plans.private_repositories', 'plans.storage_bytes'])
+      .leftJoin('accounts as payer', (join) => join.onRef('payer.name', '=', 'accounts.billed_to').on('payer.deleted_at', 'is', null))
+      .leftJoin('plans', (join) => join.on((eb) => eb('plans.name', '=', eb.fn.coalesce('payer.plan', 'accounts.plan'))))
+      .select(['payer.name as payer', 'plans.name as plan', 'plans.title', 'plans.price_label', 'plans.private_repositories', 'plans.storage_bytes'])
       .select(['plans.pulls_per_window', 'plans.pull_window_seconds', 'plans.seats', 'plans.features', 'plans.position'])
       .where('accounts.name', '=', name)
       .where('accounts.deleted_at', 'is', null)
       .executeTakeFirst();
     if (!row) return undefined;
+    const payer = row.payer ?? name;
     // a plan name that is no longer in the table: the free plan's limits apply
-    if (row.plan === null) return (await this.get(FREE.name)) ?? FREE;
-    return toPlan({ ...row, name: row.plan } as Selectable<Database['plans']>);
+    if (row.plan === null) return { payer, plan: (await this.get(FREE.name)) ?? FREE };
+    return { payer, plan: toPlan({ ...row, name: row.plan } as Selectable<Database['plans']>) };
+  }
+
+  /** The plan an account or organisation was given itself (what a plan change starts from); undefined when there is no such account. */
+  private async ownPlan(name: string): Promise<Plan | undefined> {
+    await this.ensureDefaults();
+    const row = await this.db.selectFrom('accounts').select('plan').where('name', '=', name).where('deleted_at', 'is', null).executeTakeFirst();
+    if (!row) return undefined;
+    return (await this.get(row.plan)) ?? (await this.get(FREE.name)) ?? FREE;
+  }
+
+  private changed(namespace: string | undefined): void {
+    for (const listener of this.listeners) listener(namespace);
   }
 }
 

@@ -29,16 +29,16 @@ export class HubPushGate implements PushGate {
 
   private async decide(push: PushCheck): Promise<PushAllowance | void> {
     const namespace = namespaceOf(push.repository);
-    const plan = await this.limits?.planOf(namespace);
+    const billing = await this.limits?.billingOf(namespace);
     const limits = this.limits!;
     // a namespace over its storage quota is refused before anything, so that a refused push
     // does not leave an empty repository behind
-    const allowance = plan && push.operation !== 'manifest' ? await limits.storageAllowance(plan, namespace, push.operation === 'upload') : undefined;
+    const allowance = billing && push.operation !== 'manifest' ? await limits.storageAllowance(billing, namespace, push.operation === 'upload') : undefined;
     // a new private repository over the limit is refused here, and not created
     const repository = push.operation === 'chunk' ? undefined : await this.repositories.ensure(push.repository);
-    if (!plan) return;
-    if (repository?.private && !repository.created) await limits.checkWritable(plan, namespace, push.repository);
-    if (push.operation === 'manifest') return limits.checkManifest(plan, namespace, push.blobs ?? []);
+    if (!billing) return;
+    if (repository?.private && !repository.created) await limits.checkWritable(billing, namespace, push.repository);
+    if (push.operation === 'manifest') return limits.checkManifest(billing, namespace, push.blobs ?? []);
     return allowance ?? {};
   }
 }

@@ -40,8 +40,7 @@ export class RepositoryService {
   async ensure(name: string): Promise<{ created: boolean; private: boolean }> {
     const existing = await this.row(name);
     if (existing) return existing;
-    const owner = await this.db.selectFrom('accounts').select('default_private').where('name', '=', namespaceOf(name)).executeTakeFirst();
-    return this.insert(name, owner ? Number(owner.default_private) === 1 : false);
+    return this.insert(name, 'default');
   }
 
   /** A repository created before its first push (the API). */
@@ -82,12 +81,31 @@ export class RepositoryService {
     return row && { created: false, private: Number(row.private) === 1 };
   }
 
-  private async insert(name: string, isPrivate: boolean): Promise<{ created: boolean; private: boolean }> {
+  /**
+   * The hub's row of a new repository, private or public or as its namespace's owner set by
+   * default. Nothing is ever created under a deleted account's namespace: whatever credential a
+   * push still holds, the name stays reserved and empty (HubError 'forbidden').
+   */
+  private async insert(name: string, visibility: boolean | 'default'): Promise<{ created: boolean; private: boolean }> {
     const namespace = namespaceOf(name);
+    const owner = await this.db.selectFrom('accounts').select(['default_private', 'deleted_at']).where('name', '=', namespace).executeTakeFirst();
+    if (owner && owner.deleted_at !== null) throw deletedNamespace(namespace);
+    const isPrivate = visibility === 'default' ? Number(owner?.default_private ?? 0) === 1 : visibility;
     const now = this.clock.now();
     const payload = { repository: name, namespace, private: isPrivate };
     // the row and its event in one transaction (the outbox): a crash between them loses nothing
     const created = await this.db.transaction().execute(async (trx) => {
+      if (owner) {
+        // the owner's row, written: a deletion (which writes it too) waits for this row to be in,
+        // and then removes it with the namespace, or this waits for the deletion and creates nothing
+        const live = await trx
+          .updateTable('accounts')
+          .set((eb) => ({ kind: eb.ref('kind') }))
+          .where('name', '=', namespace)
+          .where('deleted_at', 'is', null)
+          .executeTakeFirst();
+        if (Number(live.numUpdatedRows) === 0) throw deletedNamespace(namespace);
+      }
       const result = await trx
         .insertInto('hub_repositories')
         .values({ name, namespace, private: isPrivate ? 1 : 0, created_at: now })
@@ -112,4 +130,8 @@ export class RepositoryService {
     }
     return { created: true, private: isPrivate };
   }
+}
+
+function deletedNamespace(namespace: string): HubError {
+  return new HubError('forbidden', `the namespace "${namespace}" was deleted: nothing can be created in it`);
 }

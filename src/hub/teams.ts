@@ -4,6 +4,7 @@ import { isValidRepositoryName } from '../oci/names.js';
 import type { Clock } from '../registry/ports.js';
 import { HubError } from './errors.js';
 import type { OrganizationService } from './organizations.js';
+import type { PlanService } from './plans.js';
 
 export type TeamPermission = 'read' | 'write' | 'admin';
 export const TEAM_PERMISSIONS: readonly TeamPermission[] = ['read', 'write', 'admin'];
@@ -40,13 +41,16 @@ export function actionsOfTeamPermission(permission: TeamPermission): string[] {
 /**
  * Teams inside an organisation: members of the organisation, given read, write or admin on
  * chosen repositories of it or on all of them (`*`). Who may manage them is the caller's
- * business (owners and administrators).
+ * business (owners and administrators). Teams need a plan with team permissions: creating one,
+ * putting a member on one and giving one a permission are refused without it, and what teams
+ * give stops applying after a downgrade (HubAccessPolicy); removing and deleting stay possible.
  */
 export class TeamService {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly organizations: OrganizationService,
     private readonly clock: Clock,
+    private readonly plans: Pick<PlanService, 'requireFeature'>,
   ) {}
 
   async create(organization: string, name: string, description = ''): Promise<Team> {
@@ -54,6 +58,7 @@ export class TeamService {
       throw new HubError('invalid', 'a team name has 1 to 50 lowercase letters and digits, with single separators (. _ -) between them');
     }
     if (description.length > 500) throw new HubError('invalid', 'a team description has at most 500 characters');
+    await this.plans.requireFeature(organization, 'team-permissions', 'a team');
     const now = this.clock.now();
     await this.db.transaction().execute(async (trx) => {
       await this.organizations.lock(trx, organization);
@@ -113,6 +118,7 @@ export class TeamService {
 
   /** Puts a member of the organisation on a team. */
   async addMember(organization: string, team: string, account: string): Promise<void> {
+    await this.plans.requireFeature(organization, 'team-permissions', 'putting a member on a team');
     await this.db.transaction().execute(async (trx) => {
       // the organisation's lock: a member being removed meanwhile cannot stay on the team
       await this.organizations.lock(trx, organization);
@@ -146,6 +152,7 @@ export class TeamService {
   async setPermission(organization: string, team: string, repository: string, permission: string): Promise<string> {
     if (!isTeamPermission(permission)) throw new HubError('invalid', 'a team permission is read, write or admin');
     const target = teamRepository(organization, repository);
+    await this.plans.requireFeature(organization, 'team-permissions', 'a team permission');
     await this.db.transaction().execute(async (trx) => {
       await requireTeam(trx, organization, team);
       await trx

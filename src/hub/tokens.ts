@@ -6,6 +6,7 @@ import type { Database } from '../metadata/schema.js';
 import type { Clock } from '../registry/ports.js';
 import type { Account, AccountService } from './accounts.js';
 import { HubError } from './errors.js';
+import type { PlanService } from './plans.js';
 import { teamRepository } from './teams.js';
 
 export interface PersonalAccessToken {
@@ -69,14 +70,17 @@ export interface RefreshTokenInfo {
 const TOUCH_INTERVAL_MS = 60_000;
 
 /**
- * Personal access tokens (for machines and CI) and refresh tokens (docker login's identity
- * token): long random secrets, shown once, kept as SHA-256, revocable.
+ * Personal access tokens (for machines and CI), organisation access tokens and refresh tokens
+ * (docker login's identity token): long random secrets, shown once, kept as SHA-256, revocable.
+ * Organisation tokens need a plan that includes them, when they are made and each time they are
+ * used: after a downgrade they stop working, with the plan named, until the plan has them again.
  */
 export class TokenService {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly accounts: AccountService,
     private readonly clock: Clock,
+    private readonly plans: Pick<PlanService, 'requireFeature'>,
   ) {}
 
   async createPersonalAccessToken(
@@ -97,6 +101,7 @@ export class TokenService {
   ): Promise<{ token: string; info: OrganizationAccessToken }> {
     const owner = await this.accounts.get(organization);
     if (owner?.kind !== 'organization') throw new HubError('not_found', `no organisation "${organization}"`);
+    await this.plans.requireFeature(organization, 'organization-tokens', 'an organisation access token');
     let repositories: string[] | null = null;
     if (input.repositories !== undefined && input.repositories !== null) {
       if (input.repositories.length === 0 || input.repositories.length > MAX_TOKEN_REPOSITORIES) {
@@ -188,7 +193,9 @@ export class TokenService {
 
   /**
    * The owner and scopes of a live PAT or organisation token (the owner is the organisation, and
-   * `repositories` its limit), or undefined (unknown, revoked, expired, owner deleted).
+   * `repositories` its limit), or undefined (unknown, revoked, expired, owner deleted). An
+   * organisation token whose plan no longer includes organisation tokens is right but refused:
+   * HubError 'plan_limit' naming the plan.
    */
   async authenticatePersonalAccessToken(secret: string): Promise<{ account: Account; scopes: TokenScope[]; repositories: string[] | null } | undefined> {
     const row = await this.db.selectFrom('access_tokens').selectAll().where('token_hash', '=', hashSecret(secret)).executeTakeFirst();
@@ -196,6 +203,7 @@ export class TokenService {
     if (!row || row.revoked_at !== null || (row.expires_at !== null && Number(row.expires_at) <= now)) return undefined;
     const account = await this.accounts.get(row.account);
     if (!account) return undefined;
+    if (account.kind === 'organization') await this.plans.requireFeature(account.name, 'organization-tokens', 'an organisation access token');
     await this.touch('access_tokens', row.id, row.last_used_at);
     return { account, scopes: row.scopes.split(' ').filter(isTokenScope), repositories: parseRepositories(row.repositories) };
   }

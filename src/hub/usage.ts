@@ -1,17 +1,20 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../metadata/schema.js';
 import { HubError } from './errors.js';
-import { countOf, type Plan, type PlanService } from './plans.js';
+import { countOf, type Billing, type Plan, type PlanService } from './plans.js';
 
 /**
  * What a namespace uses, against what its plan allows.
  * - Storage: the bytes of the distinct blobs its manifests refer to (a layer shared by two of its
  *   repositories counts once; uploaded blobs that no manifest names yet do not count).
  * - Private repositories: its private rows of `hub_repositories`.
+ * A plan's allowance is shared by every namespace billed to the same account (Billing: a user and
+ * the organisations it created without a plan of their own): their private repositories and
+ * their storage (each namespace's, added up) count together against that account's plan.
  * After a downgrade nothing is deleted: the private repositories over the new limit become
- * read-only. Which stay writable: the oldest ones by creation (then by name), as many as the plan
- * allows; the others take pulls but refuse pushes until the namespace is back within the limit
- * (a repository made public or deleted, or a larger plan).
+ * read-only. Which stay writable: the oldest ones by creation (then by name), across the
+ * allowance, as many as the plan allows; the others take pulls but refuse pushes until the
+ * allowance is back within the limit (a repository made public or deleted, or a larger plan).
  */
 export class NamespaceUsage {
   constructor(
@@ -41,24 +44,39 @@ export class NamespaceUsage {
     return Number(row?.bytes ?? 0);
   }
 
-  async privateRepositories(namespace: string): Promise<number> {
+  /** The namespaces that share the allowance of `payer`: itself and the organisations billed to it, by name. */
+  async billedNamespaces(payer: string): Promise<string[]> {
+    const rows = await this.plans.billedTo(payer).orderBy('accounts.name').execute();
+    return rows.map((r) => r.name);
+  }
+
+  /** The storage of an allowance: each of its namespaces' storage, added up; with those namespaces. */
+  async allowanceStorage(payer: string): Promise<{ namespaces: string[]; storageBytes: number }> {
+    const namespaces = await this.billedNamespaces(payer);
+    let storageBytes = 0;
+    for (const namespace of namespaces) storageBytes += await this.storageBytes(namespace);
+    return { namespaces, storageBytes };
+  }
+
+  /** The private repositories of an allowance: of `payer` and of every organisation billed to it. */
+  async privateRepositories(payer: string): Promise<number> {
     const row = await this.db
       .selectFrom('hub_repositories')
       .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('namespace', '=', namespace)
+      .where('namespace', 'in', this.plans.billedTo(payer))
       .where('private', '=', 1)
       .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
 
-  /** Private repositories over the plan's limit (read-only until the namespace is back within it). */
-  async readOnlyRepositories(namespace: string, plan: Plan): Promise<string[]> {
-    const limit = plan.privateRepositories;
+  /** Private repositories over the plan's limit, across the allowance (read-only until it is back within it). */
+  async readOnlyRepositories(billing: Billing): Promise<string[]> {
+    const limit = billing.plan.privateRepositories;
     if (limit === null) return [];
     const rows = await this.db
       .selectFrom('hub_repositories')
       .select('name')
-      .where('namespace', '=', namespace)
+      .where('namespace', 'in', this.plans.billedTo(billing.payer))
       .where('private', '=', 1)
       .orderBy('created_at')
       .orderBy('name')
@@ -66,17 +84,23 @@ export class NamespaceUsage {
     return rows.slice(limit).map((r) => r.name);
   }
 
-  /** Everything the usage endpoint shows. */
+  /**
+   * Everything the usage endpoint shows: whose allowance applies (`billedTo`), the namespaces that
+   * share it, their storage and private repositories against its plan, and which repositories of
+   * this namespace are read-only.
+   */
   async of(namespace: string) {
     // a namespace no plan is enforced on (the official images) has no read-only repositories
-    const enforced = await this.plans.enforcedPlanOf(namespace);
-    const plan = enforced ?? (await this.plans.planOf(namespace));
-    const [storageBytes, privateRepositories, readOnly] = await Promise.all([
-      this.storageBytes(namespace),
-      this.privateRepositories(namespace),
-      enforced ? this.readOnlyRepositories(namespace, enforced) : Promise.resolve([]),
+    const enforced = await this.plans.enforcedBillingOf(namespace);
+    const billing = enforced ?? { payer: namespace, plan: await this.plans.planOf(namespace) };
+    const [{ namespaces, storageBytes }, privateRepositories, readOnly] = await Promise.all([
+      this.allowanceStorage(billing.payer),
+      this.privateRepositories(billing.payer),
+      enforced ? this.readOnlyRepositories(enforced) : Promise.resolve([]),
     ]);
-    return { namespace, plan, storageBytes, privateRepositories, readOnly };
+    // another namespace's repositories are its owners' business, even when they share an allowance
+    const own = readOnly.filter((name) => name.startsWith(`${namespace}/`));
+    return { namespace, plan: billing.plan, billedTo: billing.payer, namespaces, storageBytes, privateRepositories, readOnly: own };
   }
 
   // Repositories of `namespace` are the names that start with "namespace/": a range that both
@@ -93,8 +117,8 @@ export class NamespaceUsage {
 
 /**
  * The checks that refuse, with a message that names the plan's limit and how to raise it. They
- * throw HubError('plan_limit'); the push gate turns that into the registry's DENIED. `plan` is the
- * namespace's enforced plan (PlanService.enforcedPlanOf), asked once per push step.
+ * throw HubError('plan_limit'); the push gate turns that into the registry's DENIED. `billing` is
+ * the namespace's enforced billing (PlanService.enforcedBillingOf), asked once per push step.
  */
 export class NamespaceLimits {
   constructor(
@@ -102,29 +126,34 @@ export class NamespaceLimits {
     readonly usage: NamespaceUsage,
   ) {}
 
-  /** The plan whose limits apply to pushes into `namespace`, if any. */
-  planOf(namespace: string): Promise<Plan | undefined> {
-    return this.plans.enforcedPlanOf(namespace);
+  /** The plan whose limits apply to pushes into `namespace`, and whose allowance it is, if any. */
+  billingOf(namespace: string): Promise<Billing | undefined> {
+    return this.plans.enforcedBillingOf(namespace);
   }
 
-  /** After a repository of `namespace` became private: refuses when that put it over its plan. */
+  /** After a repository of `namespace` became private: refuses when that put its allowance over its plan. */
   async checkPrivateCount(namespace: string): Promise<void> {
-    const plan = await this.plans.enforcedPlanOf(namespace);
-    if (!plan || plan.privateRepositories === null) return;
-    const count = await this.usage.privateRepositories(namespace);
+    const billing = await this.plans.enforcedBillingOf(namespace);
+    const plan = billing?.plan;
+    if (!billing || !plan || plan.privateRepositories === null) return;
+    const count = await this.usage.privateRepositories(billing.payer);
     if (count <= plan.privateRepositories) return;
-    // the count includes the repository that asked: the namespace had one less
-    throw new HubError('plan_limit', `${privateLimit(plan, namespace, count - 1)} — make ${howMany(count - plan.privateRepositories)} public or ${await this.upgrade(plan, (p) => p.privateRepositories)}`);
+    // the count includes the repository that asked: the allowance had one less
+    throw new HubError(
+      'plan_limit',
+      `${await this.privateLimit(billing, namespace, count - 1)} — make ${howMany(count - plan.privateRepositories)} public or ${await this.upgrade(plan, (p) => p.privateRepositories)}`,
+    );
   }
 
   /** Refuses a push into a private repository that a downgrade left over the plan's limit. */
-  async checkWritable(plan: Plan, namespace: string, repository: string): Promise<void> {
+  async checkWritable(billing: Billing, namespace: string, repository: string): Promise<void> {
+    const { plan } = billing;
     if (plan.privateRepositories === null) return;
-    if (!(await this.usage.readOnlyRepositories(namespace, plan)).includes(repository)) return;
-    const count = await this.usage.privateRepositories(namespace);
+    if (!(await this.usage.readOnlyRepositories(billing)).includes(repository)) return;
+    const count = await this.usage.privateRepositories(billing.payer);
     throw new HubError(
       'plan_limit',
-      `${repository} is read-only: ${privateLimit(plan, namespace, count)} — make ${howMany(count - plan.privateRepositories)} public or ${await this.upgrade(plan, (p) => p.privateRepositories)}`,
+      `${repository} is read-only: ${await this.privateLimit(billing, namespace, count)} — make ${howMany(count - plan.privateRepositories)} public or ${await this.upgrade(plan, (p) => p.privateRepositories)}`,
     );
   }
 
@@ -132,29 +161,45 @@ export class NamespaceLimits {
    * How many more bytes `namespace` may store, with the message of an upload stopped past it
    * (undefined: no limit). Refuses when no room is left, which is when an upload starts.
    */
-  async storageAllowance(plan: Plan, namespace: string, refuseWhenFull: boolean): Promise<{ maxBytes: number; refusal: string } | undefined> {
+  async storageAllowance(billing: Billing, namespace: string, refuseWhenFull: boolean): Promise<{ maxBytes: number; refusal: string } | undefined> {
+    const { plan } = billing;
     if (plan.storageBytes === null) return undefined;
-    const used = await this.usage.storageBytes(namespace);
-    if (refuseWhenFull && used >= plan.storageBytes) throw await this.storageRefusal(plan, namespace, used);
-    const refusal = `this upload would take ${namespace} past the ${formatBytes(plan.storageBytes)} of storage of the ${plan.name} plan — delete images or ${await this.upgrade(plan, (p) => p.storageBytes)}`;
+    const { namespaces, storageBytes: used } = await this.usage.allowanceStorage(billing.payer);
+    if (refuseWhenFull && used >= plan.storageBytes) throw await this.storageRefusal(billing, namespace, namespaces, used);
+    const refusal = `${this.billedNote(billing, namespace)}this upload would take ${holders(billing, namespaces)} past the ${formatBytes(plan.storageBytes)} of storage of the ${plan.name} plan — delete images or ${await this.upgrade(plan, (p) => p.storageBytes)}`;
     return { maxBytes: Math.max(0, plan.storageBytes - used), refusal };
   }
 
-  /** Refuses a manifest whose blobs would take the namespace over its storage. */
-  async checkManifest(plan: Plan, namespace: string, digests: readonly string[]): Promise<void> {
-    if (plan.storageBytes === null) return;
+  /** Refuses a manifest whose blobs would take the allowance over its storage. */
+  async checkManifest(billing: Billing, namespace: string, digests: readonly string[]): Promise<void> {
+    if (billing.plan.storageBytes === null) return;
     const added = await this.usage.addedBytes(namespace, digests);
     if (added === 0) return;
-    const used = await this.usage.storageBytes(namespace);
-    if (used + added > plan.storageBytes) throw await this.storageRefusal(plan, namespace, used, added);
+    const { namespaces, storageBytes: used } = await this.usage.allowanceStorage(billing.payer);
+    if (used + added > billing.plan.storageBytes) throw await this.storageRefusal(billing, namespace, namespaces, used, added);
   }
 
-  private async storageRefusal(plan: Plan, namespace: string, used: number, added?: number): Promise<HubError> {
+  private async storageRefusal(billing: Billing, namespace: string, namespaces: string[], used: number, added?: number): Promise<HubError> {
+    const { plan } = billing;
+    const who = holders(billing, namespaces);
+    const one = namespaces.length <= 1;
     const what =
       added === undefined
-        ? `${namespace} has used ${formatBytes(used)} of the ${formatBytes(plan.storageBytes!)} of storage of the ${plan.name} plan`
-        : `this image adds ${formatBytes(added)} to the ${formatBytes(used)} that ${namespace} stores; the ${plan.name} plan allows ${formatBytes(plan.storageBytes!)}`;
-    return new HubError('plan_limit', `${what} — delete images or ${await this.upgrade(plan, (p) => p.storageBytes)}`);
+        ? `${who} ${one ? 'has' : 'have'} used ${formatBytes(used)} of the ${formatBytes(plan.storageBytes!)} of storage of the ${plan.name} plan`
+        : `this image adds ${formatBytes(added)} to the ${formatBytes(used)} that ${who} ${one ? 'stores' : 'store'}; the ${plan.name} plan allows ${formatBytes(plan.storageBytes!)}`;
+    return new HubError('plan_limit', `${this.billedNote(billing, namespace)}${what} — delete images or ${await this.upgrade(plan, (p) => p.storageBytes)}`);
+  }
+
+  /** "the free plan allows 1 private repository; alice has 1", naming the whole allowance when several namespaces share it. */
+  private async privateLimit(billing: Billing, namespace: string, has: number): Promise<string> {
+    const namespaces = await this.usage.billedNamespaces(billing.payer);
+    const plan = billing.plan;
+    return `${this.billedNote(billing, namespace)}the ${plan.name} plan allows ${countOf(plan.privateRepositories!, 'private repository', 'private repositories')}; ${holders(billing, namespaces)} ${namespaces.length <= 1 ? 'has' : 'have'} ${has}`;
+  }
+
+  /** "acme is billed to alice: " when the allowance is another account's. */
+  private billedNote(billing: Billing, namespace: string): string {
+    return billing.payer === namespace ? '' : `${namespace} is billed to ${billing.payer}: `;
   }
 
   private async upgrade(plan: Plan, limit: (p: Plan) => number | null): Promise<string> {
@@ -163,8 +208,9 @@ export class NamespaceLimits {
   }
 }
 
-function privateLimit(plan: Plan, namespace: string, has: number): string {
-  return `the ${plan.name} plan allows ${countOf(plan.privateRepositories!, 'private repository', 'private repositories')}; ${namespace} has ${has}`;
+/** Who shares an allowance, as a refusal names them: the payer, or the payer and its organisations. */
+function holders(billing: Billing, namespaces: readonly string[]): string {
+  return namespaces.length > 1 ? `${billing.payer} and the organisations billed to it` : billing.payer;
 }
 
 const howMany = (n: number) => (n === 1 ? 'one' : String(n));

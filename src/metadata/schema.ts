@@ -76,6 +76,11 @@ export interface AccountsTable {
   verified_publisher: Generated<number>;
   /** the name of its plan */
   plan: Generated<string>;
+  /**
+   * the account whose plan's allowance this one draws on (an organisation: the user who created
+   * it, until an administrator grants it a plan of its own); null: itself
+   */
+  billed_to: Generated<string | null>;
 }
 
 export interface AccessTokensTable {

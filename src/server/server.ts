@@ -57,6 +57,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const keyRing = await KeyRing.open({ store: sqlSigningKeyStore(database.db), secret, now: () => clock.now() });
     auth = {
       hub,
+      policy: hub.policy,
       keyRing,
       realm: config.publicUrl ? `${config.publicUrl.replace(/\/+$/, '')}/token` : '',
       service: config.service,

@@ -28,7 +28,7 @@ describe('docker with organisations and official images', { ...skipUnless(daemon
     for (const name of ['olive', 'wade', 'stranger']) await hub.accounts.create({ name, password: `${name}-password-1` });
     await hub.accounts.create({ name: 'boss', password: 'boss-password-1', admin: true });
     await hub.organizations.create('acme', 'olive');
-    await server.database.db.updateTable('accounts').set({ plan: 'team' }).where('name', '=', 'acme').execute();
+    await server.hub.plans.apply('acme', 'team');
     await hub.organizations.addMember('acme', 'wade');
     await hub.teams.create('acme', 'builders');
     await hub.teams.addMember('acme', 'builders', 'wade');

@@ -12,7 +12,7 @@ describe('organisations API', () => {
   let rita: ApiRequest['auth'];
   let boss: ApiRequest['auth'];
 
-  const setPlan = (name: string, plan: string) => server.database.db.updateTable('accounts').set({ plan }).where('name', '=', name).execute();
+  const setPlan = (name: string, plan: string) => server.hub.plans.apply(name, plan);
 
   before(async () => {
     server = await startApiServer({ 'auth.loginFailures': 1000 });
@@ -85,8 +85,14 @@ describe('organisations API', () => {
   it('caps members at the seats of the plan, and says which plan', async () => {
     const created = await expectJson(await server.api('/orgs', { method: 'POST', json: { name: 'solo' }, auth: rita }), 201);
     assert.equal(created.plan, 'free');
-    assert.equal((await server.hub.planLimits('solo'))?.seats, 1, 'the free plan has one seat');
-    await expectProblem(await server.api('/orgs/solo/members', { method: 'POST', json: { username: 'mark' }, auth: rita }), 403, /seat.*"free"/);
+    // billed to rita: her free plan's 3 seats, hers included
+    assert.equal((await server.hub.planLimits('solo'))!.seats, 3);
+    for (const username of ['mark', 'olive']) assert.equal((await server.api('/orgs/solo/members', { method: 'POST', json: { username }, auth: rita })).status, 201);
+    await expectProblem(
+      await server.api('/orgs/solo/members', { method: 'POST', json: { username: 'stranger' }, auth: rita }),
+      403,
+      /solo has all 3 seats of its plan "free" \(the plan of rita, which solo is billed to\) taken/,
+    );
     await expectProblem(await server.api('/orgs/solo/teams', { method: 'POST', json: { name: 'devs' }, auth: rita }), 403, /team-permissions/);
     await expectProblem(await server.api('/orgs/solo/tokens', { method: 'POST', json: { label: 'ci', scopes: ['repo:read'] }, auth: rita }), 403, /organization-tokens/);
   });

@@ -30,9 +30,7 @@ describe('pier org', () => {
     if (full.code !== 0) {
       // the free plan has one seat: the refusal names the plan
       assert.match(full.stderr, /seat.*"free"/);
-      await withData(data, async ({ database }) => {
-        await database.db.updateTable('accounts').set({ plan: 'team' }).where('name', '=', 'acme').execute();
-      });
+      await withData(data, ({ hub }) => hub.plans.apply('acme', 'team'));
       const added = await runPier(['org', 'add-member', 'acme', 'mark', '--role', 'owner', '--data', data]);
       assert.equal(added.code, 0, added.stderr);
       assert.equal(added.stdout, 'added mark to acme as owner\n');

@@ -79,7 +79,7 @@ describe('organisation permission matrix', () => {
 
     await hub.organizations.create('acme', 'olive');
     // enough seats and every feature, whatever the default plan allows
-    await server.database.db.updateTable('accounts').set({ plan: 'team' }).where('name', '=', 'acme').execute();
+    await hub.plans.apply('acme', 'team');
     for (const name of ['mark', 'rita', 'wade', 'adam', 'rex', 'otto']) await hub.organizations.addMember('acme', name);
     const teams: [string, string, 'read' | 'write' | 'admin', string][] = [
       ['readers', PRIVATE, 'read', 'rita'],

@@ -17,7 +17,7 @@ describe('pier plan', () => {
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trim().split('\n');
     assert.match(lines[0]!, /^NAME\s+PRICE\s+PRIVATE REPOS\s+STORAGE\s+PULLS\s+SEATS\s+FEATURES$/);
-    assert.match(lines[1]!, /^free\s+Free\s+1\s+2 GB\s+100\/6h\s+1\s+-$/);
+    assert.match(lines[1]!, /^free\s+Free\s+1\s+2 GB\s+100\/6h\s+3\s+-$/);
     assert.match(lines[2]!, /^pro\s.*unlimited\s+50 GB\s+5000\/6h/);
     assert.match(lines[3]!, /^team\s.*team-permissions/);
     const json = await runPier(['plan', 'list', '--json', '--data', server.dataDir]);

@@ -48,7 +48,7 @@ describe('/api/v1 plans, usage, and plan limits on /v2', () => {
       storage_bytes: 2_000_000_000,
       pulls_per_window: 100,
       pull_window_seconds: 21_600,
-      seats: 1,
+      seats: 3,
       features: [],
     });
     assert.equal((await expectJson<PlanJson>(await server.api('/plans/team'), 200)).private_repositories, null);
@@ -104,6 +104,8 @@ describe('/api/v1 plans, usage, and plan limits on /v2', () => {
       {
         namespace: 'alice',
         plan: 'free',
+        billed_to: 'alice',
+        billed_namespaces: ['alice'],
         storage_bytes: 0,
         private_repositories: 1,
         limits: { storage_bytes: 2_000_000_000, private_repositories: 1 },

@@ -14,11 +14,13 @@ const NamespacePath = z.object({ namespace: z.string().meta({ description: 'an a
 
 const Usage = z.object({
   namespace: z.string(),
-  plan: PlanSchema,
-  storage_bytes: z.number().int(),
-  private_repositories: z.number().int(),
+  plan: PlanSchema.meta({ description: 'the plan that applies: its own, or that of the account it is billed to' }),
+  billed_to: z.string().meta({ description: 'whose allowance applies: the namespace itself, or the user an organisation without a plan of its own is billed to' }),
+  billed_namespaces: z.array(z.string()).meta({ description: 'every namespace that shares that allowance; storage and private repositories count for them together' }),
+  storage_bytes: z.number().int().meta({ description: 'of every namespace sharing the allowance, added up' }),
+  private_repositories: z.number().int().meta({ description: 'of every namespace sharing the allowance' }),
   limits: z.object({ storage_bytes: z.number().int().nullable(), private_repositories: z.number().int().nullable() }),
-  read_only_repositories: z.array(z.string()).meta({ description: 'private repositories over the limit after a downgrade: pulls work, pushes are refused' }),
+  read_only_repositories: z.array(z.string()).meta({ description: 'private repositories of this namespace over the limit after a downgrade: pulls work, pushes are refused' }),
 });
 
 const PlanChange = z.object({
@@ -55,6 +57,10 @@ export function registerNamespaces(router: ApiRouter, ctx: ApiContext): void {
       return {
         namespace,
         plan: planJson(usage.plan),
+        // whose allowance applies (an organisation without a plan of its own: its creator's), and
+        // every namespace that shares it: the counts below are theirs together
+        billed_to: usage.billedTo,
+        billed_namespaces: usage.namespaces,
         storage_bytes: usage.storageBytes,
         private_repositories: usage.privateRepositories,
         limits: { storage_bytes: usage.plan.storageBytes, private_repositories: usage.plan.privateRepositories },

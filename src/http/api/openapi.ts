@@ -61,9 +61,11 @@ export function problemKinds(route: ApiRoute): Set<ProblemKind> {
     kinds.add('csrf');
   }
   if (route.auth !== 'public') {
-    // credentials: wrong ones (401), and the throttle of failed passwords (429)
+    // credentials: wrong ones (401), and the throttle of failed passwords (429); an organisation
+    // access token whose plan no longer includes organisation tokens is refused, naming the plan
     kinds.add('unauthorized');
     kinds.add('too-many-requests');
+    kinds.add('plan-limit');
   }
   if (route.auth === 'account' || route.auth === 'admin') kinds.add('forbidden');
   return kinds;

@@ -68,14 +68,3 @@ export async function membered(ctx: ApiContext, caller: Caller, name: string): P
   }
   return org;
 }
-
-/** Refuses, naming the plan, what the organisation's plan does not include. */
-export async function requireFeature(ctx: ApiContext, org: string, feature: string, what: string): Promise<void> {
-  if (org === OFFICIAL_NAMESPACE) return;
-  if (await ctx.hub.hasFeature(org, feature)) return;
-  const plan = await ctx.hub.planLimits(org);
-  throw new ApiProblem(
-    'plan-limit',
-    `${what} needs the "${feature}" feature, which the plan "${plan?.name ?? 'free'}" of ${org} does not include: move ${org} to a plan that has it`,
-  );
-}

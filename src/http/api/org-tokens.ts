@@ -3,7 +3,7 @@ import { TOKEN_SCOPES } from '../../auth/access-policy.js';
 import type { OrganizationAccessToken } from '../../hub/tokens.js';
 import { iso } from './body.js';
 import type { ApiContext } from './context.js';
-import { managed, OrgPath, requireFeature } from './org-access.js';
+import { managed, OrgPath } from './org-access.js';
 import { notFound } from './problem.js';
 import type { ApiRouter } from './route.js';
 import { listOf, OptionalTimestamp, Timestamp } from './schemas.js';
@@ -62,7 +62,6 @@ export function registerOrganizationTokens(router: ApiRouter, ctx: ApiContext): 
     problems: ['not-found', 'plan-limit'],
     handler: async ({ request, caller, params, body }) => {
       const org = await managed(ctx, caller, params.org);
-      await requireFeature(ctx, org.name, 'organization-tokens', 'an organisation access token');
       const expiresAt = expiryOf(ctx, body.expires_in);
       const { token, info } = await hub.tokens.createOrganizationToken(org.name, {
         label: body.label,

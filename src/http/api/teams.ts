@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Team, TeamDetails } from '../../hub/teams.js';
 import { iso } from './body.js';
 import type { ApiContext } from './context.js';
-import { managed, membered, OrgPath, requireFeature } from './org-access.js';
+import { managed, membered, OrgPath } from './org-access.js';
 import { notFound } from './problem.js';
 import type { ApiRouter } from './route.js';
 import { listOf, Timestamp } from './schemas.js';
@@ -86,7 +86,6 @@ export function registerTeams(router: ApiRouter, ctx: ApiContext): void {
     problems: ['not-found', 'conflict', 'plan-limit'],
     handler: async ({ caller, params, body }) => {
       const org = await managed(ctx, caller, params.org);
-      await requireFeature(ctx, org.name, 'team-permissions', 'a team');
       const created = await hub.teams.create(org.name, body.name, body.description ?? '');
       return teamJson({ ...created, members: [], permissions: [] });
     },
@@ -164,7 +163,7 @@ export function registerTeams(router: ApiRouter, ctx: ApiContext): void {
     params: TeamPath,
     body: AddTeamMember,
     responses: { 201: TeamMember },
-    problems: ['not-found', 'conflict'],
+    problems: ['not-found', 'conflict', 'plan-limit'],
     handler: async ({ caller, params, body }) => {
       const org = await managed(ctx, caller, params.org);
       await hub.teams.addMember(org.name, params.team, body.username);
@@ -180,7 +179,7 @@ export function registerTeams(router: ApiRouter, ctx: ApiContext): void {
     auth: 'account',
     params: TeamMemberPath,
     responses: { 200: TeamMember },
-    problems: ['not-found', 'conflict'],
+    problems: ['not-found', 'conflict', 'plan-limit'],
     handler: async ({ caller, params }) => {
       const org = await managed(ctx, caller, params.org);
       await hub.teams.addMember(org.name, params.team, params.user);
@@ -231,7 +230,6 @@ export function registerTeams(router: ApiRouter, ctx: ApiContext): void {
     problems: ['not-found', 'plan-limit'],
     handler: async ({ request, caller, params, body }) => {
       const org = await managed(ctx, caller, params.org);
-      await requireFeature(ctx, org.name, 'team-permissions', 'a team permission');
       const repository = await hub.teams.setPermission(org.name, params.team, params.repository, body.permission);
       request.log.info({ organization: org.name, team: params.team, repository, permission: body.permission }, 'team permission set');
       return { repository, permission: body.permission };

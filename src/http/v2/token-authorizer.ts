@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Subject } from '../../auth/access-policy.js';
 import { formatScope, type Scope } from '../../auth/scope.js';
 import { InvalidTokenError } from '../../auth/signing-keys.js';
-import { namespaceOf, OFFICIAL_NAMESPACE } from '../../oci/names.js';
+import { OciError } from '../../oci/errors.js';
 import type { CatalogFilter } from '../../registry/listings.js';
 import type { Actor } from '../../registry/ports.js';
 import { ADMIN_CLAIM, REPOSITORIES_CLAIM } from '../token.js';
@@ -20,16 +20,21 @@ interface AccessClaims {
 
 /**
  * /v2 under Docker token auth: a request carries `Authorization: Bearer <jwt>` from /token, and
- * the token's `access` claim must hold every action the request needs. Verification is local
- * (signature and times), no database round trip; the one exception is a pull by someone who is
- * neither the namespace's owner nor an administrator, re-checked per request so that a
- * repository made private stops being pullable at once rather than when tokens expire.
+ * the token's `access` claim must hold every action the request needs. The signature and times
+ * are checked here, without a database round trip; what cannot wait for the token to expire is
+ * asked of the AccessPolicy port per request, which answers it cheaply: whether the token's
+ * account may still act (not deleted; an organisation token its plan still includes), and whether
+ * the subject still has the actions the request needs (a repository made private stops being
+ * pullable at once, a team permission taken away or switched off by a downgrade stops pushes;
+ * an owner or administrator costs no query).
  *
- * Every refusal is a 401 with a challenge naming exactly what the request needs. A private
- * repository and a missing one are refused alike (the policy grants nothing on either).
+ * Every refusal of the token is a 401 with a challenge naming exactly what the request needs; a
+ * plan that no longer allows the token is a 403 DENIED saying so. A private repository and a
+ * missing one are refused alike (the policy grants nothing on either).
  */
 export function tokenAuthorizer(auth: TokenAuth): V2Authorizer {
   const verified = new WeakMap<FastifyRequest, AccessClaims>();
+  const { policy } = auth;
 
   return {
     async authorize(request, required) {
@@ -46,9 +51,16 @@ export function tokenAuthorizer(auth: TokenAuth): V2Authorizer {
         const held = claims.access.find((a) => a.type === scope.type && a.name === scope.name);
         if (!held || !scope.actions.every((action) => held.actions.includes(action))) throw refusal(auth, required, 'insufficient_scope');
       }
+      const subject = subjectOf(claims);
+      const standing = await policy.refusal(subject);
+      if (standing?.kind === 'gone') throw refusal(auth, required, 'invalid_token', `the access token is no longer valid: ${standing.message}`);
+      if (standing) throw new OciError('DENIED', standing.message);
+      // what the token was granted, as far as the policy still allows it now: a repository made
+      // private, a member taken off a team, a plan without team permissions count at once
       for (const scope of required) {
-        if (scope.type !== 'repository' || !scope.actions.includes('pull') || ownsOrAdministers(claims, scope.name)) continue;
-        if (!(await auth.hub.policy.allowed(subjectOf(claims), scope.name)).has('pull')) throw refusal(auth, required, 'insufficient_scope');
+        if (scope.type !== 'repository') continue;
+        const allowed = await policy.allowed(subject, scope.name);
+        if (!scope.actions.every((action) => allowed.has(action))) throw refusal(auth, required, 'insufficient_scope');
       }
       verified.set(request, claims);
       return claims.sub ? { account: claims.sub } : {};
@@ -56,34 +68,26 @@ export function tokenAuthorizer(auth: TokenAuth): V2Authorizer {
 
     readable(request: FastifyRequest) {
       const claims = verified.get(request);
-      return async (repository: string) => {
-        if (!claims) return false;
-        if (ownsOrAdministers(claims, repository)) return true;
-        return (await auth.hub.policy.allowed(subjectOf(claims), repository)).has('pull');
-      };
+      return async (repository: string) => (claims ? (await policy.allowed(subjectOf(claims), repository)).has('pull') : false);
     },
 
     catalogFilter(request: FastifyRequest, _actor: Actor): CatalogFilter | undefined {
       const claims = verified.get(request);
-      if (claims?.admin) return undefined;
-      // public names, and the private ones the policy lets this subject pull (an organisation's
-      // members see what their teams give; an organisation token only its repositories)
-      return async (names) => (claims ? auth.hub.policy.readableAmong(subjectOf(claims), names) : new Set());
+      // the names the policy lets this subject pull: public ones, and the private ones it may
+      // (an administrator all, an organisation's members what their teams give, an organisation
+      // token only its repositories)
+      return async (names) => (claims ? policy.readableAmong(subjectOf(claims), names) : new Set());
     },
   };
 }
 
-/** The policy's subject of a verified token (what the per-request checks ask about). */
+/**
+ * The policy's subject of a verified token (what the per-request checks ask about). A token
+ * carries its grants, not its credential's scopes: these checks only take away.
+ */
 function subjectOf(claims: AccessClaims): Subject {
   if (!claims.sub) return { kind: 'anonymous' };
-  return { kind: 'account', name: claims.sub, admin: false, ...(claims.repositories ? { tokenRepositories: claims.repositories } : {}) };
-}
-
-function ownsOrAdministers(claims: AccessClaims, repository: string): boolean {
-  if (claims.admin) return true;
-  if (claims.repositories && !claims.repositories.includes(repository)) return false;
-  const namespace = namespaceOf(repository);
-  return claims.sub !== '' && namespace === claims.sub && namespace !== OFFICIAL_NAMESPACE;
+  return { kind: 'account', name: claims.sub, admin: claims.admin, ...(claims.repositories ? { tokenRepositories: claims.repositories } : {}) };
 }
 
 /** The `sub`, admin flag and `access` of a verified token; malformed entries grant nothing. */
@@ -114,14 +118,14 @@ function bearerToken(header: string | undefined): string | undefined {
  * the scopes of the request space-separated in one parameter (a mount names both repositories),
  * and `error=` when a token was presented but bad or short of a scope.
  */
-function refusal(auth: TokenAuth, required: Scope[], reason: AuthorizationFailure): AuthorizationError {
+function refusal(auth: TokenAuth, required: Scope[], reason: AuthorizationFailure, message?: string): AuthorizationError {
   let challenge = `Bearer realm=${quote(auth.realm)},service=${quote(auth.service)}`;
   if (required.length > 0) challenge += `,scope=${quote(required.map(formatScope).join(' '))}`;
   if (reason !== 'required') challenge += `,error="${reason}"`;
   const detail = required.flatMap((s) => s.actions.map((action) => ({ Type: s.type, Name: s.name, Action: action })));
   const options = { status: 401, headers: { 'www-authenticate': challenge }, ...(detail.length > 0 ? { detail } : {}) };
   if (reason === 'insufficient_scope') return new AuthorizationError(reason, 'DENIED', 'requested access to the resource is denied', options);
-  if (reason === 'invalid_token') return new AuthorizationError(reason, 'UNAUTHORIZED', 'the access token is invalid or has expired', options);
+  if (reason === 'invalid_token') return new AuthorizationError(reason, 'UNAUTHORIZED', message ?? 'the access token is invalid or has expired', options);
   return new AuthorizationError(reason, 'UNAUTHORIZED', 'authentication required', options);
 }
 
