@@ -15,7 +15,7 @@ export const SECRET_FILE_NAME = 'secret.key';
 
 export async function loadInstallationSecret(options: { file?: string; dataDir: string }): Promise<Buffer> {
   if (options.file !== undefined && options.file !== '') return readSecretFile(options.file);
-  await mkdir(options.dataDir, { recursive: true });
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const path = join(options.dataDir, SECRET_FILE_NAME);
   try {
     return await readSecretFile(path);

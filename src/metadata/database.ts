@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -29,7 +29,12 @@ export interface SqliteOptions extends OpenOptions {
 
 export async function openSqlite(options: SqliteOptions): Promise<MetadataDatabase> {
   const migrating = options.migrate !== false;
-  if (options.path !== ':memory:' && migrating) mkdirSync(dirname(options.path), { recursive: true });
+  if (options.path !== ':memory:' && migrating) {
+    mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+    // made here so that it is private (password hashes): SQLite gives its -wal and -shm files the
+    // database file's mode, where a file it creates itself would be readable by everyone
+    if (!existsSync(options.path)) closeSync(openSync(options.path, 'a', 0o600));
+  }
   const sqlite = new SQLite(options.path, { fileMustExist: !migrating && options.path !== ':memory:' });
   // persistent, a write to the file: a database opened as it is keeps its mode (Pier's are WAL)
   if (migrating) sqlite.pragma('journal_mode = WAL');

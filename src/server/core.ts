@@ -10,6 +10,7 @@ import { openSharedState, type SharedState } from '../shared-state/shared-state.
 import type { BlobStore } from '../storage/blob-store.js';
 import { openStore } from '../storage/open-store.js';
 import type { Config } from './config.js';
+import { secureDataDirectory } from './data-directory.js';
 
 /** Pier without HTTP: the database, the blob store, the registry and the hub over one data directory. */
 export interface PierCore {
@@ -36,9 +37,11 @@ export interface CoreOptions {
 /** Used by the server and by CLI commands that work on the data directory of a stopped or running server. */
 export async function openCore(config: Config, options: CoreOptions = {}): Promise<PierCore> {
   const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: true }));
+  // before anything is written there: private folders, and an older installation's tightened
+  await secureDataDirectory(config, logger);
   const database = await openDatabase(config.database.url, config.data);
   const store = options.store ?? (await openStore({ url: config.storage.url, fsync: config.storage.fsync, dataDir: config.data }));
-  const logger = options.logger ?? pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: true }));
   const shared = await openSharedState({ redis: config.redis, clock, logger, databaseChanges: otherWriters(database) });
   const hub = new Hub(database.db, clock);
   const events: RegistryEvents = {

@@ -15,7 +15,14 @@ export interface FsStoreOptions {
 
 const READ_CHUNK = 1024 * 1024;
 
-/** Blobs at `blobs/<alg>/<2 hex>/<hex>`, uploads at `uploads/<id>`, both under one root so rename is atomic. */
+/** Folders and files only the user Pier runs as may read: blobs of private repositories are here. */
+const FOLDER_MODE = 0o700;
+const FILE_MODE = 0o600;
+
+/**
+ * Blobs at `blobs/<alg>/<2 hex>/<hex>`, uploads at `uploads/<id>`, both under one root so rename is
+ * atomic. Folders are made 0700 and files 0600 (a blob is its upload file, renamed).
+ */
 export function createFsStore(options: FsStoreOptions): BlobStore {
   const { root, fsync = true } = options;
   const blobPath = (digest: Digest) => {
@@ -69,8 +76,8 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
 
     async createUpload(uploadId) {
       const path = uploadPath(uploadId);
-      await mkdir(join(root, 'uploads'), { recursive: true });
-      await (await open(path, 'wx')).close();
+      await mkdir(join(root, 'uploads'), { recursive: true, mode: FOLDER_MODE });
+      await (await open(path, 'wx', FILE_MODE)).close();
     },
 
     async append(uploadId, offset, body) {
@@ -83,7 +90,7 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
       );
       if (size < offset) throw new Error(`upload ${uploadId} holds ${size} bytes, fewer than offset ${offset}`);
       if (size > offset) await truncate(path, offset);
-      const out = createWriteStream(path, { flags: 'a', highWaterMark: READ_CHUNK });
+      const out = createWriteStream(path, { flags: 'a', mode: FILE_MODE, highWaterMark: READ_CHUNK });
       await pipeline(body, out);
       return offset + out.bytesWritten;
     },
@@ -105,7 +112,7 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
         await rm(from, { force: true });
         return;
       }
-      await mkdir(dirname(to), { recursive: true });
+      await mkdir(dirname(to), { recursive: true, mode: FOLDER_MODE });
       await rename(from, to).catch((error) => {
         throw isNotFound(error) ? new UploadNotFound(uploadId) : error;
       });
@@ -147,8 +154,8 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
       if (info && !info.isDirectory()) throw new Error(`storage directory ${root} is not a directory`);
       const probe = join(root, 'uploads', `.check-${randomUUID()}`);
       try {
-        await mkdir(join(root, 'uploads'), { recursive: true });
-        await (await open(probe, 'wx')).close();
+        await mkdir(join(root, 'uploads'), { recursive: true, mode: FOLDER_MODE });
+        await (await open(probe, 'wx', FILE_MODE)).close();
         await rm(probe, { force: true });
       } catch (error) {
         const { code, message } = error as NodeJS.ErrnoException;
