@@ -13,6 +13,21 @@ import { join } from 'node:path';
  */
 export const SECRET_FILE_NAME = 'secret.key';
 
+/** What is wrong with a secret file, as the user must hear it: which file, what is wrong, what to put there. */
+export class InstallationSecretError extends Error {
+  override name = 'InstallationSecretError';
+  constructor(
+    readonly reason: 'missing' | 'unreadable' | 'malformed',
+    readonly file: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const MAKE_ONE = 'for example `openssl rand -hex 32 >FILE`';
+
 export async function loadInstallationSecret(options: { file?: string; dataDir: string }): Promise<Buffer> {
   if (options.file !== undefined && options.file !== '') return readSecretFile(options.file);
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
@@ -20,7 +35,7 @@ export async function loadInstallationSecret(options: { file?: string; dataDir: 
   try {
     return await readSecretFile(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    if (!(error instanceof InstallationSecretError) || error.reason !== 'missing') throw error;
   }
   await createSecretFile(path);
   return readSecretFile(path);
@@ -38,19 +53,27 @@ export function decodeSecret(raw: Buffer): Buffer | undefined {
   return undefined;
 }
 
-async function readSecretFile(path: string): Promise<Buffer> {
+/**
+ * Reads and decodes a secret file; InstallationSecretError when it is missing, unreadable or not
+ * 32 bytes in one of the accepted forms (`pier check` and `pier serve` read it through here).
+ */
+export async function readSecretFile(path: string): Promise<Buffer> {
   let raw: Buffer;
   try {
     raw = await readFile(path);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw Object.assign(new Error(`installation secret file ${path} does not exist`), { code: 'ENOENT' });
-    throw new Error(`cannot read the installation secret file ${path}: ${e.message}`);
+    if (e.code === 'ENOENT') {
+      throw new InstallationSecretError('missing', path, `the installation secret file ${path} does not exist: create it with 32 random bytes (${MAKE_ONE.replace('FILE', path)}), the same file on every replica`, { cause: error });
+    }
+    throw new InstallationSecretError('unreadable', path, `cannot read the installation secret file ${path} (${e.code ?? e.message}): let the user Pier runs as read it`, { cause: error });
   }
   const secret = decodeSecret(raw);
   if (!secret) {
-    throw new Error(
-      `installation secret file ${path} must hold 32 bytes: raw, as 64 hex characters or in base64 (for example from \`openssl rand -hex 32\`); it holds ${raw.length} bytes of something else`,
+    throw new InstallationSecretError(
+      'malformed',
+      path,
+      `the installation secret file ${path} must hold 32 bytes: raw, as 64 hex characters or in base64 (${MAKE_ONE.replace('FILE', path)}); it holds ${raw.length} bytes of something else`,
     );
   }
   return secret;

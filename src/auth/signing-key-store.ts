@@ -59,3 +59,13 @@ export function sqlSigningKeyStore(db: Kysely<Database>): SigningKeyStore {
     },
   };
 }
+
+/**
+ * Forgets every signing key (`pier keys reset`, for an installation whose secret is lost): the next
+ * start makes a new one. Access tokens signed so far stop verifying; refresh tokens (docker
+ * logins) and access tokens of accounts are kept as hashes, not with these keys, and stay valid.
+ */
+export async function deleteSigningKeys(db: Kysely<Database>): Promise<number> {
+  const result = await db.deleteFrom('signing_keys').executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

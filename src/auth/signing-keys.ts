@@ -44,6 +44,17 @@ const ALGORITHM = 'ES256';
 const ENCRYPTION_VERSION = 'v1';
 const SECRET_MISMATCH = 'the installation secret does not match the signing keys in the database';
 
+/**
+ * The installation secret does not decrypt the signing keys in the database: the secret file is
+ * not the one this database was set up with (or the database is another installation's).
+ */
+export class SecretMismatchError extends Error {
+  override name = 'SecretMismatchError';
+  constructor(readonly kid: string, options?: { cause?: unknown }) {
+    super(`${SECRET_MISMATCH} (signing key ${kid} does not decrypt)`, options);
+  }
+}
+
 /** verify() failed because of the token (bad signature, expired, wrong audience, unknown key...). */
 export class InvalidTokenError extends Error {
   override name = 'InvalidTokenError';
@@ -107,7 +118,7 @@ export class KeyRing {
       throw new Error('the installation secret must be 32 bytes');
     }
     this.#store = options.store;
-    this.#encryptionKey = Buffer.from(hkdfSync('sha256', options.secret, Buffer.alloc(0), 'pier signing keys v1', 32));
+    this.#encryptionKey = encryptionKeyOf(options.secret);
     this.#now = options.now ?? Date.now;
   }
 
@@ -374,6 +385,19 @@ export function encryptPrivateJwk(jwk: JWK, kid: string, key: Buffer): string {
   return [ENCRYPTION_VERSION, iv.toString('base64url'), tag.toString('base64url'), ciphertext.toString('base64url')].join('.');
 }
 
+/**
+ * Throws SecretMismatchError unless `secret` decrypts every active key of `keys` (what KeyRing.open
+ * checks, without opening a ring: `pier check` asks it of keys it read without changing anything).
+ */
+export function checkSecretDecrypts(keys: readonly Pick<StoredSigningKey, 'kid' | 'privateJwkEncrypted' | 'retiredAt'>[], secret: Buffer): void {
+  const encryptionKey = encryptionKeyOf(secret);
+  for (const key of keys) if (key.retiredAt === null) decryptPrivateJwk(key.privateJwkEncrypted, key.kid, encryptionKey);
+}
+
+function encryptionKeyOf(secret: Buffer): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'pier signing keys v1', 32));
+}
+
 export function decryptPrivateJwk(encrypted: string, kid: string, key: Buffer): JWK {
   const parts = encrypted.split('.');
   if (parts.length !== 4 || parts[0] !== ENCRYPTION_VERSION) {
@@ -387,7 +411,7 @@ export function decryptPrivateJwk(encrypted: string, kid: string, key: Buffer): 
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     json = Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
   } catch (error) {
-    throw new Error(`${SECRET_MISMATCH} (signing key ${kid} does not decrypt)`, { cause: error });
+    throw new SecretMismatchError(kid, { cause: error });
   }
   const jwk = JSON.parse(json) as JWK;
   if (typeof jwk.d !== 'string') throw new Error(`signing key ${kid}: the decrypted private key has no d`);

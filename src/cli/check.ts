@@ -1,9 +1,12 @@
 import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { creatableDirectory, inspectDatabase, migrationStatus } from '../metadata/inspect.js';
+import { InstallationSecretError, readSecretFile, SECRET_FILE_NAME } from '../auth/installation-secret.js';
+import { checkSecretDecrypts, SecretMismatchError } from '../auth/signing-keys.js';
+import { creatableDirectory, inspectDatabase, migrationStatus, type DatabaseState } from '../metadata/inspect.js';
 import { ConfigError, loadConfig, type Config } from '../server/config.js';
+import { wordStartupProblem, type StartupStep } from '../server/startup-problems.js';
 import { CliError } from './errors.js';
 
 /**
@@ -53,19 +56,30 @@ export async function runChecks(flags: { data?: string; config?: string }, print
   const file = flags.config ?? process.env.PIER_CONFIG;
   report({ name: 'config', status: 'ok', detail: `${file ?? 'no config file'}; data ${config.data}; auth ${config.auth.mode}` });
 
-  const probes: Array<[string, Probe]> = [
-    ['database', () => checkDatabase(config)],
-    ['storage', () => checkStorage(config)],
-    ['secret', () => checkSecret(config)],
-    ['redis', () => checkRedis(config)],
-    ['tls', () => checkTls(config)],
+  // what the database holds, for the secret's check (does it decrypt the signing keys?)
+  let database: DatabaseState | undefined;
+  const probes: Array<[string, StartupStep | undefined, Probe]> = [
+    [
+      'database',
+      'database',
+      async () => {
+        database = await inspectDatabase(config.database.url, config.data);
+        return describeDatabase(database);
+      },
+    ],
+    ['storage', 'storage', () => checkStorage(config)],
+    ['secret', 'secret', () => checkSecret(config, database)],
+    ['redis', undefined, () => checkRedis(config)],
+    ['tls', undefined, () => checkTls(config)],
   ];
-  for (const [name, probe] of probes) {
+  for (const [name, step, probe] of probes) {
     try {
       const found = await withTimeout(probe(), 15_000, name);
       report(typeof found === 'string' ? { name, status: 'ok', detail: found } : { name, status: 'skip', detail: found.skip });
     } catch (error) {
-      report({ name, status: 'FAIL', detail: redact(error instanceof Error ? error.message : String(error)) });
+      // worded as `pier serve` words it, when it is a mistake that a start would stop on
+      const worded = step ? wordStartupProblem(error instanceof SecretMismatchError ? 'keys' : step, error, config) : undefined;
+      report({ name, status: 'FAIL', detail: redact(worded?.message ?? (error instanceof Error ? error.message : String(error))) });
     }
   }
   return results;
@@ -73,9 +87,8 @@ export async function runChecks(flags: { data?: string; config?: string }, print
 
 // --- database ---------------------------------------------------------------------------------
 
-/** What the metadata database holds, read without creating or migrating anything. */
-async function checkDatabase(config: Config): Promise<string> {
-  const state = await inspectDatabase(config.database.url, config.data);
+/** What the metadata database holds (read without creating or migrating anything), in one line. */
+async function describeDatabase(state: DatabaseState): Promise<string> {
   const { known, pending, unknown } = await migrationStatus(state.applied);
   if (unknown.length > 0) {
     throw new Error(`${state.location}: migrated by a newer version of Pier (${unknown.join(', ')} unknown to this one)`);
@@ -140,25 +153,32 @@ async function checkDirectory(path: string, later: string): Promise<string> {
 
 // --- secret, redis, tls -----------------------------------------------------------------------
 
-/** The installation secret that encrypts the signing keys of tokens (token mode only). */
-async function checkSecret(config: Config): Promise<string | { skip: string }> {
+/**
+ * The installation secret that encrypts the signing keys of tokens (token mode only): read as a
+ * start reads it, and tried on the signing keys the database holds.
+ */
+async function checkSecret(config: Config, database: DatabaseState | undefined): Promise<string | { skip: string }> {
   if (config.auth.mode !== 'token') return { skip: 'auth is open: no tokens are signed' };
-  const { decodeSecret, SECRET_FILE_NAME } = await import('../auth/installation-secret.js');
   const configured = config.auth.secretKeyFile;
   const file = configured || join(config.data, SECRET_FILE_NAME);
-  let raw: Buffer;
+  let secret: Buffer;
   try {
-    raw = await readFile(file);
+    secret = await readSecretFile(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && !configured) {
+    if (error instanceof InstallationSecretError && error.reason === 'missing' && !configured) {
       if (!(await creatableDirectory(config.data))) throw new Error(`${file} does not exist, and ${config.data} is not writable`);
+      if (database?.signingKeys.some((k) => k.retiredAt === null)) {
+        throw new Error(`${file} does not exist, but the database holds signing keys made with a secret: put that secret file back (or give its path in PIER_SECRET_KEY_FILE)`);
+      }
       const shared = config.database.url ? '; replicas sharing the database need one file: PIER_SECRET_KEY_FILE' : '';
       return `${file} (does not exist yet: created at the first start${shared})`;
     }
-    throw new Error(`cannot read ${configured ? 'auth.secretKeyFile (PIER_SECRET_KEY_FILE) ' : ''}${file}: ${(error as Error).message}`);
+    throw error;
   }
-  if (!decodeSecret(raw)) throw new Error(`${file} does not hold a 32-byte secret (64 hex characters, base64, or 32 raw bytes)`);
-  return file;
+  const keys = database?.signingKeys ?? [];
+  checkSecretDecrypts(keys, secret);
+  const active = keys.filter((k) => k.retiredAt === null).length;
+  return active > 0 ? `${file} (decrypts the ${active} signing key${active === 1 ? '' : 's'} of the database)` : file;
 }
 
 async function checkRedis(config: Config): Promise<string | { skip: string }> {

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { HubError } from '../hub/errors.js';
 import { ConfigError } from '../server/config.js';
+import { StartupProblem } from '../server/startup-problems.js';
 import { registerCheck } from './check.js';
 import { CliError } from './errors.js';
 import { registerKeys } from './keys.js';
@@ -16,7 +17,11 @@ import { registerUser } from './user.js';
 
 const program = new Command();
 // usage errors exit with 2, like a bad configuration; commander has printed why
-program.name('pier').description('Pier: a self-hosted Docker Hub').exitOverride();
+program
+  .name('pier')
+  .description('Pier: a self-hosted Docker Hub')
+  .option('--debug', 'print the stack trace of an error, mistakes in the configuration included (PIER_LOG_LEVEL=debug does too)')
+  .exitOverride();
 
 registerServe(program);
 registerUser(program);
@@ -31,13 +36,30 @@ registerMigrateStorage(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);
-  if (error instanceof ConfigError) fail(error.message, 2);
-  if (error instanceof CliError) fail(error.message, error.exitCode);
-  if (error instanceof HubError) fail(error.message, 1);
+  // a user's mistake is one line that says what to do; a stack trace is for bugs, and for --debug
+  if (error instanceof ConfigError) fail(error.message, 2, error);
+  if (error instanceof CliError) fail(error.message, error.exitCode, error);
+  if (error instanceof HubError) fail(error.message, 1, error);
+  if (error instanceof StartupProblem) fail(error.message, 1, error);
   fail((error as Error).stack ?? String(error), 1);
 });
 
-function fail(message: string, code: number): never {
+function fail(message: string, code: number, mistake?: Error): never {
   process.stderr.write(`pier: ${message}\n`);
+  if (mistake && debugging()) process.stderr.write(`${stackOf(mistake)}\n`);
   process.exit(code);
+}
+
+function debugging(): boolean {
+  const level = process.env.PIER_LOG_LEVEL;
+  return program.opts<{ debug?: boolean }>().debug === true || level === 'debug' || level === 'trace';
+}
+
+/** The stack of an error and of what caused it. */
+function stackOf(error: unknown): string {
+  const lines: string[] = [];
+  for (let current = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
+    lines.push(`${depth > 0 ? 'caused by: ' : ''}${(current as Error).stack ?? String(current)}`);
+  }
+  return lines.join('\n');
 }

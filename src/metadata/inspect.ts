@@ -18,7 +18,20 @@ export interface DatabaseState {
   applied: string[];
   /** whether Pier could create what is missing (the file's directory, the schema, the tables) */
   creatable: boolean;
+  /** the signing keys of access tokens, as stored (encrypted), when there is a table of them */
+  signingKeys: StoredKey[];
 }
+
+/** A row of `signing_keys`, enough to tell whether a secret decrypts it. */
+export interface StoredKey {
+  kid: string;
+  privateJwkEncrypted: string;
+  retiredAt: number | null;
+}
+
+const KEYS_QUERY = 'select kid, private_jwk_encrypted, retired_at from signing_keys order by created_at, kid';
+type KeyRow = { kid: string; private_jwk_encrypted: string; retired_at: number | string | null };
+const toKey = (row: KeyRow): StoredKey => ({ kid: row.kid, privateJwkEncrypted: row.private_jwk_encrypted, retiredAt: row.retired_at === null ? null : Number(row.retired_at) });
 
 /** Migrations this version has and the database has not, and ones the database has that this version does not know. */
 export async function migrationStatus(applied: readonly string[]): Promise<{ known: string[]; pending: string[]; unknown: string[] }> {
@@ -46,16 +59,19 @@ async function inspectPostgres(url: string): Promise<DatabaseState> {
     const target = schema ?? (await client.query<{ schema: string | null }>('select current_schema() as schema')).rows[0]?.schema;
     if (!target) throw new Error('no schema to create tables in: the search_path names none that exists');
     const table = `${client.escapeIdentifier(target)}.${client.escapeIdentifier(DEFAULT_MIGRATION_TABLE)}`;
-    const found = await client.query<{ exists: boolean; create_schema: boolean; create_table: boolean | null; migrated: boolean }>(
+    const keys = `${client.escapeIdentifier(target)}.signing_keys`;
+    const found = await client.query<{ exists: boolean; create_schema: boolean; create_table: boolean | null; migrated: boolean; keys: boolean }>(
       `select exists (select 1 from pg_namespace where nspname = $1) as exists,
               has_database_privilege(current_database(), 'CREATE') as create_schema,
               case when exists (select 1 from pg_namespace where nspname = $1) then has_schema_privilege($1, 'CREATE') end as create_table,
-              to_regclass($2) is not null as migrated`,
-      [target, table],
+              to_regclass($2) is not null as migrated,
+              to_regclass($3) is not null as keys`,
+      [target, table, keys],
     );
     const row = found.rows[0]!;
     const applied = row.migrated ? (await client.query<{ name: string }>(`select name from ${table} order by name`)).rows.map((r) => r.name) : [];
-    return { kind: 'postgres', location, exists: row.exists, applied, creatable: row.exists ? row.create_table === true : row.create_schema };
+    const signingKeys = row.keys ? (await client.query<KeyRow>(KEYS_QUERY.replace('signing_keys', keys))).rows.map(toKey) : [];
+    return { kind: 'postgres', location, exists: row.exists, applied, creatable: row.exists ? row.create_table === true : row.create_schema, signingKeys };
   } catch (error) {
     throw new Error(`${location}: ${(error as Error).message || String(error)}`, { cause: error });
   } finally {
@@ -83,7 +99,7 @@ async function inspectSqlite(path: string): Promise<DatabaseState> {
       throw error;
     },
   );
-  if (size === undefined) return { ...base, exists: false, applied: [], creatable: await creatableDirectory(dirname(path)) };
+  if (size === undefined) return { ...base, exists: false, applied: [], creatable: await creatableDirectory(dirname(path)), signingKeys: [] };
 
   const { default: SQLite } = await import('better-sqlite3');
   const running = (await exists(`${path}-wal`)) && (await exists(`${path}-shm`));
@@ -103,15 +119,16 @@ async function inspectSqlite(path: string): Promise<DatabaseState> {
   }
   try {
     database.prepare('select 1').get();
-    const table = database.prepare("select name from sqlite_master where type = 'table' and name = ?").get(DEFAULT_MIGRATION_TABLE);
-    const applied = table
+    const tableExists = (name: string) => database.prepare("select name from sqlite_master where type = 'table' and name = ?").get(name) !== undefined;
+    const applied = tableExists(DEFAULT_MIGRATION_TABLE)
       ? (database.prepare(`select name from "${DEFAULT_MIGRATION_TABLE}" order by name`).all() as Array<{ name: string }>).map((r) => r.name)
       : [];
+    const signingKeys = tableExists('signing_keys') ? (database.prepare(KEYS_QUERY).all() as KeyRow[]).map(toKey) : [];
     const creatable = await access(path, constants.W_OK).then(
       () => true,
       () => false,
     );
-    return { ...base, exists: true, applied, creatable };
+    return { ...base, exists: true, applied, creatable, signingKeys };
   } catch (error) {
     throw new Error(`${path}: ${(error as Error).message}`, { cause: error });
   } finally {

@@ -11,6 +11,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { openStore } from '../storage/open-store.js';
 import type { Config } from './config.js';
 import { secureDataDirectory } from './data-directory.js';
+import { startupStep } from './startup-problems.js';
 
 /** Pier without HTTP: the database, the blob store, the registry and the hub over one data directory. */
 export interface PierCore {
@@ -39,10 +40,18 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? pino({ level: config.logLevel }, pino.destination({ dest: 2, sync: true }));
   // before anything is written there: private folders, and an older installation's tightened
-  await secureDataDirectory(config, logger);
-  const database = await openDatabase(config.database.url, config.data);
-  const store = options.store ?? (await openStore({ url: config.storage.url, fsync: config.storage.fsync, dataDir: config.data }));
-  const shared = await openSharedState({ redis: config.redis, clock, logger, databaseChanges: otherWriters(database) });
+  await startupStep('data', config, () => secureDataDirectory(config, logger));
+  const database = await startupStep('database', config, () => openDatabase(config.database.url, config.data));
+  let store: BlobStore | undefined;
+  let shared: SharedState;
+  try {
+    store = options.store ?? (await startupStep('storage', config, () => openStore({ url: config.storage.url, fsync: config.storage.fsync, dataDir: config.data })));
+    shared = await openSharedState({ redis: config.redis, clock, logger, databaseChanges: otherWriters(database) });
+  } catch (error) {
+    // what was opened is closed: a failed start leaves nothing running (no pool, no socket)
+    await Promise.allSettled([database.close(), store?.close?.()]);
+    throw error;
+  }
   const hub = new Hub(database.db, clock);
   const events: RegistryEvents = {
     emit(event) {

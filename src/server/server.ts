@@ -10,10 +10,11 @@ import type { TokenAuth } from '../http/token-auth.js';
 import type { MetadataDatabase } from '../metadata/database.js';
 import type { Registry } from '../registry/registry.js';
 import type { SharedState } from '../shared-state/shared-state.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import { StorageUnavailable, type BlobStore } from '../storage/blob-store.js';
 import { parseListen, type Config } from './config.js';
 import { openCore, type CoreOptions } from './core.js';
 import { createReadiness, databaseCheck, storageCheck } from './readiness.js';
+import { startupStep } from './startup-problems.js';
 import { describeCertificate, loadTls, secureContextOptions, validityProblem } from './tls.js';
 
 export interface PierServer {
@@ -38,103 +39,125 @@ export interface StartOptions extends CoreOptions {
   checkApiResponses?: boolean;
 }
 
-/** The composition root: wires config into the database, the store, the registry, the hub and HTTP. */
+/**
+ * The composition root: wires config into the database, the store, the registry, the hub and HTTP.
+ * A user's mistake (a setting, a secret file, a service that does not answer, a port in use) stops
+ * the start with a StartupProblem that says what to do; whatever was opened by then is closed
+ * again, so a failed start leaves no pool, timer or socket behind.
+ */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<PierServer> {
   const logger = options.logger ?? pino({ level: config.logLevel });
-  // before anything is opened: a certificate problem stops the start with a clear message
+  // before anything is opened: a certificate or secret problem stops the start with nothing to undo
   const tls = await loadTls(config.tls);
   if (tls) {
     const problem = validityProblem(tls.certificate);
     if (problem) logger.warn({ cert: tls.certFile }, `${problem}: clients will refuse it`);
   }
+  const secret =
+    config.auth.mode === 'token' ? await startupStep('secret', config, () => loadInstallationSecret({ file: config.auth.secretKeyFile, dataDir: config.data })) : undefined;
   const core = await openCore(config, { ...options, logger });
   const { registry, hub, database, store, clock } = core;
-  await createFirstAdministrator(config, hub, logger);
+  const undo: Array<() => unknown> = [() => core.close()];
+  try {
+    await createFirstAdministrator(config, hub, logger);
 
-  let auth: TokenAuth | undefined;
-  if (config.auth.mode === 'token') {
-    const secret = await loadInstallationSecret({ file: config.auth.secretKeyFile, dataDir: config.data });
-    const keyRing = await KeyRing.open({ store: sqlSigningKeyStore(database.db), secret, now: () => clock.now() });
-    auth = {
-      hub,
-      policy: hub.policy,
-      keyRing,
-      realm: config.publicUrl ? `${config.publicUrl.replace(/\/+$/, '')}/token` : '',
-      service: config.service,
-      issuer: config.service,
-      tokenTtlSeconds: Math.max(1, Math.round(config.auth.tokenTtl / 1000)),
-      throttle: core.shared.loginThrottle({ failures: config.auth.loginFailures, windowMs: config.auth.loginWindow }),
-      clock,
-    };
-  } else {
-    logger.warn('PIER_AUTH=open: anyone can push and pull without an account; use it for local development only');
-  }
-  const checks = [databaseCheck(database), storageCheck(store)];
-  if (core.shared.backend === 'redis') checks.push({ name: 'redis', check: () => core.shared.ping(), optional: true });
-  const readiness = createReadiness(checks, { logger });
-  const app = buildApp({
-    registry,
-    hub,
-    logger,
-    auth,
-    clock,
-    trustProxy: config.trustProxy,
-    publicUrl: config.publicUrl,
-    readiness,
-    pullGate: core.pullGate,
-    checkApiResponses: options.checkApiResponses,
-    ui: { dir: DEFAULT_UI_DIR },
-    ...(tls ? { https: secureContextOptions(tls) } : {}),
-  });
-
-  const sweep = () =>
-    registry.uploads.sweepExpired().then(
-      (removed) => removed > 0 && logger.info({ removed }, 'removed expired upload sessions'),
-      (error) => logger.error({ err: error }, 'upload sweep failed'),
-    );
-  const sweeper = setInterval(sweep, config.uploads.sweepInterval);
-  sweeper.unref();
-  // pull counts are written every second; outbox events are delivered as they are written, and
-  // every second for those another replica wrote or a crash left behind
-  hub.pullStats.start(1000, (error) => logger.error({ err: error }, 'could not write pull counts; kept for the next try'));
-  hub.outbox.start(1000, (error, message) => logger.error({ err: error, event: message && { id: message.id, type: message.type } }, 'outbox delivery failed; it is retried'));
-
-  const { host, port } = parseListen(config.listen)!;
-  await app.listen({ host, port });
-  const address = app.server.address();
-  const actualPort = typeof address === 'object' && address ? address.port : port;
-  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  if (auth && !auth.realm) {
-    auth.realm = `${url}/token`;
-    if (host === '0.0.0.0' || host === '::') {
-      logger.warn({ realm: auth.realm }, 'PIER_PUBLIC_URL is not set: clients on other machines cannot reach this token realm; set it to the URL they use');
+    let auth: TokenAuth | undefined;
+    if (secret) {
+      const keyRing = await startupStep('keys', config, () => KeyRing.open({ store: sqlSigningKeyStore(database.db), secret, now: () => clock.now() }));
+      auth = {
+        hub,
+        policy: hub.policy,
+        keyRing,
+        realm: config.publicUrl ? `${config.publicUrl.replace(/\/+$/, '')}/token` : '',
+        service: config.service,
+        issuer: config.service,
+        tokenTtlSeconds: Math.max(1, Math.round(config.auth.tokenTtl / 1000)),
+        throttle: core.shared.loginThrottle({ failures: config.auth.loginFailures, windowMs: config.auth.loginWindow }),
+        clock,
+      };
+    } else {
+      logger.warn('PIER_AUTH=open: anyone can push and pull without an account; use it for local development only');
     }
-  }
-  if (tls) logger.info({ cert: tls.certFile, certificate: describeCertificate(tls.certificate) }, 'serving HTTPS');
-  logger.info({ url, data: config.data, auth: config.auth.mode }, 'pier is listening');
-  void sweep();
+    // a bucket that does not exist (or a store that does not answer) stops the start, rather than
+    // failing every push later
+    await startupStep('storage', config, async () => store.check?.());
+    const checks = [databaseCheck(database), storageCheck(store)];
+    if (core.shared.backend === 'redis') checks.push({ name: 'redis', check: () => core.shared.ping(), optional: true });
+    const readiness = createReadiness(checks, { logger });
+    const app = buildApp({
+      registry,
+      hub,
+      logger,
+      auth,
+      clock,
+      trustProxy: config.trustProxy,
+      publicUrl: config.publicUrl,
+      readiness,
+      pullGate: core.pullGate,
+      checkApiResponses: options.checkApiResponses,
+      ui: { dir: DEFAULT_UI_DIR },
+      ...(tls ? { https: secureContextOptions(tls) } : {}),
+    });
+    undo.push(() => app.close());
 
-  let closing: Promise<void> | undefined;
-  return {
-    app,
-    registry,
-    hub,
-    database,
-    store,
-    logger,
-    auth,
-    shared: core.shared,
-    url,
-    close() {
-      closing ??= (async () => {
-        clearInterval(sweeper);
-        await app.close();
-        await hub.outbox.stop();
-        await core.close();
-      })();
-      return closing;
-    },
-  };
+    const sweep = () =>
+      registry.uploads.sweepExpired().then(
+        (removed) => removed > 0 && logger.info({ removed }, 'removed expired upload sessions'),
+        (error) =>
+          error instanceof StorageUnavailable
+            ? logger.error({ storage: error.message }, `upload sweep failed: the storage is unavailable: ${error.message}`)
+            : logger.error({ err: error }, 'upload sweep failed'),
+      );
+    const sweeper = setInterval(sweep, config.uploads.sweepInterval);
+    sweeper.unref();
+    undo.push(() => clearInterval(sweeper));
+    // pull counts are written every second; outbox events are delivered as they are written, and
+    // every second for those another replica wrote or a crash left behind
+    hub.pullStats.start(1000, (error) => logger.error({ err: error }, 'could not write pull counts; kept for the next try'));
+    hub.outbox.start(1000, (error, message) => logger.error({ err: error, event: message && { id: message.id, type: message.type } }, 'outbox delivery failed; it is retried'));
+    undo.push(() => hub.outbox.stop());
+
+    const { host, port } = parseListen(config.listen)!;
+    await startupStep('listen', config, () => app.listen({ host, port }));
+    const address = app.server.address();
+    const actualPort = typeof address === 'object' && address ? address.port : port;
+    const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+    if (auth && !auth.realm) {
+      auth.realm = `${url}/token`;
+      if (host === '0.0.0.0' || host === '::') {
+        logger.warn({ realm: auth.realm }, 'PIER_PUBLIC_URL is not set: clients on other machines cannot reach this token realm; set it to the URL they use');
+      }
+    }
+    if (tls) logger.info({ cert: tls.certFile, certificate: describeCertificate(tls.certificate) }, 'serving HTTPS');
+    logger.info({ url, data: config.data, auth: config.auth.mode }, 'pier is listening');
+    void sweep();
+
+    let closing: Promise<void> | undefined;
+    return {
+      app,
+      registry,
+      hub,
+      database,
+      store,
+      logger,
+      auth,
+      shared: core.shared,
+      url,
+      close() {
+        closing ??= (async () => {
+          clearInterval(sweeper);
+          await app.close();
+          await hub.outbox.stop();
+          await core.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    // the latest first: the app before the core it uses
+    for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => {});
+    throw error;
+  }
 }
 
 /** PIER_ADMIN_USER + PIER_ADMIN_PASSWORD create the first administrator of an empty installation. */

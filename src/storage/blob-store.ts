@@ -84,6 +84,18 @@ export class UploadNotFound extends Error {
   }
 }
 
+/**
+ * The store cannot be used at all right now: its bucket does not exist, its credentials are
+ * refused, it does not answer. Neither the request's fault nor a bug: the message says what the
+ * operator must fix (the HTTP adapters answer 503 and log it, once, without a stack).
+ */
+export class StorageUnavailable extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StorageUnavailable';
+  }
+}
+
 /** Upload ids come from the registry (UUIDs), but a store never trusts a path component. */
 export function isUploadId(uploadId: string): boolean {
   return /^[A-Za-z0-9_-]{1,128}$/.test(uploadId);

@@ -110,7 +110,7 @@ describe('pier check', () => {
     assert.equal(line(result, 'config')[0], 'ok');
     const [dbStatus, dbDetail] = line(result, 'database');
     assert.equal(dbStatus, 'FAIL');
-    assert.match(dbDetail, new RegExp(`^postgres://pier@127\\.0\\.0\\.1:${pgPort}/pier\\?schema=pier: .*ECONNREFUSED`));
+    assert.equal(dbDetail, `PostgreSQL at pier@127.0.0.1:${pgPort}/pier?schema=pier does not answer (ECONNREFUSED): start it, or fix database.url (PIER_DATABASE_URL)`);
     assert.deepEqual(line(result, 'storage'), ['FAIL', `${join(data, 'not-a-directory')} is not a directory`]);
     const [redisStatus, redisDetail] = line(result, 'redis');
     assert.equal(redisStatus, 'FAIL');
@@ -140,7 +140,32 @@ describe('pier check', () => {
     const result = await runPier(['check', '--data', data], { env: { PIER_SECRET_KEY_FILE: secret } });
     assert.equal(result.code, 1);
     assert.deepEqual(line(result, 'database'), ['FAIL', `${join(data, 'pier.db')} is not a SQLite database`]);
-    assert.deepEqual(line(result, 'secret'), ['FAIL', `${secret} does not hold a 32-byte secret (64 hex characters, base64, or 32 raw bytes)`]);
+    assert.deepEqual(line(result, 'secret'), [
+      'FAIL',
+      `auth.secretKeyFile (PIER_SECRET_KEY_FILE): the installation secret file ${secret} must hold 32 bytes: raw, as 64 hex characters or in base64 (for example \`openssl rand -hex 32 >${secret}\`); it holds 9 bytes of something else`,
+    ]);
+  });
+
+  it('fails on a secret that does not decrypt the signing keys of the database, and on a missing one, as a start would', async () => {
+    const data = join(parent, 'keys');
+    await withData(data, async (core) => {
+      const { KeyRing } = await import('../../src/auth/signing-keys.js');
+      const { sqlSigningKeyStore } = await import('../../src/auth/signing-key-store.js');
+      await KeyRing.open({ store: sqlSigningKeyStore(core.database.db), secret: Buffer.alloc(32, 1) });
+    });
+    await writeFile(join(data, 'secret.key'), `${'ab'.repeat(32)}\n`);
+    const mismatch = await runPier(['check', '--data', data]);
+    assert.equal(mismatch.code, 1);
+    const [status, detail] = line(mismatch, 'secret');
+    assert.equal(status, 'FAIL');
+    assert.match(detail, new RegExp(`^the installation secret ${join(data, 'secret.key')} does not match the signing keys in the database \\(key \\S+ does not decrypt\\): start with the secret file this database was set up with .* if it is lost, \`pier keys reset\` makes new keys`));
+    const serve = await runPier(['serve', '--listen', '127.0.0.1:0', '--data', data]);
+    assert.equal(serve.code, 1);
+    assert.equal(serve.stderr.split('\n').find((l) => l.startsWith('pier: ')), `pier: ${detail}`, 'pier serve says the same');
+
+    await rm(join(data, 'secret.key'));
+    const missing = await runPier(['check', '--data', data]);
+    assert.deepEqual(line(missing, 'secret'), ['FAIL', `${join(data, 'secret.key')} does not exist, but the database holds signing keys made with a secret: put that secret file back (or give its path in PIER_SECRET_KEY_FILE)`]);
   });
 
   describe('TLS files', needs(openssl.ok ? undefined : openssl.reason), () => {

@@ -7,8 +7,24 @@ export async function checkBucket(client: S3Client, settings: S3Settings): Promi
   try {
     await client.send(new HeadBucketCommand({ Bucket: settings.bucket }));
   } catch (error) {
+    // already described when it went through the store's client
+    if ((error as Error).name === 'StorageUnavailable') throw error;
     throw new Error(describeBucketProblem(error, settings), { cause: error });
   }
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Whether a failed S3 request says the whole store is unusable (the bucket is gone, the
+ * credentials are refused, the endpoint does not answer) rather than something about one object.
+ */
+export function isBucketProblem(error: unknown): boolean {
+  const { name, code } = (error ?? {}) as { name?: string; code?: string };
+  const status = httpStatusOf(error);
+  if (name === 'NoSuchBucket' || name === 'CredentialsProviderError') return true;
+  if (status === 401 || status === 403) return true;
+  return status === undefined && code !== undefined && UNREACHABLE.has(code);
 }
 
 export function describeBucketProblem(error: unknown, settings: S3Settings): string {
@@ -24,7 +40,7 @@ export function describeBucketProblem(error: unknown, settings: S3Settings): str
   }
   if (status === 301 || name === 'PermanentRedirect') return `${where}: the bucket is in another region (set ?region=)`;
   if (status === undefined) {
-    return `${where} is unreachable: ${code ?? name ?? 'error'}${message && message !== code ? `: ${message}` : ''}`;
+    return `${where} is unreachable: ${code ?? name ?? 'error'}${message && message !== code ? `: ${message}` : ''} (start it, or fix the endpoint of storage.url, PIER_STORAGE_URL)`;
   }
   return `${where} answered HTTP ${status} (${name ?? 'error'}${message ? `: ${message}` : ''})`;
 }

@@ -2,8 +2,8 @@ import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, Hea
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Readable } from 'node:stream';
 import { digestAlgorithm, digestHex, type Digest } from '../../oci/digest.js';
-import { BlobNotFound, UploadNotFound, assertUploadId, isUploadId, type BlobStore, type ByteRange, type StoredUpload } from '../blob-store.js';
-import { checkBucket } from './check.js';
+import { BlobNotFound, StorageUnavailable, UploadNotFound, assertUploadId, isUploadId, type BlobStore, type ByteRange, type StoredUpload } from '../blob-store.js';
+import { checkBucket, describeBucketProblem, isBucketProblem } from './check.js';
 import { createS3Client, deleteKeys, isNotFound, listMultipartUploads, listObjects } from './client.js';
 import { BodyCursor } from './body.js';
 import { MAX_PARTS, composeObject } from './compose.js';
@@ -49,6 +49,19 @@ export interface S3StoreTuning {
  */
 export function createS3Store(settings: S3Settings, client: S3Client = createS3Client(settings), tuning: S3StoreTuning = {}): BlobStore {
   const { bucket, partSize } = settings;
+  // a bucket that is gone (or refused credentials, or an endpoint that does not answer) is one
+  // typed error with what to fix, whatever the operation: not a stack per request
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        if (isBucketProblem(error)) throw new StorageUnavailable(describeBucketProblem(error, settings), { cause: error });
+        throw error;
+      }
+    },
+    { step: 'initialize', name: 'pierStorageUnavailable', override: true },
+  );
   const maxSegmentBytes = tuning.maxSegmentBytes ?? partSize * MAX_PARTS;
   const root = settings.prefix ? `${settings.prefix}/` : '';
   const uploadsRoot = `${root}_uploads/`;
