@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Config } from '../server/config.js';
 import type { PierCore } from '../server/core.js';
 import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
+import { usageError } from './errors.js';
 
 /** Signing keys of access tokens: rotation without downtime (old keys keep verifying for a while). */
 export function registerKeys(program: Command): void {
@@ -27,6 +28,20 @@ export function registerKeys(program: Command): void {
       });
     },
   );
+
+  dataDirOptions(
+    keys
+      .command('reset')
+      .description('when the installation secret is lost: forget every signing key; the next start makes a new one (access tokens issued so far stop working; docker logins and access tokens stay)')
+      .option('--yes', 'confirm: every access token in use stops working'),
+  ).action(async (flags: DataDirFlags & { yes?: boolean }) => {
+    if (!flags.yes) throw usageError('`pier keys reset` forgets every signing key: access tokens in use stop working (clients fetch new ones). Confirm with --yes');
+    await withCore(flags, {}, async (core) => {
+      const { deleteSigningKeys } = await import('../auth/signing-key-store.js');
+      const removed = await deleteSigningKeys(core.database.db);
+      process.stderr.write(`forgot ${removed} signing key${removed === 1 ? '' : 's'}: start Pier (every replica with the same secret file) and it makes a new one\n`);
+    });
+  });
 }
 
 async function openKeyRing(core: PierCore, config: Config) {

@@ -66,7 +66,7 @@ function wording(step: StartupStep, error: unknown, config: Config): string | un
       return (
         `the installation secret ${file} does not match the signing keys in the database (key ${error.kid} does not decrypt): ` +
         'start with the secret file this database was set up with (auth.secretKeyFile, PIER_SECRET_KEY_FILE: the same file on every replica); ' +
-        'if it is lost, `pier keys reset` makes new keys (access tokens issued so far stop working; docker logins and personal access tokens stay)'
+        'if it is lost, `pier keys reset --yes` makes new keys (access tokens issued so far stop working; docker logins and personal access tokens stay)'
       );
     }
     case 'listen': {

@@ -158,7 +158,7 @@ describe('pier check', () => {
     assert.equal(mismatch.code, 1);
     const [status, detail] = line(mismatch, 'secret');
     assert.equal(status, 'FAIL');
-    assert.match(detail, new RegExp(`^the installation secret ${join(data, 'secret.key')} does not match the signing keys in the database \\(key \\S+ does not decrypt\\): start with the secret file this database was set up with .* if it is lost, \`pier keys reset\` makes new keys`));
+    assert.match(detail, new RegExp(`^the installation secret ${join(data, 'secret.key')} does not match the signing keys in the database \\(key \\S+ does not decrypt\\): start with the secret file this database was set up with .* if it is lost, \`pier keys reset --yes\` makes new keys`));
     const serve = await runPier(['serve', '--listen', '127.0.0.1:0', '--data', data]);
     assert.equal(serve.code, 1);
     assert.equal(serve.stderr.split('\n').find((l) => l.startsWith('pier: ')), `pier: ${detail}`, 'pier serve says the same');
@@ -166,6 +166,16 @@ describe('pier check', () => {
     await rm(join(data, 'secret.key'));
     const missing = await runPier(['check', '--data', data]);
     assert.deepEqual(line(missing, 'secret'), ['FAIL', `${join(data, 'secret.key')} does not exist, but the database holds signing keys made with a secret: put that secret file back (or give its path in PIER_SECRET_KEY_FILE)`]);
+
+    // the way out when the secret is lost: forget the keys, keep the new secret
+    await writeFile(join(data, 'secret.key'), `${'ab'.repeat(32)}\n`, { mode: 0o600 });
+    const unconfirmed = await runPier(['keys', 'reset', '--data', data]);
+    assert.equal(unconfirmed.code, 2);
+    assert.match(unconfirmed.stderr, /Confirm with --yes/);
+    const reset = await runPier(['keys', 'reset', '--yes', '--data', data]);
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.match(reset.stderr, /^forgot 1 signing key: start Pier/);
+    assert.deepEqual(line(await runPier(['check', '--data', data]), 'secret'), ['ok', join(data, 'secret.key')]);
   });
 
   describe('TLS files', needs(openssl.ok ? undefined : openssl.reason), () => {
