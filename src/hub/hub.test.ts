@@ -9,6 +9,7 @@ import { createMemoryStore } from '../storage/memory-store.js';
 import { accountNameProblem } from './account-names.js';
 import { HubError } from './errors.js';
 import { Hub } from './hub.js';
+import { MAX_TOKEN_LIFETIME_SECONDS, tokenLifetimeSeconds } from './tokens.js';
 
 async function setupOn(open: () => Promise<MetadataDatabase>) {
   let now = 1_000_000;
@@ -28,6 +29,19 @@ describe('account names', () => {
     for (const bad of ['a', 'Alice', '-alice', 'alice-', 'al/ice', 'x'.repeat(31), 'library', 'lib-rary', 'li_brary', 'v2', 'api', 'token', 'admin']) {
       assert.ok(accountNameProblem(bad), bad);
     }
+  });
+});
+
+describe('token lifetimes', () => {
+  it('are one rule: whole seconds or a duration, at most 5 years', () => {
+    assert.equal(tokenLifetimeSeconds('30d'), 30 * 86_400);
+    assert.equal(tokenLifetimeSeconds('12h'), 12 * 3600);
+    assert.equal(tokenLifetimeSeconds('90m'), 5400);
+    assert.equal(tokenLifetimeSeconds('60'), 60);
+    assert.equal(tokenLifetimeSeconds(3600), 3600);
+    assert.equal(tokenLifetimeSeconds('1.5d'), 129_600);
+    assert.equal(tokenLifetimeSeconds(MAX_TOKEN_LIFETIME_SECONDS), MAX_TOKEN_LIFETIME_SECONDS);
+    for (const bad of ['30 days', 'soon', '', '500ms', '0', -5, 0, 1.5, '3650d', MAX_TOKEN_LIFETIME_SECONDS + 1]) assert.equal(tokenLifetimeSeconds(bad), undefined, String(bad));
   });
 });
 
@@ -70,6 +84,19 @@ for (const { name, open, options } of await testDatabases()) {
       assert.equal(await hub.tokens.authenticatePersonalAccessToken(second.token), undefined, 'revoked');
       await assert.rejects(hub.tokens.createPersonalAccessToken('alice', { label: 'x', scopes: ['repo:everything'] }), kind('invalid'));
       assert.equal(info.label, 'ci');
+      await database.close();
+    });
+
+    it('holds every token expiry to the lifetime rule, given as a lifetime or as an instant', async () => {
+      const { hub, database } = await setup();
+      await hub.accounts.create({ name: 'alice', password: 'correct horse' });
+      const now = 1_000_000;
+      const made = await hub.tokens.createPersonalAccessToken('alice', { label: 'ci', scopes: ['repo:read'], expiresIn: '30d' });
+      assert.equal(made.info.expiresAt, now + 30 * 86_400_000);
+      await assert.rejects(hub.tokens.createPersonalAccessToken('alice', { label: 'x', scopes: ['repo:read'], expiresIn: '3650d' }), (e: unknown) => kind('invalid')(e) && /expires_in: .*at most 5 years/.test((e as Error).message));
+      await assert.rejects(hub.tokens.createPersonalAccessToken('alice', { label: 'x', scopes: ['repo:read'], expiresAt: now + (MAX_TOKEN_LIFETIME_SECONDS + 1) * 1000 }), kind('invalid'));
+      await assert.rejects(hub.tokens.createPersonalAccessToken('alice', { label: 'x', scopes: ['repo:read'], expiresAt: now }), kind('invalid'));
+      assert.equal((await hub.tokens.createPersonalAccessToken('alice', { label: 'forever', scopes: ['repo:read'] })).info.expiresAt, null);
       await database.close();
     });
 
