@@ -86,7 +86,7 @@ describe('/api/v1 permission matrix: account and administration routes, by kind 
     await createUser(server, 'root1', { admin: true });
     await createUser(server, 'victim');
     await server.hub.organizations.create('acme', 'alice');
-    await server.database.db.updateTable('accounts').set({ plan: 'team' }).where('name', '=', 'acme').execute();
+    await server.hub.plans.apply('acme', 'team');
 
     const request = (route: Route, init: BrowserRequest & { authorization?: string } = {}) => {
       const { method, path, json } = ROUTES[route];

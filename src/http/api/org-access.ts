@@ -4,7 +4,7 @@ import { OFFICIAL_NAMESPACE } from '../../oci/names.js';
 import type { Caller } from './authenticate.js';
 import { iso } from './body.js';
 import type { ApiContext } from './context.js';
-import { ApiProblem, forbidden, notFound } from './problem.js';
+import { forbidden, notFound } from './problem.js';
 import { Timestamp } from './schemas.js';
 
 /**
