@@ -148,7 +148,10 @@ for (const setup of await engineSetups()) {
       const broken = new PassThrough();
       const attempt = uploads().append(repo, uploadId, broken, { range: { start: 40_000, end: 79_999 } });
       broken.write(second.subarray(0, 15_000));
-      setTimeout(() => broken.destroy(new Error('the client went away')), 20);
+      // break off only once the service reads the chunk (its claim can take a while on a busy
+      // PostgreSQL): destroyed earlier, the error would have no listener yet
+      await consumed(broken);
+      broken.destroy(new Error('the client went away'));
       await assert.rejects(attempt, /the client went away/);
       assert.equal((await uploads().status(repo, uploadId)).size, 40_000);
 
@@ -346,4 +349,12 @@ for (const setup of await engineSetups()) {
       assert.ok(left.includes(fresh.uploadId));
     });
   });
+}
+
+/** Resolves once a reader has taken everything written to `stream` so far. */
+async function consumed(stream: PassThrough): Promise<void> {
+  for (let waited = 0; stream.listenerCount('error') === 0 || stream.readableLength > 0; waited += 5) {
+    if (waited > 10_000) throw new Error('nobody read the chunk within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
