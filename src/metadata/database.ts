@@ -2,10 +2,11 @@ import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import { columnTypes, type DialectName } from './dialect.js';
 import { MIGRATIONS } from './migrations/index.js';
+import { PierPostgresDialect } from './postgres-introspector.js';
 import type { Database } from './schema.js';
 
 export interface MetadataDatabase {
@@ -86,7 +87,7 @@ export async function openPostgres(options: PostgresOptions): Promise<MetadataDa
   });
   // An idle client that loses its connection emits 'error' on the pool; unhandled, it would end the process.
   pool.on('error', options.onError ?? (() => {}));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PierPostgresDialect({ pool }) });
   if (!migrating) return { db, dialect: 'postgres', close: () => db.destroy() };
   try {
     // Kysely looks for its migration tables in every schema unless told which one: name ours.
