@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { MetadataDatabase } from './database.js';
 import type { DialectName } from './dialect.js';
+import { isDerivedSearchTable } from './full-text.js';
 import type { Database } from './schema.js';
 
 /**
@@ -47,6 +48,11 @@ export const TABLES = {
   repository_pulls: { key: ['repository'] },
   tag_pulls: { key: ['repository', 'tag'] },
   outbox: { key: ['id'] },
+  manifest_details: { key: ['repository', 'digest'] },
+  categories: { key: ['slug'] },
+  repository_categories: { key: ['repository', 'category'] },
+  stars: { key: ['account', 'repository'] },
+  repository_pull_days: { key: ['repository', 'day'] },
   uploads: {
     key: ['id'],
     skip: 'upload sessions in flight are not moved (their bytes stay in the old store); clients retry the push',
@@ -199,7 +205,7 @@ async function listColumns(database: MetadataDatabase): Promise<Map<string, stri
           await sql<{ table_name: string; column_name: string }>`
             select c.table_name, c.column_name from information_schema.columns c
             join information_schema.tables t on t.table_schema = c.table_schema and t.table_name = c.table_name
-            where c.table_schema = current_schema() and t.table_type = 'BASE TABLE'`.execute(database.db)
+            where c.table_schema = current_schema() and t.table_type = 'BASE TABLE' and c.is_generated <> 'ALWAYS'`.execute(database.db)
         ).rows
       : (
           await sql<{ table_name: string; column_name: string }>`
@@ -209,7 +215,8 @@ async function listColumns(database: MetadataDatabase): Promise<Map<string, stri
         ).rows;
   const tables = new Map<string, string[]>();
   for (const { table_name: table, column_name: column } of rows) {
-    if (table.startsWith('kysely_migration')) continue;
+    // derived from the rows they index (full-text search): rebuilt by the target, never copied
+    if (table.startsWith('kysely_migration') || isDerivedSearchTable(table)) continue;
     let columns = tables.get(table);
     if (!columns) tables.set(table, (columns = []));
     columns.push(column);

@@ -1,4 +1,4 @@
-import { sql, type ColumnDefinitionBuilder, type Kysely, type RawBuilder } from 'kysely';
+import { PostgresAdapter, sql, type ColumnDefinitionBuilder, type Kysely, type RawBuilder } from 'kysely';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -7,6 +7,8 @@ export type DialectName = 'sqlite' | 'postgres';
  * migrations stay portable. Keys that are ordered or paginated compare bytes on every database.
  */
 export interface ColumnTypes {
+  /** for what only one database has (full-text search: metadata/full-text.ts) */
+  dialect: DialectName;
   /** ordered text (names, tags, digests): byte order */
   key: RawBuilder<unknown>;
   binary: RawBuilder<unknown>;
@@ -16,8 +18,16 @@ export interface ColumnTypes {
 
 export function columnTypes(dialect: DialectName): ColumnTypes {
   return dialect === 'postgres'
-    ? { key: sql`text collate "C"`, binary: sql`bytea`, bigint: sql`bigint` }
-    : { key: sql`text`, binary: sql`blob`, bigint: sql`integer` };
+    ? { dialect, key: sql`text collate "C"`, binary: sql`bytea`, bigint: sql`bigint` }
+    : { dialect, key: sql`text`, binary: sql`blob`, bigint: sql`integer` };
+}
+
+/**
+ * The dialect behind a Kysely instance, for the few queries that differ (full-text search).
+ * Kysely marks getExecutor() internal; it is the one place that knows which adapter runs.
+ */
+export function dialectOf(db: Kysely<any>): DialectName {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }
 
 export const notNull = (col: ColumnDefinitionBuilder) => col.notNull();

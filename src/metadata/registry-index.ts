@@ -1,6 +1,7 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { MediaType } from '../oci/media-types.js';
 import { appendOutbox } from './outbox.js';
-import type { Database, UploadsTable } from './schema.js';
+import type { Database, ManifestDetailsTable, UploadsTable } from './schema.js';
 
 export interface Page {
   n?: number;
@@ -19,6 +20,30 @@ export interface ManifestReference {
   kind: 'blob' | 'manifest';
 }
 
+/** An index's platform, as stored with it. */
+export interface PlatformRecord {
+  digest: string;
+  os: string;
+  architecture: string;
+  variant?: string;
+  /** the platform's image: config + layers */
+  size: number;
+  /** when that image was pushed (epoch ms), null when unknown */
+  pushedAt: number | null;
+}
+
+/** What a hub shows of a manifest, computed at push (registry/manifest-details.ts). */
+export interface ManifestDetailsRecord {
+  contentType: 'image' | 'index' | 'helm' | 'artifact';
+  size: number;
+  configDigest?: string;
+  platform?: { os: string; architecture: string; variant?: string };
+  created?: number;
+  description?: string;
+  platforms?: PlatformRecord[];
+  history?: Array<{ createdBy?: string; emptyLayer: boolean }>;
+}
+
 export interface NewManifest {
   repository: string;
   digest: string;
@@ -30,8 +55,10 @@ export interface NewManifest {
   references: ManifestReference[];
   tags: string[];
   now: number;
-  /** who pushed it (an account name), for the outbox event */
+  /** who pushed it (an account name): the tags' last updater, and the outbox event's actor */
   actor?: string;
+  /** what a hub shows of it, computed before the transaction */
+  details?: ManifestDetailsRecord;
 }
 
 export interface ReferrerRecord {
@@ -83,7 +110,7 @@ export class RegistryIndex {
   async deleteRepository(name: string): Promise<string[]> {
     return this.db.transaction().execute(async (trx) => {
       const uploads = await trx.selectFrom('uploads').select('id').where('repository', '=', name).execute();
-      for (const table of ['tags', 'manifest_references', 'manifests', 'blob_links', 'uploads'] as const) {
+      for (const table of ['tags', 'manifest_references', 'manifest_details', 'manifests', 'blob_links', 'uploads'] as const) {
         await trx.deleteFrom(table).where('repository', '=', name).execute();
       }
       await trx.deleteFrom('repositories').where('name', '=', name).execute();
@@ -286,13 +313,16 @@ export class RegistryIndex {
           .onConflict((oc) => oc.columns(['repository', 'manifest_digest', 'digest', 'kind']).doNothing())
           .execute();
       }
+      if (m.details) await insertDetails(trx, m.repository, m.digest, m.details);
+      const pushedBy = m.actor ?? null;
       for (const tag of m.tags) {
         await trx
           .insertInto('tags')
-          .values({ repository: m.repository, name: tag, digest: m.digest, updated_at: m.now })
-          .onConflict((oc) => oc.columns(['repository', 'name']).doUpdateSet({ digest: m.digest, updated_at: m.now }))
+          .values({ repository: m.repository, name: tag, digest: m.digest, updated_at: m.now, pushed_by: pushedBy })
+          .onConflict((oc) => oc.columns(['repository', 'name']).doUpdateSet({ digest: m.digest, updated_at: m.now, pushed_by: pushedBy }))
           .execute();
       }
+      await trx.updateTable('repositories').set({ last_pushed_at: m.now, kind: repositoryKind(m.repository) }).where('name', '=', m.repository).execute();
       // with the change, so that a crash before its delivery loses nothing (hub/outbox.ts delivers it)
       const payload = { repository: m.repository, digest: m.digest, mediaType: m.mediaType, size: m.content.length, tags: m.tags, actor: m.actor ?? null };
       await appendOutbox(trx, { type: 'manifest.pushed', payload }, m.now);
@@ -366,9 +396,28 @@ export class RegistryIndex {
         .where('repository', '=', repository)
         .where('manifest_digest', '=', digest)
         .execute();
+      await trx.deleteFrom('manifest_details').where('repository', '=', repository).where('digest', '=', digest).execute();
+      await trx.updateTable('repositories').set({ kind: repositoryKind(repository) }).where('name', '=', repository).execute();
       await appendOutbox(trx, { type: 'manifest.deleted', payload: { repository, digest, actor: event.actor ?? null } }, event.now ?? Date.now());
       return true;
     });
+  }
+
+  /** The stored details of some manifests of a repository, with when each was pushed. */
+  async manifestDetails(repository: string, digests: readonly string[]): Promise<Map<string, ManifestDetailsRecord & { pushedAt: number }>> {
+    const found = new Map<string, ManifestDetailsRecord & { pushedAt: number }>();
+    for (const batch of chunks([...digests], 500)) {
+      const rows = await this.db
+        .selectFrom('manifest_details as d')
+        .innerJoin('manifests as m', (join) => join.onRef('m.repository', '=', 'd.repository').onRef('m.digest', '=', 'd.digest'))
+        .selectAll('d')
+        .select('m.created_at')
+        .where('d.repository', '=', repository)
+        .where('d.digest', 'in', batch)
+        .execute();
+      for (const row of rows) found.set(row.digest, { ...detailsOf(row), pushedAt: Number(row.created_at) });
+    }
+    return found;
   }
 
   async deleteTag(repository: string, tag: string): Promise<boolean> {
@@ -399,6 +448,60 @@ export class RegistryIndex {
       annotations: r.annotations ? (JSON.parse(r.annotations) as Record<string, string>) : undefined,
     }));
   }
+}
+
+/**
+ * 'image' when the repository holds an image or an index, 'artifact' when it holds only other
+ * manifests (Helm charts, signatures...), null when it holds none. From the manifests' own
+ * columns (an image manifest's artifact_type is its config's type), so it needs no details.
+ */
+function repositoryKind(repository: string) {
+  const images = sql.join(IMAGE_KINDS.map((t) => sql`${t}`));
+  return sql<string | null>`case
+    when exists (select 1 from manifests where repository = ${repository} and (media_type in (${images}))) then 'image'
+    when exists (select 1 from manifests where repository = ${repository} and artifact_type in (${images})) then 'image'
+    when exists (select 1 from manifests where repository = ${repository}) then 'artifact'
+    else null end`;
+}
+
+const IMAGE_KINDS = [MediaType.OciIndex, MediaType.DockerManifestList, MediaType.OciConfig, MediaType.DockerConfig];
+
+async function insertDetails(db: Db, repository: string, digest: string, d: ManifestDetailsRecord): Promise<void> {
+  await db
+    .insertInto('manifest_details')
+    .values({
+      repository,
+      digest,
+      content_type: d.contentType,
+      size: d.size,
+      config_digest: d.configDigest ?? null,
+      os: d.platform?.os ?? null,
+      architecture: d.platform?.architecture ?? null,
+      variant: d.platform?.variant ?? null,
+      created: d.created ?? null,
+      description: d.description ?? null,
+      platforms: d.platforms ? JSON.stringify(d.platforms) : null,
+      history: d.history ? JSON.stringify(d.history.map((h) => ({ created_by: h.createdBy ?? null, empty_layer: h.emptyLayer }))) : null,
+    })
+    .onConflict((oc) => oc.columns(['repository', 'digest']).doNothing())
+    .execute();
+}
+
+/** A manifest_details row, back in the shape it was computed in. */
+export function detailsOf(row: Selectable<ManifestDetailsTable>): ManifestDetailsRecord {
+  const details: ManifestDetailsRecord = { contentType: row.content_type as ManifestDetailsRecord['contentType'], size: Number(row.size) };
+  if (row.config_digest) details.configDigest = row.config_digest;
+  if (row.os && row.architecture) details.platform = { os: row.os, architecture: row.architecture, ...(row.variant ? { variant: row.variant } : {}) };
+  if (row.created !== null) details.created = Number(row.created);
+  if (row.description !== null) details.description = row.description;
+  if (row.platforms) details.platforms = JSON.parse(row.platforms) as PlatformRecord[];
+  if (row.history) {
+    details.history = (JSON.parse(row.history) as Array<{ created_by: string | null; empty_layer: boolean }>).map((h) => ({
+      ...(h.created_by !== null ? { createdBy: h.created_by } : {}),
+      emptyLayer: h.empty_layer,
+    }));
+  }
+  return details;
 }
 
 function toManifestRecord(row: { digest: string; media_type: string; size: number; content: Buffer }): ManifestRecord {

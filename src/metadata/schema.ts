@@ -4,6 +4,10 @@ import type { Generated } from 'kysely';
 export interface RepositoriesTable {
   name: string;
   created_at: number;
+  /** the last manifest push, kept by the index in the push transaction */
+  last_pushed_at: number | null;
+  /** 'image' (holds images or indexes), 'artifact' (only other manifests), null (no manifest) */
+  kind: string | null;
 }
 
 export interface BlobsTable {
@@ -45,6 +49,30 @@ export interface TagsTable {
   name: string;
   digest: string;
   updated_at: number;
+  /** who pushed it last (last_updater_username); null when unknown */
+  pushed_by: string | null;
+}
+
+/** What a manifest shows, computed once when it is pushed (never by reading blobs on a list). */
+export interface ManifestDetailsTable {
+  repository: string;
+  digest: string;
+  /** 'image' | 'index' | 'helm' | 'artifact' */
+  content_type: string;
+  /** an image: config + layers; an index: the sum of its platforms' sizes */
+  size: number;
+  config_digest: string | null;
+  os: string | null;
+  architecture: string | null;
+  variant: string | null;
+  /** the config's `created`, epoch ms */
+  created: number | null;
+  /** org.opencontainers.image.description (annotation, else label) */
+  description: string | null;
+  /** JSON, an index's platforms: [{digest, os, architecture, variant, size, pushed_at}] */
+  platforms: string | null;
+  /** JSON, an image config's history: [{created_by, empty_layer}] */
+  history: string | null;
 }
 
 export interface UploadsTable {
@@ -127,6 +155,40 @@ export interface HubRepositoriesTable {
   namespace: string;
   private: number;
   created_at: number;
+  /** short description, at most 100 characters */
+  description: Generated<string>;
+  /** the README, Markdown, at most 25 KB */
+  full_description: Generated<string>;
+  /** slugs and names of its categories, for the full-text index (repository_categories is the record) */
+  categories: Generated<string>;
+  star_count: Generated<number>;
+  /** repository_pulls.pulls, written with it: the sort key of "most pulled" */
+  pull_count: Generated<number>;
+}
+
+export interface CategoriesTable {
+  slug: string;
+  name: string;
+  description: string;
+  created_at: number;
+}
+
+export interface RepositoryCategoriesTable {
+  repository: string;
+  category: string;
+}
+
+export interface StarsTable {
+  account: string;
+  repository: string;
+  created_at: number;
+}
+
+/** Pulls per repository per UTC day (days since 1970-01-01). */
+export interface RepositoryPullDaysTable {
+  repository: string;
+  day: number;
+  pulls: number;
 }
 
 export interface SigningKeysTable {
@@ -234,4 +296,9 @@ export interface Database {
   repository_pulls: RepositoryPullsTable;
   tag_pulls: TagPullsTable;
   outbox: OutboxTable;
+  manifest_details: ManifestDetailsTable;
+  categories: CategoriesTable;
+  repository_categories: RepositoryCategoriesTable;
+  stars: StarsTable;
+  repository_pull_days: RepositoryPullDaysTable;
 }

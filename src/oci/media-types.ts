@@ -7,6 +7,9 @@ export const MediaType = {
   DockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
   DockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
   OctetStream: 'application/octet-stream',
+  OciConfig: 'application/vnd.oci.image.config.v1+json',
+  DockerConfig: 'application/vnd.docker.container.image.v1+json',
+  HelmConfig: 'application/vnd.cncf.helm.config.v1+json',
 } as const;
 
 /** Manifest media types that Pier stores; anything else is refused at PUT. */

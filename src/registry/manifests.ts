@@ -6,6 +6,8 @@ import { accepts } from '../oci/accept.js';
 import { isIndexMediaType, isNonDistributable } from '../oci/media-types.js';
 import { isValidTag, parseReference, parseTag, type Reference, type RepositoryName } from '../oci/names.js';
 import type { ManifestRecord, ManifestReference, RegistryIndex } from '../metadata/registry-index.js';
+import { BlobNotFound, type BlobStore } from '../storage/blob-store.js';
+import { describeManifest, readBounded } from './manifest-details.js';
 import type { Actor, Clock, ManifestCache, PushGate, RegistryEvents } from './ports.js';
 
 export const DEFAULT_MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
@@ -24,6 +26,7 @@ export class ManifestService {
     private readonly clock: Clock,
     readonly maxBytes: number,
     private readonly cache: ManifestCache,
+    private readonly store: BlobStore,
   ) {}
 
   /** PUT: stores the bytes exactly as pushed, after checking that everything they name exists. */
@@ -48,6 +51,11 @@ export class ManifestService {
     const references = referencesOf(manifest);
     const blobs = references.filter((r) => r.kind === 'blob').map((r) => r.digest);
     await this.gate.check({ repository, actor, sizeDelta: body.length, operation: 'manifest', blobs });
+    // read before the transaction (a config is a blob read); what it names is checked inside it
+    const details = await describeManifest(manifest, {
+      readConfig: (configDigest, limit) => this.readConfig(repository, configDigest, limit),
+      children: (digests) => this.index.manifestDetails(repository, digests),
+    });
     const { missing } = await this.index.putManifest({
       repository,
       digest,
@@ -60,6 +68,7 @@ export class ManifestService {
       tags,
       now: this.clock.now(),
       actor: actor.account,
+      details,
     });
     if (missing.length > 0) {
       const first = missing[0]!;
@@ -71,6 +80,20 @@ export class ManifestService {
     await this.cache.invalidate(repository);
     this.events.emit({ type: 'manifest.pushed', repository, digest, mediaType: manifest.mediaType, size: body.length, tags, actor });
     return { digest, subject: manifest.subject?.digest, tags };
+  }
+
+  /** A config blob linked into the repository, when it is at most `limit` bytes; else undefined. */
+  private async readConfig(repository: RepositoryName, digest: Digest, limit: number): Promise<Buffer | undefined> {
+    const link = await this.index.getBlobLink(repository, digest);
+    if (!link || link.size > limit) return undefined;
+    if (link.size === 0) return Buffer.alloc(0);
+    try {
+      return await readBounded(await this.store.read(digest, { start: 0, end: link.size - 1 }), limit);
+    } catch (error) {
+      // a blob the index links but the store lost: the push goes on without the config's details
+      if (error instanceof BlobNotFound) return undefined;
+      throw error;
+    }
   }
 
   /**

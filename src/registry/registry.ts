@@ -37,21 +37,24 @@ export class Registry {
     this.uploads = new UploadService(index, store, gate, events, clock, { ttlMs: options.uploadTtlMs ?? 24 * 3600_000 });
     this.blobs = new BlobService(index, store, this.uploads, gate, events, clock);
     this.manifestCache = options.manifestCache ?? noManifestCache;
-    this.manifests = new ManifestService(index, gate, events, clock, options.manifestMaxBytes ?? DEFAULT_MANIFEST_MAX_BYTES, this.manifestCache);
+    this.manifests = new ManifestService(index, gate, events, clock, options.manifestMaxBytes ?? DEFAULT_MANIFEST_MAX_BYTES, this.manifestCache, store);
     this.listings = new ListingService(index);
     this.index = index;
     this.store = store;
   }
 
+  /** Deletes a repository with its tags, manifests and blob links (bytes stay for garbage collection). */
+  async deleteRepository(name: string): Promise<void> {
+    const uploads = await this.index.deleteRepository(name);
+    // before the deletion answers: no replica serves a manifest of it from the cache afterwards
+    await this.manifestCache.invalidate(name as RepositoryName);
+    for (const uploadId of uploads) await this.store.abortUpload(uploadId);
+  }
+
   /** Deletes every repository of a namespace (an account deleted with its repositories). */
   async deleteNamespace(namespace: string): Promise<string[]> {
     const names = await this.index.repositoriesInNamespace(namespace);
-    for (const name of names) {
-      const uploads = await this.index.deleteRepository(name);
-      // before the deletion answers: no replica serves a manifest of it from the cache afterwards
-      await this.manifestCache.invalidate(name as RepositoryName);
-      for (const uploadId of uploads) await this.store.abortUpload(uploadId);
-    }
+    for (const name of names) await this.deleteRepository(name);
     return names;
   }
 }
