@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Subject } from '../auth/access-policy.js';
+import type { RepositorySummary } from '../hub/repository-pages.js';
 import { secretKind } from '../auth/secret-token.js';
 import { authenticate, subjectOf } from './api/authenticate.js';
 import type { ApiContext } from './api/context.js';
@@ -8,7 +9,8 @@ import { REPOSITORIES_CLAIM } from './token.js';
 
 
 /**
- * The registry v1 search API that `docker search HOST/TERM` calls: `GET /v1/search?q=&n=&page=`.
+ * The registry v1 search API that `docker search HOST/TERM` calls: `GET /v1/search?q=&n=&page=`,
+ * answered by the hub's search (the same engine, ranking and visibility as /api/v1/search).
  * The caller is anonymous, or sends Basic credentials (password or personal access token), an API
  * session, a personal access token as a Bearer token, or a registry access token from /token
  * (what the docker daemon sends when it holds an identity token). Errors are problem+json.
@@ -29,11 +31,18 @@ export function registerSearch(app: FastifyInstance, ctx: ApiContext): void {
       const pageSize = integer(single(params.n), 'n');
       const page = integer(single(params.page), 'page');
       const subject = await searcher(request, ctx);
-      const result = await ctx.hub.search.search(subject, {
+      // docker search asks for up to 100 (--limit); more is capped, as Docker Hub does
+      const size = Math.min(pageSize ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+      const current = page ?? 1;
+      const found = await ctx.hub.search.search(subject, { query, page: current, pageSize: size });
+      const result: V1SearchPage = {
         query,
-        ...(pageSize !== undefined ? { pageSize } : {}),
-        ...(page !== undefined ? { page } : {}),
-      });
+        num_results: found.count,
+        num_pages: Math.ceil(found.count / size),
+        page: current,
+        page_size: size,
+        results: found.results.map(v1Result),
+      };
       return reply.header('cache-control', 'no-store').send(result);
     } catch (error) {
       const problem = toProblem(error);
@@ -41,6 +50,41 @@ export function registerSearch(app: FastifyInstance, ctx: ApiContext): void {
       return sendProblem(reply, problem);
     }
   });
+}
+
+const DEFAULT_PAGE_SIZE = 25;
+const MAX_PAGE_SIZE = 100;
+
+/** One hit, in the shape `docker search` reads (registry v1 search API), plus Pier's verified badge. */
+interface V1SearchResult {
+  /** `namespace/repo`; an official image (`library/x`) shows as `x`, as on Docker Hub */
+  name: string;
+  description: string;
+  star_count: number;
+  is_official: boolean;
+  /** automated builds do not exist: always false */
+  is_automated: boolean;
+  is_verified_publisher: boolean;
+}
+
+interface V1SearchPage {
+  query: string;
+  num_results: number;
+  num_pages: number;
+  page: number;
+  page_size: number;
+  results: V1SearchResult[];
+}
+
+function v1Result(repository: RepositorySummary): V1SearchResult {
+  return {
+    name: repository.isOfficial ? repository.name : repository.fullName,
+    description: repository.description,
+    star_count: repository.starCount,
+    is_official: repository.isOfficial,
+    is_automated: false,
+    is_verified_publisher: repository.isVerifiedPublisher,
+  };
 }
 
 /** Who searches: a registry access token names its account in `sub`; anything else as /api reads it. */

@@ -98,6 +98,29 @@ export class HubAccessPolicy implements AccessPolicy {
     return readable;
   }
 
+  /**
+   * What the subject may do with each of `names`, repositories it may see (read), as a page shows
+   * them: write (push) and admin (settings, deletion) are allowed() and administers() per name.
+   * Only an account in its own namespace, in an organisation it belongs to, or an administrator
+   * can have more than read: for the names of other namespaces (most of a search page) one query
+   * tells, instead of the policy's few per name.
+   */
+  async permissionsAmong(subject: Subject, names: readonly string[]): Promise<Map<string, { read: boolean; write: boolean; admin: boolean }>> {
+    const readOnly = { read: true, write: false, admin: false };
+    if (subject.kind === 'anonymous') return new Map(names.map((name) => [name, readOnly]));
+    const namespaces = [...new Set(names.map(namespaceOf))];
+    const member = subject.admin || subject.tokenRepositories ? new Set(namespaces) : await this.organizations?.memberOfAmong(subject.name, namespaces);
+    const entries = await Promise.all(
+      names.map(async (name) => {
+        const namespace = namespaceOf(name);
+        if (namespace !== subject.name && member && !member.has(namespace)) return [name, readOnly] as const;
+        const [actions, admin] = await Promise.all([this.allowed(subject, name), this.administers(subject, name)]);
+        return [name, { read: actions.has('pull'), write: actions.has('push'), admin }] as const;
+      }),
+    );
+    return new Map(entries);
+  }
+
   /** Whether `subject` may change a repository's settings (visibility): its namespace's owner, an owner of its organisation, a team with admin on it, an administrator. */
   async administers(subject: Subject, repository: string): Promise<boolean> {
     if (subject.kind !== 'account') return false;

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { dialectOf, type DialectName } from '../metadata/dialect.js';
 import type { Database } from '../metadata/schema.js';
 import { OFFICIAL_NAMESPACE } from '../oci/names.js';
 import type { Clock } from '../registry/ports.js';
@@ -7,6 +8,7 @@ import { AccountService } from './accounts.js';
 import { AccountStanding } from './account-standing.js';
 import { HubAccessPolicy } from './access-policy.js';
 import { BrowserSessionService } from './browser-sessions.js';
+import { CategoryService } from './categories.js';
 import { HubError } from './errors.js';
 import { OrganizationService } from './organizations.js';
 import { OutboxDispatcher } from './outbox.js';
@@ -14,8 +16,11 @@ import { PlanService, type PlanFeature } from './plans.js';
 import { PullStats } from './pull-stats.js';
 import { HubPushGate } from './push-gate.js';
 import { RepositoryService } from './repositories.js';
+import { RepositoryPages } from './repository-pages.js';
 import { SearchService } from './search.js';
 import { HubSettings } from './settings.js';
+import { StarService } from './stars.js';
+import { TagPages } from './tag-pages.js';
 import { TeamService } from './teams.js';
 import { TokenService } from './tokens.js';
 import { NamespaceLimits, NamespaceUsage } from './usage.js';
@@ -49,10 +54,16 @@ export class Hub {
   readonly pullStats: PullStats;
   /** delivers the outbox (events written with their change) to subscribers */
   readonly outbox: OutboxDispatcher;
-  /** repository search (`docker search`), showing only what the caller may pull */
+  /** repository search and suggestions, showing only what the caller may see (`docker search` too) */
   readonly search: SearchService;
+  readonly categories: CategoryService;
+  readonly stars: StarService;
+  /** repository pages: one repository, a namespace's list, an account's stars */
+  readonly pages: RepositoryPages;
+  /** tags with their platforms, and a tag's images layer by layer */
+  readonly tags: TagPages;
 
-  constructor(db: Kysely<Database>, clock: Clock) {
+  constructor(db: Kysely<Database>, clock: Clock, dialect: DialectName = dialectOf(db)) {
     this.accounts = new AccountService(db, clock);
     this.browserSessions = new BrowserSessionService(db, this.accounts, clock);
     this.plans = new PlanService(db);
@@ -80,10 +91,21 @@ export class Hub {
     this.pushGate = new HubPushGate(this.repositories, this.limits);
     this.pullStats = new PullStats(db, clock);
     this.outbox = new OutboxDispatcher(db, clock);
-    this.search = new SearchService(db, {
-      readableAmong: (subject, names) => this.policy.readableAmong(subject, names),
-      verifiedAmong: (names) => this.accounts.verifiedAmong(names),
-    });
+    this.categories = new CategoryService(db, clock);
+    this.stars = new StarService(db, clock);
+    this.pages = new RepositoryPages(db, { settings: this.settings, categories: this.categories, stars: this.stars, policy: this.policy });
+    this.tags = new TagPages(db, this.pages, clock);
+    this.search = new SearchService(db, dialect, this.pages);
+  }
+
+  /**
+   * Deletes a repository with its tags and manifests (the registry's part; storage is reclaimed by
+   * garbage collection) and what the hub kept of it: description, stars, categories, pulls.
+   */
+  async deleteRepository(name: string, registry: Registry): Promise<void> {
+    if (!(await this.repositories.visibility(name)).exists) throw new HubError('not_found', `no repository "${name}"`);
+    await registry.deleteRepository(name);
+    await this.repositories.forget([name]);
   }
 
   /** The plan of an account or organisation, for its seats and features. */
@@ -114,6 +136,7 @@ export class Hub {
     if (account?.kind === 'organization') await this.organizations.forgetOrganization(name);
     await this.tokens.revokeAll(name);
     await this.browserSessions.revokeAll(name);
+    await this.stars.forgetAccount(name);
     const repositories = await registry.deleteNamespace(name);
     await this.repositories.forgetNamespace(name);
     return { repositories };

@@ -130,6 +130,18 @@ export class OrganizationService {
     return rows.map((r) => ({ account: r.account, role: r.role as OrganizationRole, since: Number(r.created_at) }));
   }
 
+  /** Which of `organizations` the account is a member of (any role), in one query. */
+  async memberOfAmong(account: string, organizations: readonly string[]): Promise<Set<string>> {
+    if (organizations.length === 0) return new Set();
+    const rows = await this.db
+      .selectFrom('organization_members')
+      .select('organization')
+      .where('account', '=', account)
+      .where('organization', 'in', [...organizations])
+      .execute();
+    return new Set(rows.map((r) => r.organization));
+  }
+
   /** The role of `account` in `organization`, or undefined when it is no member (or no organisation). */
   async role(organization: string, account: string): Promise<OrganizationRole | undefined> {
     return roleIn(this.db, organization, account);

@@ -10,6 +10,23 @@ interface Tally {
 
 interface RepositoryTally extends Tally {
   tags: Map<string, Tally>;
+  /** pulls per UTC day (days since 1970-01-01) */
+  days: Map<number, number>;
+}
+
+const DAY_MS = 86_400_000;
+/** How many days of history are kept per repository (a page shows 30; a chart may show 90). */
+export const PULL_HISTORY_DAYS = 90;
+
+/** Days since 1970-01-01, UTC. */
+export function dayOf(epochMs: number): number {
+  return Math.floor(epochMs / DAY_MS);
+}
+
+export interface DailyPulls {
+  /** YYYY-MM-DD, UTC */
+  date: string;
+  pulls: number;
 }
 
 export interface PullCount {
@@ -19,15 +36,20 @@ export interface PullCount {
 }
 
 /**
- * Pull counts per repository and per tag, from 'manifest.pulled' events (a pull as the pull gate
- * counts it: a multi-arch pull once). A pull only adds to a tally in memory; flush() writes the
- * tallies as increments (so replicas add up), every second while the server runs and when it
- * closes. A crash loses at most the last second of counts: statistics, not records.
+ * Pull counts per repository and per tag, and per repository per day, from 'manifest.pulled'
+ * events (a pull as the pull gate counts it: a multi-arch pull once). A pull only adds to a
+ * tally in memory; flush() writes the tallies as increments (so replicas add up), every second
+ * while the server runs and when it closes, in one transaction: `repository_pulls`, `tag_pulls`,
+ * `repository_pull_days`, and `hub_repositories.pull_count` (the sort key of "most pulled").
+ * A crash loses at most the last second of counts: statistics, not records. Days older than
+ * PULL_HISTORY_DAYS are deleted once a day.
  */
 export class PullStats implements RegistryEvents {
   readonly #db: Kysely<Database>;
   readonly #clock: Clock;
   #pending = new Map<string, RepositoryTally>();
+  /** the day this process last deleted old history */
+  #prunedDay = -1;
   #flushing: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
 
@@ -40,8 +62,10 @@ export class PullStats implements RegistryEvents {
     if (event.type !== 'manifest.pulled') return;
     const now = this.#clock.now();
     let repository = this.#pending.get(event.repository);
-    if (!repository) this.#pending.set(event.repository, (repository = { pulls: 0, last: now, tags: new Map() }));
+    if (!repository) this.#pending.set(event.repository, (repository = { pulls: 0, last: now, tags: new Map(), days: new Map() }));
     add(repository, 1, now);
+    const day = dayOf(now);
+    repository.days.set(day, (repository.days.get(day) ?? 0) + 1);
     if (isDigestLike(event.reference)) return;
     const tag = repository.tags.get(event.reference);
     if (tag) add(tag, 1, now);
@@ -81,6 +105,28 @@ export class PullStats implements RegistryEvents {
     return new Map(rows.map((r) => [r.tag, { pulls: Number(r.pulls), lastPulledAt: r.last_pulled_at == null ? null : Number(r.last_pulled_at) }]));
   }
 
+  /**
+   * Pulls per day of a repository over the last `days` days, today (UTC) included, oldest first;
+   * every day is there, zeros included.
+   */
+  async history(repository: string, days: number): Promise<DailyPulls[]> {
+    const today = dayOf(this.#clock.now());
+    const first = today - days + 1;
+    const rows = await this.#db
+      .selectFrom('repository_pull_days')
+      .select(['day', 'pulls'])
+      .where('repository', '=', repository)
+      .where('day', '>=', first)
+      .where('day', '<=', today)
+      .execute();
+    const byDay = new Map(rows.map((r) => [Number(r.day), Number(r.pulls)]));
+    const history: DailyPulls[] = [];
+    for (let day = first; day <= today; day++) {
+      history.push({ date: new Date(day * DAY_MS).toISOString().slice(0, 10), pulls: byDay.get(day) ?? 0 });
+    }
+    return history;
+  }
+
   async #write(): Promise<void> {
     if (this.#pending.size === 0) return;
     const batch = this.#pending;
@@ -91,6 +137,11 @@ export class PullStats implements RegistryEvents {
     const tags = names.flatMap((repository) =>
       [...batch.get(repository)!.tags.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([tag, n]) => ({ repository, tag, pulls: n.pulls, last_pulled_at: n.last })),
     );
+    const days = names.flatMap((repository) =>
+      [...batch.get(repository)!.days.entries()].sort(([a], [b]) => a - b).map(([day, pulls]) => ({ repository, day, pulls })),
+    );
+    const today = dayOf(this.#clock.now());
+    const prune = today !== this.#prunedDay;
     try {
       await this.#db.transaction().execute(async (trx) => {
         for (const rows of chunks(repositories, 500)) {
@@ -105,6 +156,18 @@ export class PullStats implements RegistryEvents {
             )
             .execute();
         }
+        for (const rows of chunks(days, 500)) {
+          await trx
+            .insertInto('repository_pull_days')
+            .values(rows)
+            .onConflict((oc) => oc.columns(['repository', 'day']).doUpdateSet({ pulls: sql`repository_pull_days.pulls + excluded.pulls` }))
+            .execute();
+        }
+        // one row at a time, in name order like the rest: replicas lock rows in the same order
+        for (const { repository, pulls } of repositories) {
+          await trx.updateTable('hub_repositories').set({ pull_count: sql`pull_count + ${pulls}` }).where('name', '=', repository).execute();
+        }
+        if (prune) await trx.deleteFrom('repository_pull_days').where('day', '<', today - PULL_HISTORY_DAYS).execute();
         for (const rows of chunks(tags, 500)) {
           await trx
             .insertInto('tag_pulls')
@@ -122,6 +185,7 @@ export class PullStats implements RegistryEvents {
       this.#restore(batch);
       throw error;
     }
+    if (prune) this.#prunedDay = today;
   }
 
   /** Puts back counts that could not be written, added to those counted meanwhile. */
@@ -133,6 +197,7 @@ export class PullStats implements RegistryEvents {
         continue;
       }
       add(current, failed.pulls, failed.last);
+      for (const [day, pulls] of failed.days) current.days.set(day, (current.days.get(day) ?? 0) + pulls);
       for (const [tag, t] of failed.tags) {
         const now = current.tags.get(tag);
         if (now) add(now, t.pulls, t.last);

@@ -4,6 +4,7 @@ import type { Database } from '../metadata/schema.js';
 import type { Clock } from '../registry/ports.js';
 import { namespaceOf } from '../oci/names.js';
 import { HubError } from './errors.js';
+import { checkDescriptions } from './repository-pages.js';
 import type { NamespaceLimits } from './usage.js';
 
 export interface RepositoryVisibility {
@@ -72,8 +73,59 @@ export class RepositoryService {
     return new Set(rows.map((r) => r.name));
   }
 
+  /** Changes the short description (one line, at most 100 characters) and the README (Markdown, at most 25 KB). */
+  async describe(name: string, change: { description?: string; fullDescription?: string }): Promise<void> {
+    checkDescriptions(change);
+    const { description, fullDescription } = change;
+    await this.db.transaction().execute(async (trx) => {
+      // the row is written even without a new description: it locks it, and says whether it exists
+      const result = await trx
+        .updateTable('hub_repositories')
+        .$if(description === undefined, (q) => q.set((eb) => ({ star_count: eb.ref('star_count') })))
+        .$if(description !== undefined, (q) => q.set({ description: description! }))
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) throw new HubError('not_found', `no repository "${name}"`);
+      if (fullDescription === undefined) return;
+      if (fullDescription === '') {
+        await trx.deleteFrom('repository_readmes').where('repository', '=', name).execute();
+        return;
+      }
+      const now = this.clock.now();
+      await trx
+        .insertInto('repository_readmes')
+        .values({ repository: name, content: fullDescription, updated_at: now })
+        .onConflict((oc) => oc.column('repository').doUpdateSet({ content: fullDescription, updated_at: now }))
+        .execute();
+    });
+  }
+
+  /** A namespace deleted: what the hub kept of its repositories goes (the registry deletes the rest). */
   async forgetNamespace(namespace: string): Promise<void> {
-    await this.db.deleteFrom('hub_repositories').where('namespace', '=', namespace).execute();
+    const names = (await this.db.selectFrom('hub_repositories').select('name').where('namespace', '=', namespace).execute()).map((r) => r.name);
+    await this.forget(names);
+  }
+
+  /**
+   * Repositories deleted: their hub rows, stars, categories and pull statistics go, with a
+   * 'repository.deleted' event each, in one transaction per batch.
+   */
+  async forget(names: readonly string[]): Promise<void> {
+    for (let i = 0; i < names.length; i += 500) {
+      const batch = names.slice(i, i + 500);
+      await this.db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('stars').where('repository', 'in', batch).execute();
+        await trx.deleteFrom('repository_categories').where('repository', 'in', batch).execute();
+        await trx.deleteFrom('repository_pull_days').where('repository', 'in', batch).execute();
+        await trx.deleteFrom('repository_readmes').where('repository', 'in', batch).execute();
+        await trx.deleteFrom('tag_pulls').where('repository', 'in', batch).execute();
+        await trx.deleteFrom('repository_pulls').where('repository', 'in', batch).execute();
+        const deleted = await trx.deleteFrom('hub_repositories').where('name', 'in', batch).returning('name').execute();
+        for (const { name } of deleted) {
+          await appendOutbox(trx, { type: 'repository.deleted', payload: { repository: name, namespace: namespaceOf(name) } }, this.clock.now());
+        }
+      });
+    }
   }
 
   private async row(name: string): Promise<{ created: false; private: boolean } | undefined> {

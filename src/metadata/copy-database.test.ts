@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql, type Kysely } from 'kysely';
 import { checkTables, copyDatabase, DatabaseCopyError, TABLES, TABLE_NAMES, resetSequences, type TableName } from './copy-database.js';
 import { openSqlite, type MetadataDatabase } from './database.js';
+import { fullTextMatch } from './full-text.js';
 import { openTestPostgres, skipUnlessPostgres } from './postgres.testing.js';
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -41,11 +42,30 @@ async function fill(database: MetadataDatabase, rows = 7): Promise<void> {
     await db.insertInto('repository_pulls').values({ repository: `ns/repo-${i}`, pulls: i * 1000, last_pulled_at: i % 2 ? BIG : null }).execute();
     await db.insertInto('tag_pulls').values({ repository: repo, tag: `v${i}`, pulls: i, last_pulled_at: i }).execute();
     await db.insertInto('outbox').values({ id: `event-${i}`, type: 'manifest.pushed', payload: '{"repository":"ns/repo"}', created_at: i, delivered_at: i % 2 ? i : null }).execute();
+    await db
+      .insertInto('manifest_details')
+      .values({ repository: repo, digest: digest(100 + i), content_type: 'image', size: i === 0 ? BIG : i, config_digest: digest(i), os: 'linux', architecture: 'amd64', variant: i % 2 ? 'v8' : null, created: i, description: i % 2 ? 'déjà "vu"' : null, platforms: null, history: '[]' })
+      .execute();
+    await db.updateTable('hub_repositories').set({ description: `the repository number ${i}`, categories: 'security Security', star_count: i, pull_count: BIG - i }).where('name', '=', `ns/repo-${i}`).execute();
+    await db.insertInto('categories').values({ slug: `category-${i}`, name: `Category ${i} & co`, description: '', created_at: i }).execute();
+    await db.insertInto('repository_categories').values({ repository: `ns/repo-${i}`, category: `category-${i}` }).execute();
+    await db.insertInto('stars').values({ account: `user${i}`, repository: repo, created_at: i }).execute();
+    await db.insertInto('repository_pull_days').values({ repository: repo, day: 20_000 + i, pulls: i }).execute();
+    await db.insertInto('repository_readmes').values({ repository: `ns/repo-${i}`, content: `# README ${i}\n\nnaïve ✓`, updated_at: i }).execute();
   }
 }
 
+/** What the full-text index finds for `word` (derived from the copied rows: the target builds it itself). */
+async function searchable(database: MetadataDatabase, word: string): Promise<string[]> {
+  const match = fullTextMatch(database.dialect, [word]);
+  const { rows } = await sql<{ name: string }>`select h.name from ${match.from} where ${match.where} order by h.name`.execute(database.db);
+  return rows.map((r) => r.name);
+}
+
+/** The rows of a table, in the columns the copier copies (not the ones a database computes, such as PostgreSQL's tsvector). */
 async function rowsOf(database: MetadataDatabase, table: TableName): Promise<unknown[]> {
-  let query = (database.db as Kysely<any>).selectFrom(table).selectAll();
+  const columns = (await checkTables(database, 'test')).get(table)!;
+  let query = (database.db as Kysely<any>).selectFrom(table).select(columns);
   for (const column of TABLES[table].key) query = query.orderBy(column);
   return query.execute();
 }
@@ -211,6 +231,8 @@ describe('copyDatabase: PostgreSQL', await skipUnlessPostgres(), () => {
     assert.deepEqual(manifest.content, Buffer.concat([ALL_BYTES, Buffer.from([0])]));
     const blob = await postgres.db.selectFrom('blobs').select('size').where('digest', '=', digest(0)).executeTakeFirstOrThrow();
     assert.equal(blob.size, BIG);
+    assert.deepEqual(await searchable(postgres, 'number'), await searchable(sqliteSource, 'number'));
+    assert.equal((await searchable(postgres, 'number')).length, 12);
   });
 
   it('resumes into PostgreSQL, skipping the rows that are there and updating the ones that changed', async () => {
@@ -237,6 +259,8 @@ describe('copyDatabase: PostgreSQL', await skipUnlessPostgres(), () => {
       assert.deepEqual(report.problems, []);
       await assertSameRows(postgres, back);
       await assertSameRows(sqliteSource, back);
+      assert.deepEqual(await searchable(back, 'repository'), await searchable(postgres, 'repository'), 'the copy is searchable');
+      assert.equal((await searchable(back, 'security')).length, 12);
     } finally {
       await back.close();
     }

@@ -53,6 +53,7 @@ export const TABLES = {
   repository_categories: { key: ['repository', 'category'] },
   stars: { key: ['account', 'repository'] },
   repository_pull_days: { key: ['repository', 'day'] },
+  repository_readmes: { key: ['repository'] },
   uploads: {
     key: ['id'],
     skip: 'upload sessions in flight are not moved (their bytes stay in the old store); clients retry the push',

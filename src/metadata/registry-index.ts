@@ -420,6 +420,31 @@ export class RegistryIndex {
     return found;
   }
 
+  /**
+   * Manifests stored without details (pushed before Pier kept them), after `after` in key order:
+   * platform manifests first (`indexes` false), then indexes, whose details read their children's.
+   */
+  async manifestsWithoutDetails(indexes: boolean, after: { repository: string; digest: string } | undefined, limit: number): Promise<Array<ManifestRecord & { repository: string }>> {
+    const types = [MediaType.OciIndex, MediaType.DockerManifestList];
+    const rows = await this.db
+      .selectFrom('manifests as m')
+      .leftJoin('manifest_details as d', (join) => join.onRef('d.repository', '=', 'm.repository').onRef('d.digest', '=', 'm.digest'))
+      .select(['m.repository', 'm.digest', 'm.media_type', 'm.size', 'm.content'])
+      .where('d.digest', 'is', null)
+      .where('m.media_type', indexes ? 'in' : 'not in', types)
+      .$if(after !== undefined, (q) => q.where(({ eb, refTuple, tuple }) => eb(refTuple('m.repository', 'm.digest'), '>', tuple(after!.repository, after!.digest))))
+      .orderBy('m.repository')
+      .orderBy('m.digest')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({ repository: row.repository, ...toManifestRecord(row) }));
+  }
+
+  /** Stores the details of a manifest stored without them; details already there stay. */
+  async addManifestDetails(repository: string, digest: string, details: ManifestDetailsRecord): Promise<void> {
+    await insertDetails(this.db, repository, digest, details);
+  }
+
   async deleteTag(repository: string, tag: string): Promise<boolean> {
     const result = await this.db.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
     return Number(result.numDeletedRows) > 0;

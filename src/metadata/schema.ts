@@ -155,15 +155,20 @@ export interface HubRepositoriesTable {
   namespace: string;
   private: number;
   created_at: number;
-  /** short description, at most 100 characters */
-  description: Generated<string>;
-  /** the README, Markdown, at most 25 KB */
-  full_description: Generated<string>;
-  /** slugs and names of its categories, for the full-text index (repository_categories is the record) */
-  categories: Generated<string>;
   star_count: Generated<number>;
   /** repository_pulls.pulls, written with it: the sort key of "most pulled" */
   pull_count: Generated<number>;
+  /** short description, at most 100 characters */
+  description: Generated<string>;
+  /** slugs and names of its categories, for the full-text index (repository_categories is the record) */
+  categories: Generated<string>;
+}
+
+/** A repository's README (full_description): Markdown, at most 25 KB; kept off the row lists read. */
+export interface RepositoryReadmesTable {
+  repository: string;
+  content: string;
+  updated_at: number;
 }
 
 export interface CategoriesTable {
@@ -301,4 +306,5 @@ export interface Database {
   repository_categories: RepositoryCategoriesTable;
   stars: StarsTable;
   repository_pull_days: RepositoryPullDaysTable;
+  repository_readmes: RepositoryReadmesTable;
 }

@@ -82,6 +82,43 @@ export class ManifestService {
     return { digest, subject: manifest.subject?.digest, tags };
   }
 
+  /**
+   * Computes the details of manifests pushed before Pier kept them (an upgrade), a batch at a
+   * time: platform manifests first, then indexes (whose platforms read their children's). Run in
+   * the background at start, stopped between manifests by `signal`; idempotent, so replicas
+   * doing it at once only repeat work. Resolves to how many manifests got details.
+   */
+  async backfillDetails(options: { batch?: number; signal?: AbortSignal } = {}): Promise<number> {
+    const batch = options.batch ?? 200;
+    let done = 0;
+    for (const indexes of [false, true]) {
+      let after: { repository: string; digest: string } | undefined;
+      for (;;) {
+        const manifests = await this.index.manifestsWithoutDetails(indexes, after, batch);
+        for (const m of manifests) {
+          if (options.signal?.aborted) return done;
+          const repository = m.repository as RepositoryName;
+          let parsed: ParsedManifest;
+          try {
+            parsed = parseManifest(m.content, m.mediaType);
+          } catch {
+            continue; // accepted once, refused by a stricter parser now: nothing to show
+          }
+          const details = await describeManifest(parsed, {
+            readConfig: (configDigest, limit) => this.readConfig(repository, configDigest, limit),
+            children: (digests) => this.index.manifestDetails(repository, digests),
+          });
+          await this.index.addManifestDetails(m.repository, m.digest, details);
+          done++;
+        }
+        if (manifests.length < batch) break;
+        const last = manifests[manifests.length - 1]!;
+        after = { repository: last.repository, digest: last.digest };
+      }
+    }
+    return done;
+  }
+
   /** A config blob linked into the repository, when it is at most `limit` bytes; else undefined. */
   private async readConfig(repository: RepositoryName, digest: Digest, limit: number): Promise<Buffer | undefined> {
     const link = await this.index.getBlobLink(repository, digest);

@@ -131,6 +131,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (tls) logger.info({ cert: tls.certFile, certificate: describeCertificate(tls.certificate) }, 'serving HTTPS');
     logger.info({ url, data: config.data, auth: config.auth.mode }, 'pier is listening');
     void sweep();
+    // manifests pushed before this version kept what their pages show: computed once, in the background
+    const backfill = new AbortController();
+    const backfilled = registry.manifests.backfillDetails({ signal: backfill.signal }).then(
+      (described) => described > 0 && logger.info({ manifests: described }, 'computed the details of manifests pushed before this version'),
+      (error) => logger.error({ err: error }, 'could not compute the details of older manifests; they show without platforms until the next start'),
+    );
 
     let closing: Promise<void> | undefined;
     return {
@@ -146,7 +152,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       close() {
         closing ??= (async () => {
           clearInterval(sweeper);
+          backfill.abort();
           await app.close();
+          await backfilled;
           await hub.outbox.stop();
           await core.close();
         })();

@@ -30,6 +30,10 @@ describe('docker search against Pier', { ...skipUnless(daemon), timeout: 10 * 60
     await server.hub.repositories.setVisibility('alice/findme-secret', true);
     const asAdmin = await tokenFor(server.url, admin, ['repository:library/findme:push,pull']);
     await pushImage(server.url, 'library/findme', 'latest', { token: asAdmin });
+    await server.hub.repositories.describe('library/findme', { description: 'The official findme image' });
+    await server.hub.repositories.describe('alice/findme-app', { description: 'Alice finds things' });
+    await server.hub.stars.star(admin.username, 'alice/findme-app');
+    await server.hub.stars.star(alice.username, 'alice/findme-app');
   });
 
   after(async () => {
@@ -53,7 +57,14 @@ describe('docker search against Pier', { ...skipUnless(daemon), timeout: 10 * 60
     ]);
     const { stdout } = await docker.ok(['search', `${registry}/findme`], { timeoutMs: 60_000 });
     assert.match(stdout, /^NAME\s+DESCRIPTION\s+STARS\s+OFFICIAL/m);
-    assert.match(stdout, /^findme\s+0\s+\[OK\]\s*$/m);
+    assert.match(stdout, /^findme\s+The official findme image\s+0\s+\[OK\]\s*$/m);
+  });
+
+  it('shows descriptions and stars', async () => {
+    const { stdout } = await docker.ok(['search', '--no-trunc', '--format', '{{.Name}}|{{.Description}}|{{.StarCount}}', `${registry}/findme`], { timeoutMs: 60_000 });
+    assert.deepEqual(stdout.trim().split('\n'), ['findme|The official findme image|0', 'alice/findme-app|Alice finds things|2']);
+    const table = await docker.ok(['search', `${registry}/findme-app`], { timeoutMs: 60_000 });
+    assert.match(table.stdout, /^alice\/findme-app\s+Alice finds things\s+2\s*$/m);
   });
 
   it('hides a private repository from an anonymous search', async () => {

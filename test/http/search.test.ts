@@ -27,6 +27,8 @@ describe('/v1/search (docker search)', () => {
     await server.hub.organizations.setVerifiedPublisher('acme', true);
     for (const name of ['alice/webapp', 'alice/secret-web', 'library/web', 'library/nginx', 'acme/web-tools', 'bob/other']) await pushImage(server.registry, name, 'latest');
     await server.hub.repositories.setVisibility('alice/secret-web', true);
+    await server.hub.repositories.describe('alice/webapp', { description: 'A web application' });
+    await server.hub.stars.star('bob', 'alice/webapp');
   });
   after(() => server.stop());
 
@@ -39,10 +41,11 @@ describe('/v1/search (docker search)', () => {
     assert.deepEqual(page.results.map((r) => r.name), ['web', 'acme/web-tools', 'alice/webapp']);
     assert.deepEqual(page.results[0], { name: 'web', description: '', star_count: 0, is_official: true, is_automated: false, is_verified_publisher: false });
     assert.deepEqual(page.results[1], { name: 'acme/web-tools', description: '', star_count: 0, is_official: false, is_automated: false, is_verified_publisher: true });
+    assert.deepEqual(page.results[2], { name: 'alice/webapp', description: 'A web application', star_count: 1, is_official: false, is_automated: false, is_verified_publisher: false });
     assert.deepEqual({ ...page, results: [] }, { query: 'web', num_results: 3, num_pages: 1, page: 1, page_size: 25, results: [] });
   });
 
-  it('matches a substring of namespace/repo, case-insensitively, and treats % and _ literally', async () => {
+  it('matches words of namespace/repo as prefixes, case-insensitively; % and _ match nothing', async () => {
     assert.deepEqual((await search('q=NGIN')).results.map((r) => r.name), ['nginx']);
     assert.deepEqual((await search('q=alice%2Fweb')).results.map((r) => r.name), ['alice/webapp']);
     assert.equal((await search('q=library%2Fnginx')).results[0]?.is_official, true);

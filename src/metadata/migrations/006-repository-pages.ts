@@ -59,15 +59,26 @@ export const repositoryPages: Migration = {
       .addPrimaryKeyConstraint('manifest_details_pk', ['repository', 'digest'])
       .execute();
 
-    await db.schema.alterTable('hub_repositories').addColumn('description', 'text', (c) => c.notNull().defaultTo('')).execute();
-    await db.schema.alterTable('hub_repositories').addColumn('full_description', 'text', (c) => c.notNull().defaultTo('')).execute();
-    // the slugs and names of its categories, for the full-text index (repository_categories is the record)
-    await db.schema.alterTable('hub_repositories').addColumn('categories', 'text', (c) => c.notNull().defaultTo('')).execute();
+    // what lists filter, sort and show stays on the row, small; the README has a table of its own
     await db.schema.alterTable('hub_repositories').addColumn('star_count', t.bigint, (c) => c.notNull().defaultTo(0)).execute();
     // repository_pulls.pulls, written in the same transaction: the sort key of "most pulled"
     await db.schema.alterTable('hub_repositories').addColumn('pull_count', t.bigint, (c) => c.notNull().defaultTo(0)).execute();
-    await db.schema.createIndex('hub_repositories_pull_count').on('hub_repositories').column('pull_count').execute();
-    await db.schema.createIndex('hub_repositories_star_count').on('hub_repositories').column('star_count').execute();
+    await db.schema.alterTable('hub_repositories').addColumn('description', 'text', (c) => c.notNull().defaultTo('')).execute();
+    // the slugs and names of its categories, for the full-text index (repository_categories is the record)
+    await db.schema.alterTable('hub_repositories').addColumn('categories', 'text', (c) => c.notNull().defaultTo('')).execute();
+    await db.schema
+      .createTable('repository_readmes')
+      .addColumn('repository', t.key, (c) => c.primaryKey())
+      .addColumn('content', 'text', notNull)
+      .addColumn('updated_at', t.bigint, notNull)
+      .execute();
+    // a namespace's repositories in name order, and "visible to this subject" over every row,
+    // both from the index alone (it holds what the predicate reads: hub/visibility.ts)
+    await db.schema.dropIndex('hub_repositories_namespace').execute();
+    await db.schema.createIndex('hub_repositories_namespace_name').on('hub_repositories').columns(['namespace', 'name', 'private']).execute();
+    // "most pulled" and "most starred" read these backwards (ties: name, descending)
+    await db.schema.createIndex('hub_repositories_pull_count').on('hub_repositories').columns(['pull_count', 'name']).execute();
+    await db.schema.createIndex('hub_repositories_star_count').on('hub_repositories').columns(['star_count', 'name']).execute();
     await db.schema.createIndex('hub_repositories_short_name').on('hub_repositories').expression(shortNameSql()).execute();
     // every repository the registry holds has its hub row (pushed before the hub kept them: public)
     const unknown = await db
