@@ -2,11 +2,11 @@ import { actionsOfTokenScopes, type AccessPolicy, type Subject, type SubjectRefu
 import type { Scope } from '../auth/scope.js';
 import { namespaceOf, OFFICIAL_NAMESPACE } from '../oci/names.js';
 import type { AccountStanding } from './account-standing.js';
-import type { OrganizationService } from './organizations.js';
+import type { OrganizationRole, OrganizationService } from './organizations.js';
 import type { PlanService } from './plans.js';
 import type { RepositoryService } from './repositories.js';
 import type { HubSettings } from './settings.js';
-import { actionsOfTeamPermission, type TeamPermission, type TeamService } from './teams.js';
+import { actionsOfTeamPermission, strongestPermission, type TeamPermission, type TeamService } from './teams.js';
 
 const REPOSITORY_ACTIONS = ['pull', 'push', 'delete'];
 
@@ -70,12 +70,13 @@ export class HubAccessPolicy implements AccessPolicy {
 
   /** Actions `subject` has on `repository`; also asked per request for pulls that cannot wait. */
   async allowed(subject: Subject, repository: string): Promise<Set<string>> {
-    let actions = await this.beforeTokenLimits(subject, repository);
-    if (subject.kind === 'account' && subject.tokenScopes) {
-      const limit = actionsOfTokenScopes(subject.tokenScopes);
-      actions = new Set([...actions].filter((a) => limit.has(a)));
+    const actions = await this.membershipActions(subject, repository, this.factsFor(subject));
+    if (!actions.has('pull')) {
+      const visibility = await this.repositories.visibility(repository);
+      const mayPull = visibility.exists && !visibility.private && (subject.kind === 'account' || !(await this.settings.get('pullRequiresLogin')));
+      if (mayPull) actions.add('pull');
     }
-    return actions;
+    return withinTokenScopes(subject, actions);
   }
 
   /**
@@ -100,39 +101,26 @@ export class HubAccessPolicy implements AccessPolicy {
 
   /**
    * What the subject may do with each of `names`, repositories it may see (read), as a page shows
-   * them: write (push) and admin (settings, deletion) are allowed() and administers() per name.
-   * Only an account in its own namespace, in an organisation it belongs to, or an administrator
-   * can have more than read: for the names of other namespaces (most of a search page) one query
-   * tells, instead of the policy's few per name.
+   * them: write (push) and admin (settings, deletion), by the rules of allowed() and administers()
+   * with the subject's roles and team permissions read once for all the names' namespaces.
    */
   async permissionsAmong(subject: Subject, names: readonly string[]): Promise<Map<string, { read: boolean; write: boolean; admin: boolean }>> {
-    const readOnly = { read: true, write: false, admin: false };
-    if (subject.kind === 'anonymous') return new Map(names.map((name) => [name, readOnly]));
-    const namespaces = [...new Set(names.map(namespaceOf))];
-    const member = subject.admin || subject.tokenRepositories ? new Set(namespaces) : await this.organizations?.memberOfAmong(subject.name, namespaces);
-    const entries = await Promise.all(
-      names.map(async (name) => {
-        const namespace = namespaceOf(name);
-        if (namespace !== subject.name && member && !member.has(namespace)) return [name, readOnly] as const;
-        const [actions, admin] = await Promise.all([this.allowed(subject, name), this.administers(subject, name)]);
-        return [name, { read: actions.has('pull'), write: actions.has('push'), admin }] as const;
-      }),
-    );
-    return new Map(entries);
+    const permissions = new Map<string, { read: boolean; write: boolean; admin: boolean }>();
+    if (subject.kind === 'anonymous') {
+      for (const name of names) permissions.set(name, { read: true, write: false, admin: false });
+      return permissions;
+    }
+    const facts = await this.factsAmong(subject, [...new Set(names.map(namespaceOf))]);
+    for (const name of names) {
+      const actions = withinTokenScopes(subject, await this.membershipActions(subject, name, facts));
+      permissions.set(name, { read: true, write: actions.has('push'), admin: await this.administersWith(subject, name, facts) });
+    }
+    return permissions;
   }
 
   /** Whether `subject` may change a repository's settings (visibility): its namespace's owner, an owner of its organisation, a team with admin on it, an administrator. */
   async administers(subject: Subject, repository: string): Promise<boolean> {
-    if (subject.kind !== 'account') return false;
-    if (subject.tokenScopes && !subject.tokenScopes.includes('repo:admin')) return false;
-    if (subject.tokenRepositories && !subject.tokenRepositories.includes(repository)) return false;
-    if (subject.admin) return true;
-    const namespace = namespaceOf(repository);
-    if (namespace === subject.name) return namespace !== OFFICIAL_NAMESPACE;
-    const role = await this.organizations.role(namespace, subject.name);
-    if (role === 'owner') return true;
-    if (role === 'member') return (await this.teamPermission(namespace, subject.name, repository)) === 'admin';
-    return false;
+    return this.administersWith(subject, repository, this.factsFor(subject));
   }
 
   /** Deleted accounts, and organisation tokens whose plan no longer includes them (AccountStanding). */
@@ -141,38 +129,86 @@ export class HubAccessPolicy implements AccessPolicy {
     return this.standing.refusal(subject.name);
   }
 
-  /** What the member's teams give on the repository, while the organisation's plan includes team permissions. */
-  private async teamPermission(organization: string, account: string, repository: string): Promise<TeamPermission | undefined> {
-    const permission = await this.teams.permissionOf(organization, account, repository);
-    // asked only when a team gives something: most members of most organisations cost no plan query
+  /**
+   * The organisations, among those where the account is on a team, whose plan includes team
+   * permissions: where its teams' grants count (hub/visibility.ts asks, to filter lists in SQL).
+   */
+  async teamOrganizationsOf(account: string): Promise<string[]> {
+    const organizations = await this.teams.organizationsOfMember(account);
+    const counted: string[] = [];
+    for (const organization of organizations) if (await this.plans.hasFeature(organization, 'team-permissions')) counted.push(organization);
+    return counted;
+  }
+
+  private async administersWith(subject: Subject, repository: string, facts: MembershipFacts): Promise<boolean> {
+    if (subject.kind !== 'account') return false;
+    if (subject.tokenScopes && !subject.tokenScopes.includes('repo:admin')) return false;
+    if (subject.tokenRepositories && !subject.tokenRepositories.includes(repository)) return false;
+    if (subject.admin) return true;
+    const namespace = namespaceOf(repository);
+    if (namespace === subject.name) return namespace !== OFFICIAL_NAMESPACE;
+    const role = await facts.role(namespace);
+    if (role === 'owner') return true;
+    if (role === 'member') return (await facts.teamPermission(namespace, repository)) === 'admin';
+    return false;
+  }
+
+  /** What the subject may do with a repository by who it is (administrator, owner, member of a team), before tokens narrow it; pulls of public repositories aside. */
+  private async membershipActions(subject: Subject, repository: string, facts: MembershipFacts): Promise<Set<string>> {
+    if (subject.kind !== 'account') return new Set();
+    const namespace = namespaceOf(repository);
+    // an organisation token listing repositories reaches those; elsewhere it is any signed-in account
+    const limited = subject.tokenRepositories !== undefined && !subject.tokenRepositories.includes(repository);
+    if (limited) return new Set();
+    if (subject.admin) return new Set(REPOSITORY_ACTIONS);
+    // a user's own namespace, or an organisation's own (its tokens); nobody is `library` itself
+    if (namespace === subject.name) return new Set(namespace !== OFFICIAL_NAMESPACE ? REPOSITORY_ACTIONS : []);
+    const role = await facts.role(namespace);
+    if (role === 'owner') return new Set(REPOSITORY_ACTIONS);
+    if (role === 'member') {
+      // a team's permission holds on a repository not pushed yet too: the team may create it
+      const permission = await facts.teamPermission(namespace, repository);
+      if (permission) return new Set(actionsOfTeamPermission(permission));
+    }
+    return new Set();
+  }
+
+  /** The subject's roles and team permissions, asked when a rule needs them (one repository). */
+  private factsFor(subject: Subject): MembershipFacts {
+    const account = subject.kind === 'account' ? subject.name : undefined;
+    return {
+      role: async (namespace) => (account ? this.organizations.role(namespace, account) : undefined),
+      teamPermission: async (namespace, repository) => (account ? this.counted(namespace, await this.teams.permissionOf(namespace, account, repository)) : undefined),
+    };
+  }
+
+  /** The subject's roles and team permissions in `namespaces`, read at once (a page of repositories). */
+  private async factsAmong(subject: Subject, namespaces: string[]): Promise<MembershipFacts> {
+    if (subject.kind !== 'account' || subject.admin) return this.factsFor(subject);
+    const account = subject.name;
+    const [roles, grants] = await Promise.all([this.organizations.rolesAmong(account, namespaces), this.teams.grantsAmong(account, namespaces)]);
+    return {
+      role: async (namespace) => roles.get(namespace),
+      teamPermission: async (namespace, repository) => this.counted(namespace, strongestPermission(grants.get(namespace) ?? [], repository)),
+    };
+  }
+
+  /** A team's permission counts while the organisation's plan includes team permissions (asked only when a team gives something). */
+  private async counted(organization: string, permission: TeamPermission | undefined): Promise<TeamPermission | undefined> {
     if (!permission || !(await this.plans.hasFeature(organization, 'team-permissions'))) return undefined;
     return permission;
   }
+}
 
-  private async beforeTokenLimits(subject: Subject, repository: string): Promise<Set<string>> {
-    const namespace = namespaceOf(repository);
-    if (subject.kind === 'account') {
-      // an organisation token listing repositories reaches those; elsewhere it is any signed-in account
-      const limited = subject.tokenRepositories !== undefined && !subject.tokenRepositories.includes(repository);
-      if (!limited) {
-        if (subject.admin) return new Set(REPOSITORY_ACTIONS);
-        // a user's own namespace, or an organisation's own (its tokens); nobody is `library` itself
-        if (namespace === subject.name && namespace !== OFFICIAL_NAMESPACE) return new Set(REPOSITORY_ACTIONS);
-      }
-      if (!limited && namespace !== subject.name) {
-        const role = await this.organizations.role(namespace, subject.name);
-        if (role === 'owner') return new Set(REPOSITORY_ACTIONS);
-        if (role === 'member') {
-          // a team's permission holds on a repository not pushed yet too: the team may create it
-          const permission = await this.teamPermission(namespace, subject.name, repository);
-          if (permission) return new Set(actionsOfTeamPermission(permission));
-        }
-      }
-    }
-    const actions = new Set<string>();
-    const visibility = await this.repositories.visibility(repository);
-    const mayPull = visibility.exists && !visibility.private && (subject.kind === 'account' || !(await this.settings.get('pullRequiresLogin')));
-    if (mayPull) actions.add('pull');
-    return actions;
-  }
+/** A token's scopes narrow what its account may do. */
+function withinTokenScopes(subject: Subject, actions: Set<string>): Set<string> {
+  if (subject.kind !== 'account' || !subject.tokenScopes) return actions;
+  const limit = actionsOfTokenScopes(subject.tokenScopes);
+  return new Set([...actions].filter((a) => limit.has(a)));
+}
+
+/** What the rules ask about the subject: its role in an organisation, and what its teams give on a repository (counted only under a plan with team permissions). */
+interface MembershipFacts {
+  role(namespace: string): Promise<OrganizationRole | undefined>;
+  teamPermission(namespace: string, repository: string): Promise<TeamPermission | undefined>;
 }

@@ -130,16 +130,16 @@ export class OrganizationService {
     return rows.map((r) => ({ account: r.account, role: r.role as OrganizationRole, since: Number(r.created_at) }));
   }
 
-  /** Which of `organizations` the account is a member of (any role), in one query. */
-  async memberOfAmong(account: string, organizations: readonly string[]): Promise<Set<string>> {
-    if (organizations.length === 0) return new Set();
+  /** The account's role in each of `organizations` it belongs to, in one query. */
+  async rolesAmong(account: string, organizations: readonly string[]): Promise<Map<string, OrganizationRole>> {
+    if (organizations.length === 0) return new Map();
     const rows = await this.db
       .selectFrom('organization_members')
-      .select('organization')
+      .select(['organization', 'role'])
       .where('account', '=', account)
       .where('organization', 'in', [...organizations])
       .execute();
-    return new Set(rows.map((r) => r.organization));
+    return new Map(rows.flatMap((r) => (isOrganizationRole(r.role) ? [[r.organization, r.role] as const] : [])));
   }
 
   /** The role of `account` in `organization`, or undefined when it is no member (or no organisation). */

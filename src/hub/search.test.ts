@@ -56,6 +56,7 @@ for (const database of await testDatabases()) {
       await hub.pullStats.flush();
       f.advance(1000);
       await pushTestChart(registry, 'bob/nginx-chart', '1.0.0');
+      await hub.repositories.create('dave/empty', false);
       for (const name of ['alice/secret-nginx', 'acme/internal-nginx', 'acme/other-secret']) await hub.repositories.setVisibility(name, true);
       await hub.categories.set('dave/tools', ['developer-tools']);
       await hub.categories.set('library/nginx', ['web-servers']);
@@ -107,10 +108,11 @@ for (const database of await testDatabases()) {
     });
 
     it('lists everything visible without words (Explore), ordered by pulls, stars, last push or best', async () => {
-      assert.equal(await count(anonymous), 8);
+      assert.equal(await count(anonymous), 9);
       assert.deepEqual((await names(anonymous, { ordering: '-pull_count' })).slice(0, 3), ['carol/webapp-popular', 'library/nginx', 'library/postgres']);
       assert.deepEqual((await names(anonymous, { ordering: '-star_count' })).slice(0, 2), ['bob/nginx', 'dave/tools']);
-      assert.deepEqual((await names(anonymous, { ordering: '-last_updated' }))[0], 'bob/nginx-chart');
+      const byPush = await names(anonymous, { ordering: '-last_updated' });
+      assert.deepEqual([byPush[0], byPush.at(-1), byPush.length], ['bob/nginx-chart', 'dave/empty', 9], 'never pushed: last');
       assert.deepEqual((await names(anonymous, { ordering: 'best' })).slice(0, 3), ['library/nginx', 'library/postgres', 'acme/nginx-proxy']);
     });
 
@@ -118,7 +120,14 @@ for (const database of await testDatabases()) {
       const first = await f.hub.search.search(anonymous, { query: 'nginx', page: 1, pageSize: 4 });
       const second = await f.hub.search.search(anonymous, { query: 'nginx', page: 2, pageSize: 4 });
       assert.deepEqual([first.count, first.results.length, second.count, second.results.length], [6, 4, 6, 2]);
-      assert.deepEqual((await f.hub.search.search(anonymous, { query: 'nginx', page: 3, pageSize: 4 })).results, []);
+      assert.deepEqual(await f.hub.search.search(anonymous, { query: 'nginx', page: 3, pageSize: 4 }), { count: 6, results: [] });
+      for (const ordering of ['-pull_count', '-star_count', '-last_updated', 'best'] as const) {
+        const all = await names(anonymous, { ordering, pageSize: 100 });
+        assert.equal(all.length, 9);
+        const paged = [];
+        for (let p = 1; p <= 5; p++) paged.push(...(await names(anonymous, { ordering, page: p, pageSize: 2 })));
+        assert.deepEqual(paged, all, `pages of ${ordering} without words`);
+      }
     });
 
     it('finds a private repository only for who may see it', async () => {
@@ -132,6 +141,15 @@ for (const database of await testDatabases()) {
       assert.deepEqual(await privateHits(user('erin')), ['acme/internal-nginx', 'acme/other-secret'], 'a team grant on *');
       assert.deepEqual(await privateHits(user('acme', { tokenScopes: ['repo:read'], tokenRepositories: ['acme/other-secret'] })), ['acme/other-secret'], 'an organisation token limited to one');
       assert.deepEqual(await privateHits(admin), ['acme/internal-nginx', 'acme/other-secret', 'alice/secret-nginx']);
+      const permissions = async (subject: Subject) =>
+        Object.fromEntries((await f.hub.search.search(subject, { query: 'acme', page: 1, pageSize: 25 })).results.map((r) => [r.fullName, r.permissions]));
+      const [read, write, all] = [{ read: true, write: false, admin: false }, { read: true, write: true, admin: false }, { read: true, write: true, admin: true }];
+      assert.deepEqual(await permissions(user('dave')), { 'acme/nginx-proxy': read, 'acme/internal-nginx': read });
+      assert.deepEqual(await permissions(user('erin')), { 'acme/nginx-proxy': write, 'acme/internal-nginx': write, 'acme/other-secret': write });
+      assert.deepEqual(await permissions(user('carol')), { 'acme/nginx-proxy': all, 'acme/internal-nginx': all, 'acme/other-secret': all });
+      assert.deepEqual(await permissions(user('carol', { tokenScopes: ['repo:write'] })), { 'acme/nginx-proxy': write, 'acme/internal-nginx': write, 'acme/other-secret': write });
+      assert.deepEqual(await permissions(user('acme', { tokenScopes: ['repo:admin'], tokenRepositories: ['acme/other-secret'] })), { 'acme/nginx-proxy': read, 'acme/other-secret': all });
+      assert.deepEqual(await permissions(anonymous), { 'acme/nginx-proxy': read });
       assert.deepEqual(await f.hub.search.suggest(anonymous, 'secret'), []);
       assert.deepEqual((await f.hub.search.suggest(user('alice'), 'secret')).map((s) => s.name), ['secret-nginx']);
     });
@@ -141,7 +159,7 @@ for (const database of await testDatabases()) {
       try {
         assert.equal(await count(anonymous), 0);
         assert.deepEqual(await f.hub.search.suggest(anonymous, 'ngi'), []);
-        assert.equal(await count(user('bob')), 8);
+        assert.equal(await count(user('bob')), 9);
       } finally {
         await f.hub.settings.set('pullRequiresLogin', false);
       }

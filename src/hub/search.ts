@@ -22,6 +22,13 @@ export interface SearchRequest extends PageRequest {
   ordering?: SearchOrdering;
 }
 
+/** Rows of a page ordered tier after tier (see SearchService.throughTiers). */
+interface Tier {
+  join?: RawBuilder<unknown>;
+  condition: RawBuilder<SqlBool>;
+  order: RawBuilder<unknown>;
+}
+
 export interface Suggestion {
   namespace: string;
   name: string;
@@ -43,11 +50,9 @@ const NAME_CHARACTERS = /^[a-z0-9._/-]+$/;
  * private repository is never found by whom may not see it.
  *
  * Ranking ("best"): the repository whose name is the query first, then official images, then
- * verified publishers, then relevance (a word in the name weighs more than in the description)
- * raised by popularity: relevance * (1 + ln(1 + pulls)/10 + ln(1 + stars)/5), so that a
- * repository with a million pulls outranks one as relevant with none, but not one whose name
- * matches when its description alone does. Without words, "best" is official, verified, pulls,
- * stars.
+ * verified publishers, then relevance (where the words were found: the name before the
+ * namespace and categories, before the description; metadata/full-text.ts), then pulls, then
+ * stars. Without words, "best" is official, verified, then the most pulled.
  */
 export class SearchService {
   constructor(
@@ -70,41 +75,70 @@ export class SearchService {
     if (request.verifiedPublisher) conditions.push(sql<SqlBool>`h.namespace in (select v.name from accounts v where v.verified_publisher = 1)`);
     if (request.category !== undefined) conditions.push(sql<SqlBool>`h.name in (select rc.repository from repository_categories rc where rc.category = ${request.category})`);
     if (request.type !== undefined) conditions.push(sql<SqlBool>`h.name in (select k.name from repositories k where k.kind = ${request.type})`);
-    const where = sql.join(conditions, sql` and `);
+    const where = sql<SqlBool>`${sql.join(conditions, sql` and `)}`;
     const from = match ? match.from : sql`hub_repositories as h`;
 
-    const official = sql`(case when h.namespace = ${OFFICIAL_NAMESPACE} then 1 else 0 end)`;
-    // joined only for what orders: a count needs neither
-    const verified = sql`coalesce((select a.verified_publisher from accounts a where a.name = h.namespace), 0)`;
-    let order: RawBuilder<unknown>;
-    let join = sql``;
-    switch (ordering) {
-      case '-pull_count':
-        order = sql`h.pull_count desc, h.name desc`;
-        break;
-      case '-star_count':
-        order = sql`h.star_count desc, h.name desc`;
-        break;
-      case '-last_updated':
-        join = sql`left join repositories r on r.name = h.name`;
-        order = sql`r.last_pushed_at desc nulls last, h.name`;
-        break;
-      case 'best':
-        if (match) {
-          const exact = sql`(case when h.name = ${text} or substr(h.name, length(h.namespace) + 2) = ${text} then 1 else 0 end)`;
-          const popularity = sql`(1 + ln(1 + h.pull_count) / 10 + ln(1 + h.star_count) / 5)`;
-          order = sql`${exact} desc, ${official} desc, ${verified} desc, ${match.relevance} * ${popularity} desc, h.name`;
-        } else {
-          order = sql`${official} desc, ${verified} desc, h.pull_count desc, h.star_count desc, h.name`;
-        }
-        break;
-    }
     const offset = (request.page - 1) * request.pageSize;
-    const [count, rows] = await Promise.all([
-      sql<{ n: number | string }>`select count(*) as n from ${from} where ${where}`.execute(this.db),
-      sql<{ name: string }>`select h.name from ${from} ${join} where ${where} order by ${order} limit ${request.pageSize} offset ${offset}`.execute(this.db),
-    ]);
-    return { count: Number(count.rows[0]?.n ?? 0), results: await this.pages.summaries(subject, rows.rows.map((r) => r.name)) };
+    const limit = sql`limit ${request.pageSize} offset ${offset}`;
+    const official = sql`(case when h.namespace = ${OFFICIAL_NAMESPACE} then 1 else 0 end)`;
+    // one list for the whole query (an uncorrelated IN), not a lookup per row
+    const verified = sql`(case when h.namespace in (select v.name from accounts v where v.verified_publisher = 1) then 1 else 0 end)`;
+    const counted = () => sql<{ n: number | string }>`select count(*) as n from ${from} where ${where}`.execute(this.db).then((r) => Number(r.rows[0]?.n ?? 0));
+
+    let found: { count: number; names: string[] };
+    if (match && ordering === 'best') {
+      // every match is ranked anyway: the count comes with the page (a window over the same rows)
+      const exact = sql`(case when h.name = ${text} or substr(h.name, length(h.namespace) + 2) = ${text} then 1 else 0 end)`;
+      const { rows } = await sql<{ name: string; total: number | string }>`
+        select h.name, count(*) over () as total from ${from} where ${where}
+        order by ${exact} desc, ${official} desc, ${verified} desc, ${match.relevance} desc, h.pull_count desc, h.star_count desc, h.name ${limit}`.execute(this.db);
+      found = { count: rows.length > 0 ? Number(rows[0]!.total) : offset > 0 ? await counted() : 0, names: rows.map((r) => r.name) };
+    } else {
+      // an ordered index scan per tier, as far as the page needs: sorting every visible
+      // repository by its badges, or by a column of another table, would read them all
+      let tiers: Tier[];
+      if (ordering === 'best') {
+        const rest = sql<SqlBool>`h.namespace <> ${OFFICIAL_NAMESPACE}`;
+        const byPulls = sql`h.pull_count desc, h.name desc`;
+        tiers = [
+          { condition: sql<SqlBool>`h.namespace = ${OFFICIAL_NAMESPACE}`, order: byPulls },
+          { condition: sql<SqlBool>`${rest} and ${verified} = 1`, order: byPulls },
+          { condition: sql<SqlBool>`${rest} and ${verified} = 0`, order: byPulls },
+        ];
+      } else if (ordering === '-last_updated') {
+        tiers = [
+          { join: sql`join repositories r on r.name = h.name`, condition: sql<SqlBool>`r.last_pushed_at is not null`, order: sql`r.last_pushed_at desc, h.name` },
+          // never pushed (created before a first push): last
+          { condition: sql<SqlBool>`not exists (select 1 from repositories r where r.name = h.name and r.last_pushed_at is not null)`, order: sql`h.name` },
+        ];
+      } else {
+        tiers = [{ condition: sql<SqlBool>`1 = 1`, order: ordering === '-pull_count' ? sql`h.pull_count desc, h.name desc` : sql`h.star_count desc, h.name desc` }];
+      }
+      const [count, names] = await Promise.all([counted(), this.throughTiers(from, where, tiers, offset, request.pageSize)]);
+      found = { count, names };
+    }
+    return { count: found.count, results: await this.pages.summaries(subject, found.names) };
+  }
+
+  /**
+   * A page of rows that are ordered tier after tier: each tier's query is read from where the
+   * page starts in it; a tier the page starts after is only counted.
+   */
+  private async throughTiers(from: RawBuilder<unknown>, where: RawBuilder<SqlBool>, tiers: Tier[], offset: number, pageSize: number): Promise<string[]> {
+    const names: string[] = [];
+    let skip = offset;
+    for (const tier of tiers) {
+      const join = tier.join ?? sql``;
+      const { rows } = await sql<{ name: string }>`select h.name from ${from} ${join} where ${where} and ${tier.condition} order by ${tier.order} limit ${pageSize - names.length} offset ${skip}`.execute(this.db);
+      names.push(...rows.map((r) => r.name));
+      if (names.length === pageSize) break;
+      if (rows.length > 0) skip = 0;
+      else {
+        const { rows: counted } = await sql<{ n: number | string }>`select count(*) as n from ${from} ${join} where ${where} and ${tier.condition}`.execute(this.db);
+        skip = Math.max(0, skip - Number(counted[0]?.n ?? 0));
+      }
+    }
+    return names;
   }
 
   /**

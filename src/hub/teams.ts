@@ -180,17 +180,54 @@ export class TeamService {
     const rows = await this.db
       .selectFrom('team_permissions as p')
       .innerJoin('team_members as m', (join) => join.onRef('m.organization', '=', 'p.organization').onRef('m.team', '=', 'p.team'))
-      .select('p.permission')
+      .select(['p.repository', 'p.permission'])
       .where('p.organization', '=', organization)
       .where('m.account', '=', account)
       .where('p.repository', 'in', [repository, ALL_REPOSITORIES])
       .execute();
-    let best: TeamPermission | undefined;
-    for (const { permission } of rows) {
-      if (isTeamPermission(permission) && (!best || RANK[permission] > RANK[best])) best = permission;
-    }
-    return best;
+    return strongestPermission(rows, repository);
   }
+
+  /** The organisations where `account` is on a team. */
+  async organizationsOfMember(account: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('team_members').select('organization').distinct().where('account', '=', account).orderBy('organization').execute();
+    return rows.map((r) => r.organization);
+  }
+
+  /** Every permission the teams of `account` give in each of `organizations` (a page of repositories asks once). */
+  async grantsAmong(account: string, organizations: readonly string[]): Promise<Map<string, TeamGrant[]>> {
+    const grants = new Map<string, TeamGrant[]>();
+    if (organizations.length === 0) return grants;
+    const rows = await this.db
+      .selectFrom('team_permissions as p')
+      .innerJoin('team_members as m', (join) => join.onRef('m.organization', '=', 'p.organization').onRef('m.team', '=', 'p.team'))
+      .select(['p.organization', 'p.repository', 'p.permission'])
+      .where('m.account', '=', account)
+      .where('p.organization', 'in', [...organizations])
+      .execute();
+    for (const row of rows) {
+      let list = grants.get(row.organization);
+      if (!list) grants.set(row.organization, (list = []));
+      list.push(row);
+    }
+    return grants;
+  }
+}
+
+export interface TeamGrant {
+  /** a full name, or `*` */
+  repository: string;
+  permission: string;
+}
+
+/** Of a member's team grants, the strongest that covers `repository` (named, or `*`). */
+export function strongestPermission(grants: readonly TeamGrant[], repository: string): TeamPermission | undefined {
+  let best: TeamPermission | undefined;
+  for (const { repository: target, permission } of grants) {
+    if (target !== repository && target !== ALL_REPOSITORIES) continue;
+    if (isTeamPermission(permission) && (!best || RANK[permission] > RANK[best])) best = permission;
+  }
+  return best;
 }
 
 /** `*`, or the full name of a repository of the organisation (`app` means `acme/app`; `globex/app` is refused). */

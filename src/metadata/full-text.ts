@@ -10,7 +10,7 @@ import type { ColumnTypes, DialectName } from './dialect.js';
  *   the repository's own name (`web-app` of `alice/web-app`), its namespace, its categories
  *   (slugs and names, kept in `hub_repositories.categories`) and its short description.
  * Each query word matches as a prefix (`ngi` finds `nginx`: search as you type), all words must
- * match. Relevance weighs a word in the name most, then namespace, categories, description.
+ * match. Relevance: where the words are (the name, then namespace and categories, then description).
  *
  * The index follows its rows by itself (SQLite: triggers; PostgreSQL: a generated column), so
  * every write path, `pier migrate-storage` included, keeps it current.
@@ -90,7 +90,13 @@ export interface FullTextMatch {
   from: RawBuilder<unknown>;
   /** the match itself, on PostgreSQL (SQLite's join filters already) */
   where: RawBuilder<SqlBool>;
-  /** higher is more relevant */
+  /**
+   * Where the words were found, higher first: all of them in the repository's own name (4), some
+   * of them there (2, for several words), in the namespace or a category (1); a match in the
+   * description alone is 0. Both engines answer it from the index's per-field word lists (FTS5
+   * column filters, tsquery weights) instead of a BM25 or ts_rank per match, which costs more
+   * than everything else of a search once a common word matches thousands of repositories.
+   */
   relevance: RawBuilder<number>;
 }
 
@@ -99,19 +105,26 @@ export interface FullTextMatch {
  * searchTerms (letters and digits only), and are bound as parameters all the same.
  */
 export function fullTextMatch(dialect: DialectName, terms: readonly string[]): FullTextMatch {
+  const several = terms.length > 1;
   if (dialect === 'postgres') {
-    const query = sql`to_tsquery('simple', ${terms.map((t) => `${t}:*`).join(' & ')})`;
+    const query = (weight: string, join: string) => sql`to_tsquery('simple', ${terms.map((t) => `${t}:*${weight}`).join(join)})`;
+    const hit = (weight: string, join: string, points: number) => sql`(case when h.search_vector @@ ${query(weight, join)} then ${sql.lit(points)} else 0 end)`;
     return {
       from: sql`hub_repositories as h`,
-      where: sql<SqlBool>`h.search_vector @@ ${query}`,
-      // weights of D, C, B, A: description, categories, namespace, name
-      relevance: sql<number>`ts_rank('{0.1, 0.3, 0.5, 1.0}', h.search_vector, ${query})`,
+      where: sql<SqlBool>`h.search_vector @@ ${query('', ' & ')}`,
+      // weights: A the name, B the namespace, C the categories, D the description
+      relevance: sql<number>`(${hit('A', ' & ', 4)}${several ? sql` + ${hit('A', ' | ', 2)}` : sql``} + ${hit('BC', ' | ', 1)})`,
     };
   }
-  const match = terms.map((t) => `"${t}"*`).join(' ');
+  const all = terms.map((t) => `"${t}"*`).join(' ');
+  const any = terms.map((t) => `"${t}"*`).join(' OR ');
+  const table = sql.raw(FTS_TABLE);
+  // each an uncorrelated list of rowids, read once per query from the index
+  const hit = (expression: string, points: number) =>
+    sql`(case when h.rowid in (select rowid from ${table} where ${table} match ${expression}) then ${sql.lit(points)} else 0 end)`;
   return {
-    from: sql`hub_repositories as h join (select rowid as search_rowid, -bm25(${sql.raw(FTS_TABLE)}, 10.0, 5.0, 3.0, 1.0) as relevance from ${sql.raw(FTS_TABLE)} where ${sql.raw(FTS_TABLE)} match ${match}) as s on s.search_rowid = h.rowid`,
+    from: sql`hub_repositories as h join (select rowid as search_rowid from ${table} where ${table} match ${all}) as s on s.search_rowid = h.rowid`,
     where: sql<SqlBool>`1 = 1`,
-    relevance: sql<number>`s.relevance`,
+    relevance: sql<number>`(${hit(`{short_name} : (${all})`, 4)}${several ? sql` + ${hit(`{short_name} : (${any})`, 2)}` : sql``} + ${hit(`{namespace categories} : (${any})`, 1)})`,
   };
 }
