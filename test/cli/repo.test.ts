@@ -33,8 +33,8 @@ describe('pier repo visibility', () => {
     assert.equal(run.stdout, 'alice/app is now private\n');
 
     await expectProblem(await server.api('/repositories/alice/app'), 404);
-    const owner = await expectJson<{ private: boolean }>(await server.api('/repositories/alice/app', { auth: { basic: ['alice', PASSWORD] } }), 200);
-    assert.equal(owner.private, true);
+    const owner = await expectJson<{ is_private: boolean }>(await server.api('/repositories/alice/app', { auth: { basic: ['alice', PASSWORD] } }), 200);
+    assert.equal(owner.is_private, true);
     const hidden = await anonymousPull(server.url, 'alice/app');
     assert.notEqual(hidden, 200);
     assert.equal(hidden, await anonymousPull(server.url, 'alice/nothing'), 'as if it did not exist');
@@ -50,7 +50,7 @@ describe('pier repo visibility', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout, 'library/nginx is now private\n');
     assert.equal((await server.hub.repositories.visibility('library/nginx')).private, true);
-    await expectProblem(await server.api('/repositories/nginx'), 404);
+    await expectProblem(await server.api('/repositories/library/nginx'), 404);
   });
 
   it('refuses a missing repository (1), a bad name or visibility (2)', async () => {

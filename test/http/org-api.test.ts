@@ -162,7 +162,7 @@ describe('organisations API', () => {
 
     // the token acts as the organisation, on its repository only, and manages nothing
     const asOrg = { basic: ['acme', created.token] as [string, string] };
-    assert.equal((await expectJson(await server.api('/repositories/acme/private', { auth: asOrg }), 200)).private, true);
+    assert.equal((await expectJson(await server.api('/repositories/acme/private', { auth: asOrg }), 200)).is_private, true);
     await expectProblem(await server.api('/repositories/acme/secret', { auth: asOrg }), 404);
     await expectProblem(await server.api('/repositories/acme/private', { auth: { basic: ['olive', created.token] } }), 401);
     await expectProblem(await server.api('/orgs/acme/members', { method: 'POST', json: { username: 'stranger' }, auth: asOrg }), 403);
@@ -173,7 +173,7 @@ describe('organisations API', () => {
     await expectProblem(await server.api('/namespaces/acme/usage', { auth: mark }), 404, /no account or organisation/);
     await expectJson(await server.api('/namespaces/acme/usage', { auth: olive }), 200);
     await expectProblem(await server.api('/orgs/acme/tokens', { method: 'POST', json: { label: 'more', scopes: ['repo:admin'] }, auth: { bearer: created.token } }), 403);
-    await expectProblem(await server.api('/repositories/acme/private', { method: 'PATCH', json: { private: false }, auth: asOrg }), 403);
+    await expectProblem(await server.api('/repositories/acme/private', { method: 'PATCH', json: { is_private: false }, auth: asOrg }), 403);
 
     assert.equal((await server.api(`/orgs/acme/tokens/${created.id}`, { method: 'DELETE', auth: olive })).status, 204);
     await expectProblem(await server.api(`/orgs/acme/tokens/${created.id}`, { method: 'DELETE', auth: olive }), 404);
@@ -182,10 +182,10 @@ describe('organisations API', () => {
 
   it('lets owners and team admins change visibility, not writers', async () => {
     await pushImage(server.registry, 'acme/app', 'latest');
-    await expectProblem(await server.api('/repositories/acme/app', { method: 'PATCH', json: { private: true }, auth: mark }), 403, /owner/);
+    await expectProblem(await server.api('/repositories/acme/app', { method: 'PATCH', json: { is_private: true }, auth: mark }), 403, /owner/);
     await server.hub.teams.setPermission('acme', 'devs', 'app', 'admin');
-    assert.equal((await expectJson(await server.api('/repositories/acme/app', { method: 'PATCH', json: { private: true }, auth: mark }), 200)).private, true);
-    assert.equal((await expectJson(await server.api('/repositories/acme/app', { method: 'PATCH', json: { private: false }, auth: olive }), 200)).private, false);
+    assert.equal((await expectJson(await server.api('/repositories/acme/app', { method: 'PATCH', json: { is_private: true }, auth: mark }), 200)).is_private, true);
+    assert.equal((await expectJson(await server.api('/repositories/acme/app', { method: 'PATCH', json: { is_private: false }, auth: olive }), 200)).is_private, false);
   });
 
   it('marks verified publishers (administrators only) and badges official images', async () => {
@@ -194,13 +194,13 @@ describe('organisations API', () => {
     assert.equal(verified.verified_publisher, true);
     await expectProblem(await server.api('/orgs/olive/verified', { method: 'PUT', json: { verified: true }, auth: boss }), 404);
     const repo = await expectJson(await server.api('/repositories/acme/app'), 200);
-    assert.equal(repo.verified_publisher, true);
-    assert.equal(repo.official, false);
+    assert.equal(repo.is_verified_publisher, true);
+    assert.equal(repo.is_official, false);
 
     await pushImage(server.registry, 'library/nginx', 'latest');
-    const nginx = await expectJson(await server.api('/repositories/nginx'), 200);
+    const nginx = await expectJson(await server.api('/repositories/library/nginx'), 200);
     assert.equal(nginx.namespace, 'library');
-    assert.equal(nginx.official, true);
+    assert.equal(nginx.is_official, true);
     const library = await expectJson(await server.api('/orgs/library'), 200);
     assert.equal(library.official, true);
   });

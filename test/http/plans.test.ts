@@ -86,14 +86,14 @@ describe('/api/v1 plans, usage, and plan limits on /v2', () => {
   });
 
   it('refuses a second private repository through the API, created or made private, and says how to raise the limit', async () => {
-    const created = await expectJson(await server.api('/namespaces/alice/repositories', { method: 'POST', json: { name: 'one', private: true }, auth: alice }), 201);
-    assert.deepEqual(created, { namespace: 'alice', name: 'one', private: true });
-    await expectProblem(await server.api('/namespaces/alice/repositories', { method: 'POST', json: { name: 'two', private: true }, auth: alice }), 403, FREE_LIMIT, 'plan-limit');
+    const created = await expectJson(await server.api('/namespaces/alice/repositories', { method: 'POST', json: { name: 'one', is_private: true }, auth: alice }), 201);
+    assert.deepEqual([created.namespace, created.name, created.is_private], ['alice', 'one', true]);
+    await expectProblem(await server.api('/namespaces/alice/repositories', { method: 'POST', json: { name: 'two', is_private: true }, auth: alice }), 403, FREE_LIMIT, 'plan-limit');
     await expectProblem(await server.api('/namespaces/alice/repositories', { method: 'POST', json: { name: 'one' }, auth: alice }), 409);
     await expectProblem(await server.api('/namespaces/alice/repositories', { method: 'POST', json: { name: 'x' }, auth: bob }), 403, /owner/, 'forbidden');
     await expectProblem(await server.api('/namespaces/alice/repositories', { method: 'POST', json: { name: 'Bad Name' }, auth: alice }), 400);
-    await expectJson(await server.api('/namespaces/alice/repositories', { method: 'POST', json: { name: 'open', private: false }, auth: alice }), 201);
-    await expectProblem(await server.api('/repositories/alice/open', { method: 'PATCH', json: { private: true }, auth: alice }), 403, FREE_LIMIT, 'plan-limit');
+    await expectJson(await server.api('/namespaces/alice/repositories', { method: 'POST', json: { name: 'open', is_private: false }, auth: alice }), 201);
+    await expectProblem(await server.api('/repositories/alice/open', { method: 'PATCH', json: { is_private: true }, auth: alice }), 403, FREE_LIMIT, 'plan-limit');
     assert.equal((await server.hub.repositories.visibility('alice/open')).private, false);
   });
 

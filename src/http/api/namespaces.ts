@@ -1,14 +1,38 @@
 import { z } from 'zod';
-import { isValidRepositoryName, normalizeRepositoryName } from '../../oci/names.js';
+import { checkDescriptions, NAMESPACE_ORDERINGS } from '../../hub/repository-pages.js';
+import { isValidRepositoryName, normalizeRepositoryName, OFFICIAL_NAMESPACE } from '../../oci/names.js';
 import { subjectOf, type Caller } from './authenticate.js';
 import type { ApiContext } from './context.js';
 import { planJson, PlanSchema } from './plans.js';
 import { badRequest, forbidden, notFound } from './problem.js';
+import { pageOf, paged, PageQuery } from './paging.js';
+import { repositoryJson, RepositorySchema, repositorySummaryJson, RepositorySummarySchema } from './repository-json.js';
 import { answer, type ApiRouter } from './route.js';
+import { Timestamp } from './schemas.js';
 
 const SetPlan = z.strictObject({ plan: z.string() });
 
-const CreateRepository = z.strictObject({ name: z.string(), private: z.boolean().optional() });
+const CreateRepository = z.strictObject({
+  name: z.string().meta({ description: 'inside the namespace: `app`, or `team/app`' }),
+  is_private: z.boolean().optional().meta({ description: 'default: the namespace’s default visibility' }),
+  description: z.string().optional(),
+  full_description: z.string().optional(),
+});
+
+const NamespaceInfo = z
+  .object({
+    name: z.string(),
+    kind: z.enum(['user', 'organization']),
+    is_official: z.boolean(),
+    is_verified_publisher: z.boolean(),
+    date_joined: Timestamp,
+  })
+  .meta({ id: 'Namespace' });
+
+const NamespaceRepositoriesQuery = PageQuery.extend({
+  ordering: z.enum(NAMESPACE_ORDERINGS).default('name'),
+  name: z.string().max(255).optional().meta({ description: 'a part of the repository’s name' }),
+});
 
 const NamespacePath = z.object({ namespace: z.string().meta({ description: 'an account or an organisation' }) });
 
@@ -30,7 +54,6 @@ const PlanChange = z.object({
   next: z.string().optional().meta({ description: 'when pending: what the plan provider needs next' }),
 });
 
-const CreatedRepository = z.object({ namespace: z.string(), name: z.string(), private: z.boolean() });
 
 /**
  * A namespace (a user or an organisation) as a whole: its usage against its plan, its plan (set
@@ -91,6 +114,45 @@ export function registerNamespaces(router: ApiRouter, ctx: ApiContext): void {
   });
 
   router.route({
+    method: 'GET',
+    path: '/namespaces/{namespace}',
+    summary: 'A namespace: a user or an organisation',
+    tags: ['namespaces'],
+    auth: 'optional',
+    params: NamespacePath,
+    responses: { 200: NamespaceInfo },
+    problems: ['not-found'],
+    handler: async ({ params }) => {
+      const namespace = await existing(ctx, params.namespace);
+      const account = (await hub.accounts.get(namespace))!;
+      return {
+        name: namespace,
+        kind: account.kind === 'organization' ? ('organization' as const) : ('user' as const),
+        is_official: namespace === OFFICIAL_NAMESPACE,
+        is_verified_publisher: account.verifiedPublisher,
+        date_joined: new Date(account.createdAt).toISOString(),
+      };
+    },
+  });
+
+  router.route({
+    method: 'GET',
+    path: '/namespaces/{namespace}/repositories',
+    summary: 'A namespace’s repositories that the caller may see',
+    tags: ['namespaces', 'repositories'],
+    auth: 'optional',
+    params: NamespacePath,
+    query: NamespaceRepositoriesQuery,
+    responses: { 200: paged(RepositorySummarySchema) },
+    problems: ['not-found'],
+    handler: async ({ request, caller, params, query }) => {
+      const namespace = await existing(ctx, params.namespace);
+      const found = await hub.pages.listNamespace(subjectOf(caller), namespace, { page: query.page, pageSize: query.page_size, ordering: query.ordering, name: query.name });
+      return pageOf(request, query, found.count, found.results.map(repositorySummaryJson));
+    },
+  });
+
+  router.route({
     method: 'POST',
     path: '/namespaces/{namespace}/repositories',
     summary: 'Create a repository before its first push',
@@ -98,7 +160,7 @@ export function registerNamespaces(router: ApiRouter, ctx: ApiContext): void {
     auth: 'signed-in',
     params: NamespacePath,
     body: CreateRepository,
-    responses: { 201: CreatedRepository },
+    responses: { 201: RepositorySchema },
     problems: ['not-found', 'forbidden', 'conflict', 'plan-limit'],
     handler: async ({ request, caller, params, body }) => {
       const namespace = await existing(ctx, params.namespace);
@@ -108,11 +170,19 @@ export function registerNamespaces(router: ApiRouter, ctx: ApiContext): void {
       if (!(await hub.policy.administers(subjectOf(caller), name))) {
         throw forbidden(`only the owner of "${namespace}", a team with admin on it, or an administrator may create repositories there`);
       }
+      try {
+        checkDescriptions({ description: body.description, fullDescription: body.full_description });
+      } catch (error) {
+        throw badRequest((error as Error).message);
+      }
       const account = await hub.accounts.get(namespace);
-      const isPrivate = body.private ?? account?.defaultPrivate ?? false;
+      const isPrivate = body.is_private ?? account?.defaultPrivate ?? false;
       await hub.repositories.create(name, isPrivate);
+      if (body.description !== undefined || body.full_description !== undefined) {
+        await hub.repositories.describe(name, { description: body.description, fullDescription: body.full_description });
+      }
       request.log.info({ repository: name, private: isPrivate, by: caller.account.name }, 'repository created');
-      return { namespace, name: body.name, private: isPrivate };
+      return repositoryJson(await hub.pages.get(subjectOf(caller), name));
     },
   });
 }
@@ -120,6 +190,8 @@ export function registerNamespaces(router: ApiRouter, ctx: ApiContext): void {
 /** The namespace of the path, when it is an account or organisation. */
 async function existing(ctx: ApiContext, namespace: string): Promise<string> {
   if (!isValidRepositoryName(`${namespace}/x`) || namespace.includes('/')) throw badRequest('not a valid namespace');
+  // the official namespace exists from the start, written when first needed
+  if (namespace === OFFICIAL_NAMESPACE) await ctx.hub.organizations.ensureOfficial();
   if (!(await ctx.hub.accounts.get(namespace))) throw notFound(`no account or organisation "${namespace}"`);
   return namespace;
 }

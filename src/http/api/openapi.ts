@@ -98,7 +98,7 @@ export function buildOpenApiDocument(routes: readonly ApiRoute[], options: { pre
     const parameters = [...parametersOf(route, 'path', components), ...parametersOf(route, 'query', components)];
     if (parameters.length > 0) operation.parameters = parameters;
     if (route.body) {
-      operation.requestBody = { required: true, content: { 'application/json': { schema: components.input(route.body) } } };
+      operation.requestBody = { required: route.optionalBody !== true, content: { 'application/json': { schema: components.input(route.body) } } };
     }
     const responses: Record<string, JsonSchema> = {};
     for (const [status, schema] of Object.entries(route.responses)) {

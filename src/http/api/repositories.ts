@@ -1,115 +1,158 @@
 import { z } from 'zod';
-import { isValidRepositoryName, namespaceOf, normalizeRepositoryName, OFFICIAL_NAMESPACE } from '../../oci/names.js';
-import type { PullCount } from '../../hub/pull-stats.js';
+import { checkDescriptions } from '../../hub/repository-pages.js';
+import { PULL_HISTORY_DAYS } from '../../hub/pull-stats.js';
+import { MAX_CATEGORIES_PER_REPOSITORY } from '../../hub/categories.js';
 import { subjectOf, unauthorized, type Caller } from './authenticate.js';
 import type { ApiContext } from './context.js';
-import { badRequest, forbidden, notFound } from './problem.js';
-import type { ApiRouter } from './route.js';
-import { OptionalTimestamp } from './schemas.js';
+import { badRequest, forbidden } from './problem.js';
+import { repositoryJson, repositoryOf, RepositoryPath, RepositorySchema } from './repository-json.js';
+import { answer, type ApiRouter } from './route.js';
+import { confirmSession } from './users.js';
 
-const UpdateRepository = z.strictObject({ private: z.boolean() });
+const UpdateRepository = z
+  .strictObject({
+    description: z.string().optional().meta({ description: 'one line, at most 100 characters' }),
+    full_description: z.string().optional().meta({ description: 'the README, Markdown, at most 25 KB; "" removes it' }),
+    is_private: z.boolean().optional(),
+    categories: z.array(z.string()).max(MAX_CATEGORIES_PER_REPOSITORY).optional().meta({ description: `slugs from GET /categories, at most ${MAX_CATEGORIES_PER_REPOSITORY}` }),
+  })
+  .refine((v) => Object.values(v).some((value) => value !== undefined), { message: 'nothing to change: send description, full_description, is_private or categories' });
 
-const RepositoryPath = z.object({
-  repository: z.string().meta({ description: 'the full name: `alice/app`, `alice/team/app`, or `nginx` for the official `library/nginx`' }),
+const DeleteRepository = z.strictObject({
+  confirm: z.string().optional().meta({ description: 'the repository’s full name (`namespace/name`): required from a browser session' }),
+  password: z.string().optional().meta({ description: 'the account’s password: required from a browser session or a session token' }),
 });
 
-const RepositoryAnswer = z.object({
-  namespace: z.string(),
-  name: z.string().meta({ description: 'the part after the namespace' }),
-  private: z.boolean(),
-  official: z.boolean(),
-  verified_publisher: z.boolean(),
-  pull_count: z.number().int(),
-  last_pulled: OptionalTimestamp,
+const PullsQuery = z.object({
+  days: z.coerce.number().int().min(1).max(PULL_HISTORY_DAYS).default(30).meta({ description: `how many days back, today (UTC) included; at most ${PULL_HISTORY_DAYS}` }),
 });
+
+const PullHistory = z
+  .object({
+    days: z.number().int(),
+    results: z.array(z.object({ date: z.iso.date().meta({ description: 'a UTC day' }), pulls: z.number().int() })).meta({ description: 'every day, oldest first, zeros included' }),
+  })
+  .meta({ id: 'PullHistory' });
 
 /**
- * Repositories by their full name (`alice/app`, `alice/team/app`; a one-part name is an official
- * image, `library/nginx`). A private repository the caller may not see answers exactly like a
- * missing one, whatever the request.
+ * A repository's page: the repository (descriptions, README, visibility, categories, counts),
+ * its pull history, and its deletion. `{namespace}/{name}` with `/` inside the name encoded as
+ * %2F. A repository the caller may not see answers exactly like a missing one.
  */
 export function registerRepositories(router: ApiRouter, ctx: ApiContext): void {
+  const { hub } = ctx;
+
   router.route({
     method: 'GET',
-    path: '/repositories/{repository+}',
-    summary: 'A repository: visibility, badges, pulls',
+    path: '/repositories/{namespace}/{name}',
+    summary: 'A repository: descriptions, README, badges, counts, what it holds',
     tags: ['repositories'],
     auth: 'optional',
     params: RepositoryPath,
-    responses: { 200: RepositoryAnswer },
+    responses: { 200: RepositorySchema },
     problems: ['not-found'],
     handler: async ({ caller, params }) => {
-      const name = repositoryName(params.repository);
-      if (!caller && (await ctx.hub.settings.get('pullRequiresLogin'))) throw unauthorized(ctx, 'sign in to see repositories');
-      const isPrivate = await visible(ctx, caller, name);
-      return { ...repositoryJson(name, isPrivate), ...(await badgesJson(ctx, name)), ...pullsJson(await ctx.hub.pullStats.get(name)) };
+      const name = await readable(ctx, caller, params);
+      return repositoryJson(await hub.pages.get(subjectOf(caller), name));
     },
   });
 
   router.route({
     method: 'PATCH',
-    path: '/repositories/{repository+}',
-    summary: 'Change a repository’s visibility',
-    description: 'The owner of the namespace, an owner of its organisation, a team with admin on it, or an administrator; a token needs the repo:admin scope.',
+    path: '/repositories/{namespace}/{name}',
+    summary: 'Change a repository’s descriptions, README, visibility or categories',
+    description: 'Admin permission on the repository: the owner of the namespace, an owner of its organisation, a team with admin on it, an administrator; a token needs the repo:admin scope.',
     tags: ['repositories'],
     auth: 'signed-in',
     params: RepositoryPath,
     body: UpdateRepository,
-    responses: { 200: RepositoryAnswer },
+    responses: { 200: RepositorySchema },
     problems: ['not-found', 'forbidden', 'plan-limit'],
     handler: async ({ request, caller, params, body }) => {
-      const name = repositoryName(params.repository);
-      await visible(ctx, caller, name);
-      const { account } = caller;
-      const namespace = namespaceOf(name);
-      if (caller.tokenScopes && !caller.tokenScopes.includes('repo:admin')) {
-        throw forbidden('changing visibility needs a token with the repo:admin scope');
+      const name = await administered(ctx, caller, params);
+      // everything is checked before anything changes
+      try {
+        checkDescriptions({ description: body.description, fullDescription: body.full_description });
+      } catch (error) {
+        const field = /^full_description/.test((error as Error).message) ? 'full_description' : 'description';
+        throw badRequest((error as Error).message, [{ field, message: (error as Error).message.replace(/^[a-z_]+: /, '') }]);
       }
-      // the namespace's owner, an owner of its organisation, a team with admin on it, an administrator
-      if (!(await ctx.hub.policy.administers(subjectOf(caller), name))) {
-        throw forbidden(`only the owner of "${namespace}", a team with admin on it, or an administrator may change this repository`);
+      if (body.categories) {
+        const known = new Set((await hub.categories.list()).map((c) => c.slug));
+        const unknown = body.categories.filter((slug) => !known.has(slug));
+        if (unknown.length > 0) throw badRequest(`categories: unknown ${unknown.join(', ')} (GET /api/v1/categories lists them)`, [{ field: 'categories', message: `unknown: ${unknown.join(', ')}` }]);
       }
-      await ctx.hub.repositories.setVisibility(name, body.private);
-      request.log.info({ repository: name, private: body.private, by: account.name }, 'repository visibility changed');
-      return { ...repositoryJson(name, body.private), ...(await badgesJson(ctx, name)), ...pullsJson(await ctx.hub.pullStats.get(name)) };
+      // the one change a plan may refuse goes first, so that a refusal changes nothing
+      if (body.is_private !== undefined) await hub.repositories.setVisibility(name, body.is_private);
+      if (body.categories) await hub.categories.set(name, body.categories);
+      if (body.description !== undefined || body.full_description !== undefined) {
+        await hub.repositories.describe(name, { description: body.description, fullDescription: body.full_description });
+      }
+      request.log.info({ repository: name, by: caller.account.name, fields: Object.keys(body) }, 'repository changed');
+      return repositoryJson(await hub.pages.get(subjectOf(caller), name));
+    },
+  });
+
+  router.route({
+    method: 'DELETE',
+    path: '/repositories/{namespace}/{name}',
+    summary: 'Delete a repository with its tags and manifests',
+    description:
+      'Admin permission on the repository (a token needs repo:admin). A browser session confirms with `{"confirm": "<namespace>/<name>", "password": "..."}`; ' +
+      'a session token sends its password. Storage is reclaimed later by garbage collection.',
+    tags: ['repositories'],
+    auth: 'signed-in',
+    params: RepositoryPath,
+    body: DeleteRepository,
+    optionalBody: true,
+    responses: { 204: null },
+    problems: ['not-found', 'forbidden'],
+    handler: async ({ request, caller, params, body }) => {
+      const name = await administered(ctx, caller, params);
+      if (caller.via === 'browser' && body.confirm !== name) {
+        throw badRequest(`to delete the repository with its tags, send {"confirm": "${name}"}`, [{ field: 'confirm', message: `must be "${name}"` }]);
+      }
+      if (caller.via === 'browser' || caller.via === 'session') await confirmSession(request, ctx, caller.via, caller.account.name, body.password, 'the repository');
+      await hub.deleteRepository(name, ctx.registry);
+      request.log.info({ repository: name, by: caller.account.name }, 'repository deleted');
+      return answer(204);
+    },
+  });
+
+  router.route({
+    method: 'GET',
+    path: '/repositories/{namespace}/{name}/pulls',
+    summary: 'Pulls of a repository per day',
+    tags: ['repositories'],
+    auth: 'optional',
+    params: RepositoryPath,
+    query: PullsQuery,
+    responses: { 200: PullHistory },
+    problems: ['not-found'],
+    handler: async ({ caller, params, query }) => {
+      const name = await readable(ctx, caller, params);
+      return { days: query.days, results: await hub.pullStats.history(name, query.days) };
     },
   });
 }
 
-function repositoryName(path: string): string {
-  const raw = path.replace(/\/$/, '');
-  if (!isValidRepositoryName(raw)) throw badRequest('not a valid repository name');
-  try {
-    return normalizeRepositoryName(raw);
-  } catch {
-    throw badRequest('not a valid repository name');
+/**
+ * The repository of the path when the caller may see it, else the same not-found as a missing
+ * one; an anonymous caller where pulling needs an account is told to sign in.
+ */
+export async function readable(ctx: ApiContext, caller: Caller | undefined, params: { namespace: string; name: string }): Promise<string> {
+  const name = repositoryOf(params);
+  if (!caller && (await ctx.hub.settings.get('pullRequiresLogin'))) throw unauthorized(ctx, 'sign in to see repositories');
+  await ctx.hub.pages.require(subjectOf(caller), name);
+  return name;
+}
+
+/** The repository of the path when the caller has admin permission on it; not found when it may not even see it. */
+async function administered(ctx: ApiContext, caller: Caller, params: { namespace: string; name: string }): Promise<string> {
+  const name = await readable(ctx, caller, params);
+  if (!(await ctx.hub.policy.administers(subjectOf(caller), name))) {
+    if (caller.tokenScopes && !caller.tokenScopes.includes('repo:admin')) throw forbidden('this needs a token with the repo:admin scope');
+    throw forbidden(`only the owner of "${params.namespace}", a team with admin on it, or an administrator may change ${name}`);
   }
-}
-
-/** Whether the repository is private, when the caller may see it; else the same 404 as a missing one. */
-async function visible(ctx: ApiContext, caller: Caller | undefined, name: string): Promise<boolean> {
-  const { exists, private: isPrivate } = await ctx.hub.repositories.visibility(name);
-  const subject = subjectOf(caller);
-  if (!exists || (isPrivate && !(await ctx.hub.policy.allowed(subject, name)).has('pull'))) {
-    throw notFound(`repository "${name}" not found`);
-  }
-  return isPrivate;
-}
-
-/** `official` for the official images (`library`); `verified_publisher` when an administrator vouched for the organisation. */
-async function badgesJson(ctx: ApiContext, fullName: string) {
-  const namespace = namespaceOf(fullName);
-  const verified = await ctx.hub.accounts.verifiedAmong([namespace]);
-  return { official: namespace === OFFICIAL_NAMESPACE, verified_publisher: verified.has(namespace) };
-}
-
-/** Docker Hub's shape: `name` is the part after the namespace. */
-function repositoryJson(fullName: string, isPrivate: boolean) {
-  const namespace = namespaceOf(fullName);
-  return { namespace, name: fullName.slice(namespace.length + 1), private: isPrivate };
-}
-
-/** Docker Hub's `pull_count`, and when it was last pulled (null: never); written within a second of the pull. */
-function pullsJson(pulls: PullCount) {
-  return { pull_count: pulls.pulls, last_pulled: pulls.lastPulledAt === null ? null : new Date(pulls.lastPulledAt).toISOString() };
+  return name;
 }

@@ -85,6 +85,8 @@ export interface RouteSpec<
   query?: Q;
   /** a JSON object: the request needs Content-Type application/json */
   body?: B;
+  /** the body may be left out (then it is read as `{}`): a confirmation only some callers send */
+  optionalBody?: boolean;
   responses: R;
   /**
    * The kinds of problem the handler itself may answer (`not-found`, `conflict`, `plan-limit`,
@@ -159,7 +161,8 @@ export class ApiRouter {
         const caller = await this.#authenticate(route.auth, request);
         const params = route.params ? validate(route.params, renameWildcard(route.path, request.params), 'path') : undefined;
         const query = route.query ? validate(route.query, request.query ?? {}, 'query') : undefined;
-        const body = route.body ? validate(route.body, jsonObject(request.body), 'body') : undefined;
+        const absent = request.body === undefined || request.body === null;
+        const body = route.body ? validate(route.body, route.optionalBody && absent ? {} : jsonObject(request.body), 'body') : undefined;
         const result: unknown = await route.handler({ request, reply, caller, params, query, body } as never);
         const answered = isAnswer(result) ? result : { status, body: result };
         if (this.#check) {
