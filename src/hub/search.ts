@@ -4,7 +4,6 @@ import type { DialectName } from '../metadata/dialect.js';
 import { fullTextMatch, searchTerms } from '../metadata/full-text.js';
 import type { Database } from '../metadata/schema.js';
 import { OFFICIAL_NAMESPACE } from '../oci/names.js';
-import { HubError } from './errors.js';
 import type { Paged, PageRequest, RepositoryPages, RepositorySummary } from './repository-pages.js';
 
 export const SEARCH_ORDERINGS = ['best', '-pull_count', '-star_count', '-last_updated'] as const;
@@ -169,11 +168,4 @@ export class SearchService {
       isVerifiedPublisher: Number(r.verified_publisher ?? 0) === 1,
     }));
   }
-}
-
-/** Checks paging from a request: 1-based pages, at most `max` results per page. */
-export function checkPage(page: number, pageSize: number, max = 100): PageRequest {
-  if (!Number.isInteger(page) || page < 1) throw new HubError('invalid', 'page must be a positive integer');
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > max) throw new HubError('invalid', `page_size must be an integer from 1 to ${max}`);
-  return { page, pageSize };
 }

@@ -17,8 +17,3 @@ export function contentTypeOf(manifest: Pick<ParsedManifest, 'kind' | 'config' |
   if (isImageConfigMediaType(manifest.config?.mediaType) && (artifactType === undefined || isImageConfigMediaType(artifactType))) return 'image';
   return 'artifact';
 }
-
-/** Images and indexes of images are what `docker pull` runs; the rest are artifacts. */
-export function isImageContent(type: ContentType): boolean {
-  return type === 'image' || type === 'index';
-}
