@@ -88,9 +88,13 @@ export class SearchService {
     if (match && ordering === 'best') {
       // every match is ranked anyway: the count comes with the page (a window over the same rows)
       const exact = sql`(case when h.name = ${text} or substr(h.name, length(h.namespace) + 2) = ${text} then 1 else 0 end)`;
+      // the sort keys are computed in a subquery, so the window and the sort carry narrow rows
       const { rows } = await sql<{ name: string; total: number | string }>`
-        select h.name, count(*) over () as total from ${from} where ${where}
-        order by ${exact} desc, ${official} desc, ${verified} desc, ${match.relevance} desc, h.pull_count desc, h.star_count desc, h.name ${limit}`.execute(this.db);
+        select k.name, count(*) over () as total from (
+          select h.name, ${exact} as exact, ${official} as official, ${verified} as verified, ${match.relevance} as relevance, h.pull_count, h.star_count
+          from ${from} where ${where} ${match.fence}
+        ) as k
+        order by k.exact desc, k.official desc, k.verified desc, k.relevance desc, k.pull_count desc, k.star_count desc, k.name ${limit}`.execute(this.db);
       found = { count: rows.length > 0 ? Number(rows[0]!.total) : offset > 0 ? await counted() : 0, names: rows.map((r) => r.name) };
     } else {
       // an ordered index scan per tier, as far as the page needs: sorting every visible
@@ -151,15 +155,16 @@ export class SearchService {
     const visible = await this.pages.visibility(subject);
     const short = sql`substr(h.name, length(h.namespace) + 2)`;
     const upper = `${prefix}${MAX_CHAR}`;
-    // the two ranges as a union, so that each is an index range scan (an OR beside ORDER BY ... LIMIT
-    // tempts a planner into walking the pull-count index instead)
+    // the two ranges as a union, each an index range scan that filters what the subject may see
+    // (a join back to the table, or an OR beside ORDER BY ... LIMIT, tempts a planner into
+    // reading every repository instead)
+    const range = (column: RawBuilder<unknown>) =>
+      sql`select h.name, h.namespace, h.pull_count from hub_repositories as h where ${column} >= ${prefix} and ${column} < ${upper} and ${visible}`;
     const { rows } = await sql<{ name: string; namespace: string; verified_publisher: number | null }>`
-      select h.name, h.namespace, a.verified_publisher from hub_repositories as h left join accounts a on a.name = h.namespace
-      where h.name in (select x.name from hub_repositories x where substr(x.name, length(x.namespace) + 2) >= ${prefix} and substr(x.name, length(x.namespace) + 2) < ${upper}
-                       union select y.name from hub_repositories y where y.name >= ${prefix} and y.name < ${upper})
-        and ${visible}
-      order by (case when h.name = ${prefix} or ${short} = ${prefix} then 1 else 0 end) desc,
-               (case when h.namespace = ${OFFICIAL_NAMESPACE} then 1 else 0 end) desc, h.pull_count desc, h.name
+      select c.name, c.namespace, a.verified_publisher from (${range(short)} union ${range(sql`h.name`)}) as c
+      left join accounts a on a.name = c.namespace
+      order by (case when c.name = ${prefix} or substr(c.name, length(c.namespace) + 2) = ${prefix} then 1 else 0 end) desc,
+               (case when c.namespace = ${OFFICIAL_NAMESPACE} then 1 else 0 end) desc, c.pull_count desc, c.name
       limit ${MAX_SUGGESTIONS}`.execute(this.db);
     return rows.map((r) => ({
       namespace: r.namespace,

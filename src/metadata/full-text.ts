@@ -98,6 +98,11 @@ export interface FullTextMatch {
    * than everything else of a search once a common word matches thousands of repositories.
    */
   relevance: RawBuilder<number>;
+  /**
+   * Ends a subquery that computes the sort keys of the matches: PostgreSQL would otherwise pull
+   * it up and carry each match's whole row (its tsvector included) through the window and sort.
+   */
+  fence: RawBuilder<unknown>;
 }
 
 /**
@@ -114,6 +119,7 @@ export function fullTextMatch(dialect: DialectName, terms: readonly string[]): F
       where: sql<SqlBool>`h.search_vector @@ ${query('', ' & ')}`,
       // weights: A the name, B the namespace, C the categories, D the description
       relevance: sql<number>`(${hit('A', ' & ', 4)}${several ? sql` + ${hit('A', ' | ', 2)}` : sql``} + ${hit('BC', ' | ', 1)})`,
+      fence: sql`offset 0`,
     };
   }
   const all = terms.map((t) => `"${t}"*`).join(' ');
@@ -126,5 +132,6 @@ export function fullTextMatch(dialect: DialectName, terms: readonly string[]): F
     from: sql`hub_repositories as h join (select rowid as search_rowid from ${table} where ${table} match ${all}) as s on s.search_rowid = h.rowid`,
     where: sql<SqlBool>`1 = 1`,
     relevance: sql<number>`(${hit(`{short_name} : (${all})`, 4)}${several ? sql` + ${hit(`{short_name} : (${any})`, 2)}` : sql``} + ${hit(`{namespace categories} : (${any})`, 1)})`,
+    fence: sql``,
   };
 }
