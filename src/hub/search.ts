@@ -86,16 +86,22 @@ export class SearchService {
 
     let found: { count: number; names: string[] };
     if (match && ordering === 'best') {
-      // every match is ranked anyway: the count comes with the page (a window over the same rows)
+      // every match is ranked anyway: where it is cheaper, the count comes with the page (a window)
       const exact = sql`(case when h.name = ${text} or substr(h.name, length(h.namespace) + 2) = ${text} then 1 else 0 end)`;
       // the sort keys are computed in a subquery, so the window and the sort carry narrow rows
-      const { rows } = await sql<{ name: string; total: number | string }>`
-        select k.name, count(*) over () as total from (
+      const page = (total: RawBuilder<unknown>) => sql<{ name: string; total: number | string | null }>`
+        select k.name, ${total} as total from (
           select h.name, ${exact} as exact, ${official} as official, ${verified} as verified, ${match.relevance} as relevance, h.pull_count, h.star_count
           from ${from} where ${where} ${match.fence}
         ) as k
         order by k.exact desc, k.official desc, k.verified desc, k.relevance desc, k.pull_count desc, k.star_count desc, k.name ${limit}`.execute(this.db);
-      found = { count: rows.length > 0 ? Number(rows[0]!.total) : offset > 0 ? await counted() : 0, names: rows.map((r) => r.name) };
+      if (match.countInPage) {
+        const { rows } = await page(sql`count(*) over ()`);
+        found = { count: rows.length > 0 ? Number(rows[0]!.total) : offset > 0 ? await counted() : 0, names: rows.map((r) => r.name) };
+      } else {
+        const [count, { rows }] = await Promise.all([counted(), page(sql`null`)]);
+        found = { count, names: rows.map((r) => r.name) };
+      }
     } else {
       // an ordered index scan per tier, as far as the page needs: sorting every visible
       // repository by its badges, or by a column of another table, would read them all

@@ -103,6 +103,11 @@ export interface FullTextMatch {
    * it up and carry each match's whole row (its tsvector included) through the window and sort.
    */
   fence: RawBuilder<unknown>;
+  /**
+   * Whether the count of a ranked search is cheaper in its page's query (a window over the
+   * matches: PostgreSQL) than in a second query (SQLite, whose window materialises every match).
+   */
+  countInPage: boolean;
 }
 
 /**
@@ -120,6 +125,7 @@ export function fullTextMatch(dialect: DialectName, terms: readonly string[]): F
       // weights: A the name, B the namespace, C the categories, D the description
       relevance: sql<number>`(${hit('A', ' & ', 4)}${several ? sql` + ${hit('A', ' | ', 2)}` : sql``} + ${hit('BC', ' | ', 1)})`,
       fence: sql`offset 0`,
+      countInPage: true,
     };
   }
   const all = terms.map((t) => `"${t}"*`).join(' ');
@@ -133,5 +139,6 @@ export function fullTextMatch(dialect: DialectName, terms: readonly string[]): F
     where: sql<SqlBool>`1 = 1`,
     relevance: sql<number>`(${hit(`{short_name} : (${all})`, 4)}${several ? sql` + ${hit(`{short_name} : (${any})`, 2)}` : sql``} + ${hit(`{namespace categories} : (${any})`, 1)})`,
     fence: sql``,
+    countInPage: false,
   };
 }
