@@ -84,7 +84,8 @@ export class RepositoryPages {
   /** The predicate "visible to this subject" over `hub_repositories as h`. */
   async visibility(subject: Subject): Promise<RawBuilder<SqlBool>> {
     const loginRequired = subject.kind === 'anonymous' ? await this.deps.settings.get('pullRequiresLogin') : false;
-    return visibleTo(subject, publicVisibleTo(subject, loginRequired));
+    const teams = subject.kind === 'account' && !subject.admin && !subject.tokenRepositories ? await this.deps.policy.teamOrganizationsOf(subject.name) : [];
+    return visibleTo(subject, publicVisibleTo(subject, loginRequired), teams);
   }
 
   /** Throws not_found unless the subject may see the repository (the same answer as a missing one). */

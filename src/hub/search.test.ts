@@ -193,17 +193,20 @@ for (const database of await testDatabases()) {
         user('library'),
         admin,
       ];
-      for (const pullRequiresLogin of [false, true]) {
+      // and after a downgrade, when the organisation's teams give nothing
+      for (const [pullRequiresLogin, plan] of [[false, 'team'], [true, 'team'], [false, 'free']] as const) {
         await f.hub.settings.set('pullRequiresLogin', pullRequiresLogin);
+        await f.hub.plans.apply('acme', plan);
         for (const subject of subjects) {
           const visible = await f.hub.pages.visibility(subject);
           const inSql = (await f.database.db.selectFrom('hub_repositories as h').select('h.name').where(visible).orderBy('h.name').execute()).map((r) => r.name);
           const byPolicy: string[] = [];
           for (const name of all) if ((await f.hub.policy.allowed(subject, name)).has('pull')) byPolicy.push(name);
-          assert.deepEqual(inSql, byPolicy, `${JSON.stringify(subject)}, pullRequiresLogin ${pullRequiresLogin}`);
+          assert.deepEqual(inSql, byPolicy, `${JSON.stringify(subject)}, pullRequiresLogin ${pullRequiresLogin}, acme on ${plan}`);
         }
       }
       await f.hub.settings.set('pullRequiresLogin', false);
+      assert.deepEqual(await names(user('dave'), { query: 'private' }), [], 'a team read grant gives nothing on the free plan');
     });
   });
 }
