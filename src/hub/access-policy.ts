@@ -4,6 +4,7 @@ import { namespaceOf, OFFICIAL_NAMESPACE } from '../oci/names.js';
 import type { AccountStanding } from './account-standing.js';
 import type { OrganizationRole, OrganizationService } from './organizations.js';
 import type { PlanService } from './plans.js';
+import type { ProxyService } from './proxies.js';
 import type { RepositoryService } from './repositories.js';
 import type { HubSettings } from './settings.js';
 import { actionsOfTeamPermission, strongestPermission, type TeamPermission, type TeamService } from './teams.js';
@@ -19,6 +20,8 @@ export interface HubAccessPolicyOptions {
   plans: Pick<PlanService, 'hasFeature'>;
   /** deleted accounts and organisation tokens a downgrade switched off, asked per request */
   standing: AccountStanding;
+  /** proxy namespaces: their repositories are pulled by the proxy's visibility, pushed by nobody */
+  proxies?: Pick<ProxyService, 'visibilityOf' | 'namespaceVisibility'>;
 }
 
 /**
@@ -43,6 +46,7 @@ export class HubAccessPolicy implements AccessPolicy {
   private readonly teams: TeamService;
   private readonly plans: Pick<PlanService, 'hasFeature'>;
   private readonly standing: AccountStanding;
+  private readonly proxies: Pick<ProxyService, 'visibilityOf' | 'namespaceVisibility'> | undefined;
 
   constructor(options: HubAccessPolicyOptions) {
     this.repositories = options.repositories;
@@ -51,6 +55,7 @@ export class HubAccessPolicy implements AccessPolicy {
     this.teams = options.teams;
     this.plans = options.plans;
     this.standing = options.standing;
+    this.proxies = options.proxies;
   }
 
   async grant(subject: Subject, requested: Scope[]): Promise<Scope[]> {
@@ -72,8 +77,16 @@ export class HubAccessPolicy implements AccessPolicy {
   async allowed(subject: Subject, repository: string): Promise<Set<string>> {
     const actions = await this.membershipActions(subject, repository, this.factsFor(subject));
     if (!actions.has('pull')) {
-      const visibility = await this.repositories.visibility(repository);
-      const mayPull = visibility.exists && !visibility.private && (subject.kind === 'account' || !(await this.settings.get('pullRequiresLogin')));
+      // a proxied repository (or a name the mirror serves): pulled by the proxy's visibility,
+      // whether or not it was cached yet; only administrators delete there, nobody pushes
+      const proxied = await this.proxies?.visibilityOf(repository);
+      const signedIn = subject.kind === 'account';
+      let mayPull: boolean;
+      if (proxied !== undefined) mayPull = signedIn || (proxied === 'public' && !(await this.settings.get('pullRequiresLogin')));
+      else {
+        const visibility = await this.repositories.visibility(repository);
+        mayPull = visibility.exists && !visibility.private && (signedIn || !(await this.settings.get('pullRequiresLogin')));
+      }
       if (mayPull) actions.add('pull');
     }
     return withinTokenScopes(subject, actions);
@@ -91,7 +104,9 @@ export class HubAccessPolicy implements AccessPolicy {
     const publicVisible = subject.kind === 'account' || !(await this.settings.get('pullRequiresLogin'));
     for (const name of names) {
       if (!hidden.has(name)) {
-        if (publicVisible) readable.add(name);
+        // a proxy namespace for members only is hidden from anonymous callers
+        const proxied = subject.kind === 'anonymous' ? await this.proxies?.namespaceVisibility(namespaceOf(name)) : undefined;
+        if (publicVisible && proxied !== 'members') readable.add(name);
       } else if ((await this.allowed(subject, name)).has('pull')) {
         readable.add(name);
       }

@@ -4,6 +4,7 @@ import type { Database } from '../metadata/schema.js';
 import type { Clock } from '../registry/ports.js';
 import { accountNameProblem } from './account-names.js';
 import { HubError } from './errors.js';
+import { isProxyNamespace } from './proxies.js';
 
 export type AccountKind = 'user' | 'organization';
 
@@ -43,7 +44,7 @@ export class AccountService {
     if (problem) throw new HubError('invalid', problem);
     if (input.email !== undefined && !EMAIL.test(input.email)) throw new HubError('invalid', 'the email address is not valid');
     const existing = await this.db.selectFrom('accounts').select('name').where('name', '=', input.name).executeTakeFirst();
-    if (existing) throw new HubError('conflict', `the username "${input.name}" is taken`);
+    if (existing || (await isProxyNamespace(this.db, input.name))) throw new HubError('conflict', `the username "${input.name}" is taken`);
     const now = this.clock.now();
     const passwordHash = await hashPassword(input.password);
     try {

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { SecretBox } from '../auth/sealed-secret.js';
 import { dialectOf, type DialectName } from '../metadata/dialect.js';
 import type { Database } from '../metadata/schema.js';
 import { OFFICIAL_NAMESPACE } from '../oci/names.js';
@@ -13,6 +14,7 @@ import { HubError } from './errors.js';
 import { OrganizationService } from './organizations.js';
 import { OutboxDispatcher } from './outbox.js';
 import { PlanService, type PlanFeature } from './plans.js';
+import { ProxyService } from './proxies.js';
 import { PullStats } from './pull-stats.js';
 import { HubPushGate } from './push-gate.js';
 import { RepositoryService } from './repositories.js';
@@ -30,6 +32,15 @@ interface PlanLimits {
   name: string;
   seats: number | null;
   features: string[];
+}
+
+export interface HubOptions {
+  /** seals and opens credentials of other registries (the installation secret, read on first use) */
+  secrets?: () => Promise<SecretBox>;
+  /** the proxy namespace that serves names which do not exist here (Pier as a Docker registry mirror) */
+  mirrorNamespace?: string;
+  /** the database's dialect (default: the one `db` was opened with) */
+  dialect?: DialectName;
 }
 
 /** The product on top of the registry: accounts, credentials, visibility, and the ports it plugs in. */
@@ -63,7 +74,11 @@ export class Hub {
   /** tags with their platforms, and a tag's images layer by layer */
   readonly tags: TagPages;
 
-  constructor(db: Kysely<Database>, clock: Clock, dialect: DialectName = dialectOf(db)) {
+  /** proxy namespaces (pull-through caches of other registries): the registry's ProxyDirectory */
+  readonly proxies: ProxyService;
+
+  constructor(db: Kysely<Database>, clock: Clock, options: HubOptions = {}) {
+    const dialect: DialectName = options.dialect ?? dialectOf(db);
     this.accounts = new AccountService(db, clock);
     this.browserSessions = new BrowserSessionService(db, this.accounts, clock);
     this.plans = new PlanService(db);
@@ -80,7 +95,12 @@ export class Hub {
       return billing && { plan: billing.plan.name, seats: billing.plan.seats, payer: billing.payer };
     });
     this.teams = new TeamService(db, this.organizations, clock, this.plans);
+    this.proxies = new ProxyService(db, clock, {
+      ...options,
+      exists: async (repository) => (await this.repositories.visibility(repository)).exists,
+    });
     this.policy = new HubAccessPolicy({
+      proxies: this.proxies,
       repositories: this.repositories,
       settings: this.settings,
       organizations: this.organizations,

@@ -5,6 +5,7 @@ import type { Clock } from '../registry/ports.js';
 import type { Account } from './accounts.js';
 import { accountNameProblem } from './account-names.js';
 import { HubError } from './errors.js';
+import { isProxyNamespace } from './proxies.js';
 
 export type OrganizationRole = 'owner' | 'member';
 export const ORGANIZATION_ROLES: readonly OrganizationRole[] = ['owner', 'member'];
@@ -266,7 +267,7 @@ export class OrganizationService {
 
   private async insert(trx: Transaction<Database>, name: string, billedTo: string): Promise<void> {
     const existing = await trx.selectFrom('accounts').select('name').where('name', '=', name).executeTakeFirst();
-    if (existing) throw new HubError('conflict', `the name "${name}" is taken`);
+    if (existing || (await isProxyNamespace(trx, name))) throw new HubError('conflict', `the name "${name}" is taken`);
     try {
       await trx.insertInto('accounts').values({ ...organizationRow(name, this.clock.now()), billed_to: billedTo }).execute();
     } catch (error) {

@@ -54,6 +54,11 @@ export const TABLES = {
   stars: { key: ['account', 'repository'] },
   repository_pull_days: { key: ['repository', 'day'] },
   repository_readmes: { key: ['repository'] },
+  proxies: { key: ['namespace'] },
+  proxy_tags: { key: ['repository', 'tag'] },
+  proxy_repositories: { key: ['repository'] },
+  replication_rules: { key: ['name'] },
+  replication_runs: { key: ['id'] },
   uploads: {
     key: ['id'],
     skip: 'upload sessions in flight are not moved (their bytes stay in the old store); clients retry the push',

@@ -278,6 +278,79 @@ export interface OutboxTable {
   delivered_at: number | null;
 }
 
+/** A namespace that caches an upstream registry (pull-through); the password is sealed. */
+export interface ProxiesTable {
+  namespace: string;
+  url: string;
+  username: string | null;
+  password_sealed: string | null;
+  ttl_ms: number;
+  /** 'public' | 'members' */
+  visibility: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** When the upstream was last asked where a cached tag points. */
+export interface ProxyTagsTable {
+  repository: string;
+  tag: string;
+  digest: string;
+  checked_at: number;
+}
+
+/** A cached repository and when a client last read it (for the garbage collector's idle time). */
+export interface ProxyRepositoriesTable {
+  repository: string;
+  namespace: string;
+  created_at: number;
+  last_access_at: number;
+}
+
+export interface ReplicationRulesTable {
+  name: string;
+  /** 'push' | 'pull' */
+  direction: string;
+  url: string;
+  username: string | null;
+  password_sealed: string | null;
+  /** JSON array of repository name patterns */
+  repositories: string;
+  /** JSON array of tag patterns, or null for every tag */
+  tags: string | null;
+  destination: string;
+  interval_ms: number | null;
+  next_run_at: number | null;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ReplicationRunsTable {
+  id: string;
+  rule: string;
+  /** 'push' | 'schedule' | 'manual' */
+  trigger: string;
+  /** JSON, or null for everything the rule names */
+  scope: string | null;
+  /** 'queued' | 'running' | 'succeeded' | 'failed' */
+  status: string;
+  attempts: number;
+  not_before: number;
+  claim: string | null;
+  claimed_until: number | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  manifests_copied: number;
+  blobs_copied: number;
+  blobs_skipped: number;
+  bytes_copied: number;
+  /** JSON */
+  report: string | null;
+  error: string | null;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -307,4 +380,9 @@ export interface Database {
   stars: StarsTable;
   repository_pull_days: RepositoryPullDaysTable;
   repository_readmes: RepositoryReadmesTable;
+  proxies: ProxiesTable;
+  proxy_tags: ProxyTagsTable;
+  proxy_repositories: ProxyRepositoriesTable;
+  replication_rules: ReplicationRulesTable;
+  replication_runs: ReplicationRunsTable;
 }

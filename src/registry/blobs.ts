@@ -6,6 +6,8 @@ import { normalizeRepositoryName, type RepositoryName } from '../oci/names.js';
 import type { RegistryIndex } from '../metadata/registry-index.js';
 import { BlobNotFound, type BlobStore, type ByteRange } from '../storage/blob-store.js';
 import type { Actor, Clock, PushGate, RegistryEvents } from './ports.js';
+import type { FlightReader } from './proxy/blob-flight.js';
+import type { ProxyCache } from './proxy/proxy-cache.js';
 import type { UploadService, UploadStatus } from './uploads.js';
 
 /** How stale a link's last-seen time may get before a HEAD refreshes it (GC grace, later). */
@@ -21,6 +23,8 @@ export class BlobService {
     private readonly gate: PushGate,
     private readonly events: RegistryEvents,
     private readonly clock: Clock,
+    /** fills misses of proxied repositories from their upstream */
+    private readonly proxy?: ProxyCache,
   ) {}
 
   /** A URL where the client may fetch the blob itself (the store's redirect capability), or undefined. */
@@ -28,11 +32,20 @@ export class BlobService {
     return this.store.redirectUrl?.(digest);
   }
 
-  /** Size of a blob readable in the repository (HEAD); refreshes its last-seen time. */
-  async stat(repository: RepositoryName, digestParam: string): Promise<{ digest: Digest; size: number }> {
+  /**
+   * Size of a blob readable in the repository (HEAD); refreshes its last-seen time. In a proxied
+   * repository a blob not stored yet is fetched from the upstream when `download` is set (a GET):
+   * its bytes then come from `download`, as the fetch brings them, instead of `writeTo`.
+   */
+  async stat(repository: RepositoryName, digestParam: string, download = false): Promise<{ digest: Digest; size: number | undefined; download?: FlightReader }> {
     const digest = parseDigest(digestParam);
     const link = await this.index.getBlobLink(repository, digest);
-    if (!link) throw blobUnknown(digest);
+    if (!link) {
+      const proxied = await this.proxy?.blob(repository, digest, download);
+      if (!proxied) throw blobUnknown(digest);
+      if ('stored' in proxied) return { digest, size: proxied.stored };
+      return { digest, ...proxied };
+    }
     const now = this.clock.now();
     if (now - link.lastSeenAt > TOUCH_INTERVAL_MS) await this.index.touchBlobLink(repository, digest, now);
     return { digest, size: link.size };

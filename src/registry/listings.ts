@@ -3,6 +3,7 @@ import { OciError } from '../oci/errors.js';
 import { MediaType } from '../oci/media-types.js';
 import type { RepositoryName } from '../oci/names.js';
 import type { Page, RegistryIndex } from '../metadata/registry-index.js';
+import type { ProxyCache } from './proxy/proxy-cache.js';
 
 export type { Page };
 
@@ -26,9 +27,15 @@ export interface ReferrersIndex {
 
 /** Tags, catalog and referrers: index queries, in byte order, paginated with `n` and `last`. */
 export class ListingService {
-  constructor(private readonly index: RegistryIndex) {}
+  constructor(
+    private readonly index: RegistryIndex,
+    /** a proxied repository lists the upstream's tags */
+    private readonly proxy?: ProxyCache,
+  ) {}
 
   async tags(repository: RepositoryName, page: Page): Promise<Listing> {
+    const proxied = await this.proxy?.tags(repository, page);
+    if (proxied) return proxied;
     if (!(await this.index.repositoryExists(repository))) {
       throw new OciError('NAME_UNKNOWN', `repository ${repository} is not known to this registry`, { detail: { name: repository } });
     }

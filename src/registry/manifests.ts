@@ -9,6 +9,7 @@ import type { ManifestRecord, ManifestReference, RegistryIndex } from '../metada
 import { BlobNotFound, type BlobStore } from '../storage/blob-store.js';
 import { describeManifest, readBounded } from './manifest-details.js';
 import type { Actor, Clock, ManifestCache, PushGate, RegistryEvents } from './ports.js';
+import type { ProxyCache } from './proxy/proxy-cache.js';
 
 export const DEFAULT_MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -27,6 +28,8 @@ export class ManifestService {
     readonly maxBytes: number,
     private readonly cache: ManifestCache,
     private readonly store: BlobStore,
+    /** fills misses of proxied repositories from their upstream */
+    private readonly proxy?: ProxyCache,
   ) {}
 
   /** PUT: stores the bytes exactly as pushed, after checking that everything they name exists. */
@@ -169,6 +172,9 @@ export class ManifestService {
 
   /** The cache, else the index (and then the cache is filled, unless the repository changed meanwhile). */
   private async lookup(repository: RepositoryName, reference: Reference): Promise<ManifestRecord | undefined> {
+    // a proxied repository answers from its own cache, which asks the upstream when a tag is stale
+    const proxied = await this.proxy?.manifest(repository, reference);
+    if (proxied) return proxied.record;
     const key = reference.kind === 'tag' ? reference.tag : reference.digest;
     const cached = await this.cache.read(repository, key);
     if (cached.record) return cached.record;
@@ -202,7 +208,8 @@ function lookupReference(reference: string): Reference {
   return parseReference(reference);
 }
 
-function referencesOf(manifest: ParsedManifest): ManifestReference[] {
+/** What a manifest refers to: its blobs (less non-distributable layers that live elsewhere), or an index's children. */
+export function referencesOf(manifest: ParsedManifest): ManifestReference[] {
   if (manifest.kind === 'index') return manifest.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' }));
   const blobs = [manifest.config!, ...manifest.layers].filter((d) => !(isNonDistributable(d.mediaType) && d.urls?.length));
   return blobs.map((d) => ({ digest: d.digest, kind: 'blob' }));

@@ -1,10 +1,14 @@
 import type { RegistryIndex } from '../metadata/registry-index.js';
+import type { ProxyIndex } from '../metadata/proxy-index.js';
+import { OciError } from '../oci/errors.js';
 import type { RepositoryName } from '../oci/names.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { BlobService } from './blobs.js';
 import { ListingService } from './listings.js';
 import { DEFAULT_MANIFEST_MAX_BYTES, ManifestService } from './manifests.js';
 import { noEvents, noManifestCache, openPushGate, systemClock, type Clock, type ManifestCache, type PushGate, type RegistryEvents } from './ports.js';
+import { ProxyCache } from './proxy/proxy-cache.js';
+import type { ProxyDirectory, ProxyObserver } from './proxy/ports.js';
 import { UploadService } from './uploads.js';
 
 export interface RegistryOptions {
@@ -17,6 +21,8 @@ export interface RegistryOptions {
   manifestMaxBytes?: number;
   /** hot manifests (default: none, every read goes to the index) */
   manifestCache?: ManifestCache;
+  /** the pull-through cache: which repositories are copies of an upstream's (default: none) */
+  proxies?: { directory: ProxyDirectory; index: ProxyIndex; observer?: ProxyObserver; spoolDir?: string };
 }
 
 /** The registry engine, no HTTP: what /v2 and the CLI call. */
@@ -25,22 +31,36 @@ export class Registry {
   readonly blobs: BlobService;
   readonly manifests: ManifestService;
   readonly listings: ListingService;
+  /** the pull-through cache, when proxy namespaces are wired in */
+  readonly proxy: ProxyCache | undefined;
   private readonly index: RegistryIndex;
   private readonly store: BlobStore;
   private readonly manifestCache: ManifestCache;
 
   constructor(options: RegistryOptions) {
     const { index, store } = options;
-    const gate = options.gate ?? openPushGate;
     const events = options.events ?? noEvents;
     const clock = options.clock ?? systemClock;
+    const manifestMaxBytes = options.manifestMaxBytes ?? DEFAULT_MANIFEST_MAX_BYTES;
+    const proxies = options.proxies;
+    this.proxy = proxies && new ProxyCache({ ...proxies, proxyIndex: proxies.index, index, store, clock, maxManifestBytes: manifestMaxBytes });
+    const gate = this.proxy ? refuseProxyPushes(options.gate ?? openPushGate, this.proxy) : (options.gate ?? openPushGate);
     this.uploads = new UploadService(index, store, gate, events, clock, { ttlMs: options.uploadTtlMs ?? 24 * 3600_000 });
-    this.blobs = new BlobService(index, store, this.uploads, gate, events, clock);
+    this.blobs = new BlobService(index, store, this.uploads, gate, events, clock, this.proxy);
     this.manifestCache = options.manifestCache ?? noManifestCache;
-    this.manifests = new ManifestService(index, gate, events, clock, options.manifestMaxBytes ?? DEFAULT_MANIFEST_MAX_BYTES, this.manifestCache, store);
-    this.listings = new ListingService(index);
+    this.manifests = new ManifestService(index, gate, events, clock, manifestMaxBytes, this.manifestCache, store, this.proxy);
+    this.listings = new ListingService(index, this.proxy);
     this.index = index;
     this.store = store;
+  }
+
+  /**
+   * The repository that reads of `name` go to: itself, or the copy in the mirror namespace when
+   * Pier serves as a registry mirror and `name` does not exist here (`library/nginx` ->
+   * `hub/library/nginx`). Writes always go to `name`.
+   */
+  async readName(name: RepositoryName): Promise<RepositoryName> {
+    return (await this.proxy?.route(name))?.repository ?? name;
   }
 
   /** Deletes a repository with its tags, manifests and blob links (bytes stay for garbage collection). */
@@ -57,4 +77,17 @@ export class Registry {
     for (const name of names) await this.deleteRepository(name);
     return names;
   }
+}
+
+/** Nobody pushes into a proxy namespace (administrators included): its content is the upstream's. */
+function refuseProxyPushes(gate: PushGate, proxy: ProxyCache): PushGate {
+  return {
+    async check(push) {
+      const upstream = await proxy.upstreamOf(push.repository);
+      if (upstream !== undefined) {
+        throw new OciError('DENIED', `${push.repository.split('/')[0]} is a pull-through cache of ${upstream}: pushes are refused there; push to another namespace`);
+      }
+      return gate.check(push);
+    },
+  };
 }

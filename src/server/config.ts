@@ -103,6 +103,24 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ mode: 'token', tokenTtl: 5 * 60_000, loginFailures: 5, loginWindow: 15 * 60_000 }),
+    /** Pier as the Docker daemon's `registry-mirrors` entry: the proxy namespace that serves names not stored here */
+    mirror: z
+      .object({
+        namespace: z
+          .string()
+          .regex(/^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/, { message: 'expected a proxy namespace such as hub' })
+          .optional(),
+      })
+      .strict()
+      .default({}),
+    /** replication runs: a failed run is tried again `attempts` times in all, after `retryDelay`, doubling */
+    replication: z
+      .object({
+        retryDelay: duration.default(30_000),
+        attempts: z.coerce.number().int().min(1).max(100).default(5),
+      })
+      .strict()
+      .default({ retryDelay: 30_000, attempts: 5 }),
     /** the first administrator, created on first start when no account exists */
     admin: z.object({ user: z.string().optional(), password: z.string().optional() }).strict().default({}),
   })
@@ -134,6 +152,9 @@ export const ENVIRONMENT: Record<string, string> = {
   PIER_SECRET_KEY_FILE: 'auth.secretKeyFile',
   PIER_LOGIN_FAILURES: 'auth.loginFailures',
   PIER_LOGIN_WINDOW: 'auth.loginWindow',
+  PIER_MIRROR_NAMESPACE: 'mirror.namespace',
+  PIER_REPLICATION_RETRY_DELAY: 'replication.retryDelay',
+  PIER_REPLICATION_ATTEMPTS: 'replication.attempts',
   PIER_ADMIN_USER: 'admin.user',
   PIER_ADMIN_PASSWORD: 'admin.password',
 };

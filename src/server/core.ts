@@ -1,10 +1,14 @@
 import { sql } from 'kysely';
 import pino, { type Logger } from 'pino';
+import { loadInstallationSecret } from '../auth/installation-secret.js';
+import { lazySecretBox, type SecretBox } from '../auth/sealed-secret.js';
 import { Hub } from '../hub/hub.js';
 import { PullLimits } from '../hub/pull-limits.js';
 import { openDatabase, type MetadataDatabase } from '../metadata/database.js';
+import { ProxyIndex } from '../metadata/proxy-index.js';
 import { RegistryIndex } from '../metadata/registry-index.js';
 import { systemClock, type Clock, type PullGate, type RegistryEvents } from '../registry/ports.js';
+import type { ProxyObserver } from '../registry/proxy/ports.js';
 import { Registry } from '../registry/registry.js';
 import { openSharedState, type SharedState } from '../shared-state/shared-state.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -24,6 +28,8 @@ export interface PierCore {
   shared: SharedState;
   /** pull rate limits (counters in shared state), asked by /v2 on every manifest GET and HEAD */
   pullGate: PullGate;
+  /** seals and opens credentials of other registries with the installation secret (read on first use) */
+  secrets: () => Promise<SecretBox>;
   close(): Promise<void>;
 }
 
@@ -52,7 +58,9 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     await Promise.allSettled([database.close(), store?.close?.()]);
     throw error;
   }
-  const hub = new Hub(database.db, clock);
+  // read (or made) only when a credential of another registry is sealed or opened
+  const secrets = lazySecretBox(() => loadInstallationSecret({ file: config.auth.secretKeyFile, dataDir: config.data }));
+  const hub = new Hub(database.db, clock, { secrets, mirrorNamespace: config.mirror.namespace });
   const events: RegistryEvents = {
     emit(event) {
       hub.pullStats.emit(event);
@@ -70,6 +78,7 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     uploadTtlMs: config.uploads.ttl,
     manifestMaxBytes: config.manifests.maxBytes,
     manifestCache: shared.manifestCache,
+    proxies: { directory: hub.proxies, index: new ProxyIndex(database.db), observer: proxyLog(logger) },
   });
   return {
     database,
@@ -79,6 +88,7 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     clock,
     shared,
     pullGate,
+    secrets,
     async close() {
       // counted pulls are written before the database closes
       await hub.pullStats.close().catch((error: unknown) => logger.error({ err: error }, 'could not write pull counts'));
@@ -98,4 +108,13 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
 function otherWriters(database: MetadataDatabase): (() => Promise<unknown>) | undefined {
   if (database.dialect !== 'sqlite') return undefined;
   return async () => (await sql<{ data_version: number }>`pragma data_version`.execute(database.db)).rows[0]?.data_version;
+}
+
+/** What the pull-through cache reports, as log lines (a metrics module can wrap this observer). */
+function proxyLog(logger: Logger): ProxyObserver {
+  return {
+    stale: (event) => logger.warn(event, 'served cached content that may be stale: the upstream registry could not be asked'),
+    fetched: (event) => logger.debug(event, 'fetched from the upstream registry'),
+    failed: (event) => logger.warn(event, 'fetch from the upstream registry failed'),
+  };
 }

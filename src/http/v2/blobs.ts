@@ -1,9 +1,14 @@
 import type { V2Context } from './context.js';
 import { parseRangeHeader } from './range.js';
+import { sendUpstreamBlob } from './upstream-blob.js';
 
 export async function headOrGetBlob(ctx: V2Context, digestParam: string): Promise<void> {
   const { registry, request, reply, name } = ctx;
-  const { digest, size } = await registry.blobs.stat(name, digestParam);
+  const found = await registry.blobs.stat(name, digestParam, !ctx.head);
+  // a proxied repository's blob that its upstream is sending right now
+  if (found.download) return sendUpstreamBlob(ctx, found.digest, found.size, found.download);
+  const { digest } = found;
+  const size = found.size ?? 0;
   const range = parseRangeHeader(request.headers.range, size);
   if (!ctx.head) {
     // The store may let the client fetch the bytes from it directly (S3 with redirect=true): only

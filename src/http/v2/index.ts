@@ -60,7 +60,10 @@ async function handleV2(options: V2Options, request: FastifyRequest, reply: Fast
     const name = normalizeRepositoryName(route.name);
     const actor = await authorizeRepository(options, request, route, name, query);
     const readable = options.authorizer.readable?.(request);
-    await dispatch({ registry: options.registry, request, reply, query, name, actor, head, readable }, route, options.pullGate ?? openPullGate);
+    // reads of a name that Pier mirrors go to its copy in the mirror namespace (registry.readName)
+    const reads = (request.method === 'GET' || head) && route.kind !== 'upload';
+    const target = reads ? await options.registry.readName(name) : name;
+    await dispatch({ registry: options.registry, request, reply, query, name: target, actor, head, readable }, route, options.pullGate ?? openPullGate);
   } catch (error) {
     if (!reply.sent) await sendOciError(reply, error, request.log, head);
     else request.log.warn({ err: error }, 'error after the response started');
