@@ -82,6 +82,7 @@ export class ProxyService implements ProxyDirectory {
     const url = normalizeUrl(settings.url);
     const ttlMs = settings.ttlMs ?? DEFAULT_PROXY_TTL_MS;
     checkTtl(ttlMs);
+    if (await isProxyNamespace(this.#db, namespace)) throw new HubError('conflict', `"${namespace}" is a proxy namespace already`);
     const account = await this.#db.selectFrom('accounts').select('name').where('name', '=', namespace).executeTakeFirst();
     if (account) throw new HubError('conflict', `"${namespace}" is an account or organisation: a proxy needs a namespace of its own`);
     const repository = await this.#db
@@ -139,15 +140,17 @@ export class ProxyService implements ProxyDirectory {
   }
 
   /**
-   * Removes a proxy namespace; the caller removes its cached repositories (the registry's
-   * deleteNamespace), whose bytes the garbage collector reclaims.
+   * Removes a proxy namespace with its cached repositories (their bytes stay for the garbage
+   * collector); resolves with the repositories removed.
    */
-  async remove(namespace: string): Promise<void> {
+  async remove(namespace: string, registry: { deleteNamespace(namespace: string): Promise<string[]> }): Promise<string[]> {
     const result = await this.#db.deleteFrom('proxies').where('namespace', '=', namespace).executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) throw new HubError('not_found', `no proxy namespace "${namespace}"`);
+    this.#loaded = undefined;
+    const repositories = await registry.deleteNamespace(namespace);
     await this.#db.deleteFrom('proxy_tags').where('repository', '>=', `${namespace}/`).where('repository', '<', `${namespace}0`).execute();
     await this.#db.deleteFrom('proxy_repositories').where('namespace', '=', namespace).execute();
-    this.#loaded = undefined;
+    return repositories;
   }
 
   async list(): Promise<Proxy[]> {

@@ -52,6 +52,11 @@ async function fill(database: MetadataDatabase, rows = 7): Promise<void> {
     await db.insertInto('stars').values({ account: `user${i}`, repository: repo, created_at: i }).execute();
     await db.insertInto('repository_pull_days').values({ repository: repo, day: 20_000 + i, pulls: i }).execute();
     await db.insertInto('repository_readmes').values({ repository: `ns/repo-${i}`, content: `# README ${i}\n\nnaïve ✓`, updated_at: i }).execute();
+    await db.insertInto('proxies').values({ namespace: `proxy-${i}`, url: `https://registry-${i}.example`, username: i % 2 ? `user${i}` : null, password_sealed: i % 2 ? `v1.sealed.${i}` : null, ttl_ms: 600_000, visibility: i % 2 ? 'members' : 'public', created_at: i, updated_at: BIG }).execute();
+    await db.insertInto('proxy_tags').values({ repository: `proxy-0/library/app-${i}`, tag: `v${i}`, digest: digest(100 + i), checked_at: BIG - i }).execute();
+    await db.insertInto('proxy_repositories').values({ repository: `proxy-0/library/app-${i}`, namespace: 'proxy-0', created_at: i, last_access_at: BIG - i }).execute();
+    await db.insertInto('replication_rules').values({ name: `rule-${i}`, direction: i % 2 ? 'pull' : 'push', url: `https://site-${i}.example`, username: null, password_sealed: null, repositories: '["ns/*"]', tags: i % 2 ? null : '["v*"]', destination: i % 2 ? 'mirror' : '', interval_ms: i % 2 ? 3_600_000 : null, next_run_at: i % 2 ? BIG : null, enabled: 1, created_at: i, updated_at: i }).execute();
+    await db.insertInto('replication_runs').values({ id: `run-${i}`, rule: `rule-${i}`, trigger: 'push', scope: '{"repository":"ns/repo"}', status: 'succeeded', attempts: 1, not_before: i, claim: null, claimed_until: null, created_at: i, started_at: i, finished_at: i + 1, manifests_copied: i, blobs_copied: i, blobs_skipped: 0, bytes_copied: i === 0 ? BIG : i, report: '{"repositories":[]}', error: null }).execute();
   }
 }
 

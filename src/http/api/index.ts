@@ -10,6 +10,7 @@ import { registerOrganizationTokens } from './org-tokens.js';
 import { registerOrganizations } from './orgs.js';
 import { registerPlans } from './plans.js';
 import { registerCategories } from './categories.js';
+import { registerProxies } from './proxies.js';
 import { registerRepositories } from './repositories.js';
 import { registerSearchRoutes } from './search.js';
 import { registerStars } from './stars.js';
@@ -85,6 +86,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext, options: Regi
       registerPlans(routes, ctx);
       registerNamespaces(routes, ctx);
       registerSettings(routes, ctx);
+      registerProxies(routes, ctx);
 
       routes.route({
         method: 'GET',
