@@ -2,6 +2,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Hub } from '../hub/hub.js';
+import type { ReplicationService } from '../hub/replication/replication.js';
 import type { Clock, PullGate } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
 import type { TokenAuth } from './token-auth.js';
@@ -41,6 +42,8 @@ export interface AppOptions {
   checkApiResponses?: boolean;
   /** the built web UI served at / (default: none) */
   ui?: UiOptions;
+  /** replication rules and runs, for /api/v1/replication (default: none) */
+  replication?: ReplicationService;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -95,6 +98,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     clock: options.clock,
     publicUrl: options.publicUrl,
     trustProxy: options.trustProxy,
+    replication: options.replication,
   });
   const api = registerApi(app, apiContext, { checkResponses: options.checkApiResponses });
   registerApiDocs(app);

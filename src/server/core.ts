@@ -4,6 +4,7 @@ import { loadInstallationSecret } from '../auth/installation-secret.js';
 import { lazySecretBox, type SecretBox } from '../auth/sealed-secret.js';
 import { Hub } from '../hub/hub.js';
 import { PullLimits } from '../hub/pull-limits.js';
+import { ReplicationService } from '../hub/replication/replication.js';
 import { openDatabase, type MetadataDatabase } from '../metadata/database.js';
 import { ProxyIndex } from '../metadata/proxy-index.js';
 import { RegistryIndex } from '../metadata/registry-index.js';
@@ -30,6 +31,8 @@ export interface PierCore {
   pullGate: PullGate;
   /** seals and opens credentials of other registries with the installation secret (read on first use) */
   secrets: () => Promise<SecretBox>;
+  /** replication rules and runs (the server starts its worker) */
+  replication: ReplicationService;
   close(): Promise<void>;
 }
 
@@ -80,6 +83,17 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     manifestCache: shared.manifestCache,
     proxies: { directory: hub.proxies, index: new ProxyIndex(database.db), observer: proxyLog(logger) },
   });
+  const replication = new ReplicationService({
+    db: database.db,
+    clock,
+    registry,
+    secrets,
+    retryDelayMs: config.replication.retryDelay,
+    attempts: config.replication.attempts,
+    log: logger,
+  });
+  // pushes that replication rules follow arrive as outbox events (delivered where the dispatcher runs: the server)
+  hub.outbox.subscribe((message) => replication.onEvent(message));
   return {
     database,
     store,
@@ -89,7 +103,9 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     shared,
     pullGate,
     secrets,
+    replication,
     async close() {
+      await replication.stop();
       // counted pulls are written before the database closes
       await hub.pullStats.close().catch((error: unknown) => logger.error({ err: error }, 'could not write pull counts'));
       // each closes whatever the others do: a store that fails to close must not leave Redis reconnecting

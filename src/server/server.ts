@@ -4,6 +4,7 @@ import { loadInstallationSecret } from '../auth/installation-secret.js';
 import { sqlSigningKeyStore } from '../auth/signing-key-store.js';
 import { KeyRing } from '../auth/signing-keys.js';
 import type { Hub } from '../hub/hub.js';
+import type { ReplicationService } from '../hub/replication/replication.js';
 import { buildApp } from '../http/app.js';
 import { DEFAULT_UI_DIR } from '../http/ui.js';
 import type { TokenAuth } from '../http/token-auth.js';
@@ -30,6 +31,8 @@ export interface PierServer {
   shared: SharedState;
   /** the address it listens on, e.g. http://127.0.0.1:5000 (https:// with built-in TLS) */
   url: string;
+  /** replication rules and runs, and the worker that runs them */
+  replication: ReplicationService;
   close(): Promise<void>;
 }
 
@@ -96,6 +99,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       pullGate: core.pullGate,
       checkApiResponses: options.checkApiResponses,
       ui: { dir: DEFAULT_UI_DIR },
+      replication: core.replication,
       ...(tls ? { https: secureContextOptions(tls) } : {}),
     });
     undo.push(() => app.close());
@@ -116,6 +120,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     hub.pullStats.start(1000, (error) => logger.error({ err: error }, 'could not write pull counts; kept for the next try'));
     hub.outbox.start(1000, (error, message) => logger.error({ err: error, event: message && { id: message.id, type: message.type } }, 'outbox delivery failed; it is retried'));
     undo.push(() => hub.outbox.stop());
+    // replication runs (queued by pushes, schedules and requests) and due schedules, every 2 s
+    core.replication.start(2000);
+    undo.push(() => core.replication.stop());
+    await warnAboutMirror(config, hub, logger);
 
     const { host, port } = parseListen(config.listen)!;
     await startupStep('listen', config, () => app.listen({ host, port }));
@@ -149,6 +157,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       auth,
       shared: core.shared,
       url,
+      replication: core.replication,
       close() {
         closing ??= (async () => {
           clearInterval(sweeper);
@@ -156,6 +165,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           await app.close();
           await backfilled;
           await hub.outbox.stop();
+          await core.replication.stop();
           await core.close();
         })();
         return closing;
@@ -166,6 +176,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => {});
     throw error;
   }
+}
+
+/** mirror.namespace names a proxy that does not exist (yet): said once, reads are not proxied until it does. */
+async function warnAboutMirror(config: Config, hub: Hub, logger: Logger): Promise<void> {
+  const namespace = config.mirror.namespace;
+  if (namespace === undefined || (await hub.proxies.get(namespace))) return;
+  logger.warn({ namespace }, `mirror.namespace is ${namespace}, which is not a proxy namespace: add it (pier proxy add ${namespace} URL) for Pier to serve as a registry mirror`);
 }
 
 /** PIER_ADMIN_USER + PIER_ADMIN_PASSWORD create the first administrator of an empty installation. */

@@ -1,5 +1,6 @@
 import { MemoryLoginThrottle, type LoginThrottle } from '../../auth/login-throttle.js';
 import type { Hub } from '../../hub/hub.js';
+import type { ReplicationService } from '../../hub/replication/replication.js';
 import type { Clock } from '../../registry/ports.js';
 import type { Registry } from '../../registry/registry.js';
 import { trustedProxies, type ProxyTrust } from '../forwarded.js';
@@ -18,6 +19,8 @@ export interface ApiContext {
   publicOrigin?: string;
   /** which peers may say, by X-Forwarded-Proto, that the client came over TLS (cookies are then Secure) */
   proxies: ProxyTrust;
+  /** replication rules and runs (the routes exist where it is given) */
+  replication?: ReplicationService;
 }
 
 export interface ApiOptions {
@@ -30,6 +33,7 @@ export interface ApiOptions {
   publicUrl?: string;
   /** the configured trusted proxies (addresses or CIDRs) */
   trustProxy?: readonly string[];
+  replication?: ReplicationService;
 }
 
 /** One context for every surface that checks credentials (/api/v1, /v1/search): one throttle between them. */
@@ -43,5 +47,6 @@ export function createApiContext(options: ApiOptions): ApiContext {
     clock: options.clock,
     ...(options.publicUrl ? { publicOrigin: new URL(options.publicUrl).origin } : {}),
     proxies: trustedProxies(options.trustProxy ?? []),
+    ...(options.replication ? { replication: options.replication } : {}),
   };
 }

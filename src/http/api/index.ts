@@ -11,6 +11,7 @@ import { registerOrganizations } from './orgs.js';
 import { registerPlans } from './plans.js';
 import { registerCategories } from './categories.js';
 import { registerProxies } from './proxies.js';
+import { registerReplication } from './replication.js';
 import { registerRepositories } from './repositories.js';
 import { registerSearchRoutes } from './search.js';
 import { registerStars } from './stars.js';
@@ -87,6 +88,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext, options: Regi
       registerNamespaces(routes, ctx);
       registerSettings(routes, ctx);
       registerProxies(routes, ctx);
+      registerReplication(routes, ctx);
 
       routes.route({
         method: 'GET',

@@ -87,9 +87,11 @@ export async function readBody(response: IncomingMessage, maxBytes: number): Pro
   return Buffer.concat(chunks, size);
 }
 
-/** Lets a response go without reading it (its connection returns to the pool when small). */
+/**
+ * Lets a response go without reading it. Even a complete one must be read to its end: only then
+ * does its connection go back to the pool (else it stays open, and keeps the process alive).
+ */
 export function discard(response: IncomingMessage): void {
-  if (response.complete) return;
   response.resume();
 }
 

@@ -490,7 +490,7 @@ function parseRemoteDigest(value: string, host: string): Digest {
 
 /** The message of an OCI error envelope, when the answer has one (a few KB at most). */
 async function errorDetail(response: IncomingMessage): Promise<string | undefined> {
-  if (response.complete) return undefined;
+  if (response.readableEnded) return undefined;
   try {
     const body = await readBody(response, 64 * 1024);
     const json = JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: string; message?: string }> };
