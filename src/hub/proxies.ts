@@ -179,17 +179,19 @@ export class ProxyService implements ProxyDirectory {
     const rows = await this.#rows();
     if (rows.size === 0) return undefined;
     const slash = repository.indexOf('/');
-    const namespace = slash === -1 ? repository : repository.slice(0, slash);
-    const own = rows.get(namespace);
-    if (own) {
-      if (slash === -1) return undefined;
-      return this.#routeOf(own, repository, remoteName(own.url, repository.slice(slash + 1)));
-    }
-    const mirror = this.#options.mirrorNamespace !== undefined ? rows.get(this.#options.mirrorNamespace) : undefined;
-    if (!mirror || (await this.#options.exists(repository))) return undefined;
-    const local = `${mirror.namespace}/${repository}`;
-    if (!isValidRepositoryName(local)) return undefined;
-    return this.#routeOf(mirror, local as RepositoryName, remoteName(mirror.url, repository));
+    if (slash === -1) return undefined;
+    const own = rows.get(repository.slice(0, slash));
+    return own && this.#routeOf(own, repository, remoteName(own.url, repository.slice(slash + 1)));
+  }
+
+  async mirrored(repository: RepositoryName): Promise<RepositoryName | undefined> {
+    const namespace = this.#options.mirrorNamespace;
+    if (namespace === undefined) return undefined;
+    const rows = await this.#rows();
+    if (!rows.has(namespace) || rows.has(repository.slice(0, repository.indexOf('/')))) return undefined;
+    if (await this.#options.exists(repository)) return undefined;
+    const local = `${namespace}/${repository}`;
+    return isValidRepositoryName(local) ? (local as RepositoryName) : undefined;
   }
 
   async upstreamOf(namespace: string): Promise<string | undefined> {
@@ -198,9 +200,10 @@ export class ProxyService implements ProxyDirectory {
 
   /** The visibility of the proxy a repository reads from (the mirror's for a name that does not exist here); undefined when none. */
   async visibilityOf(repository: string): Promise<ProxyVisibility | undefined> {
-    const route = await this.route(repository as RepositoryName);
-    if (!route) return undefined;
-    return (await this.#rows()).get(route.namespace)?.visibility as ProxyVisibility | undefined;
+    const name = repository as RepositoryName;
+    const copy = (await this.mirrored(name)) ?? name;
+    const namespace = copy.slice(0, copy.indexOf('/'));
+    return (await this.#rows()).get(namespace)?.visibility as ProxyVisibility | undefined;
   }
 
   /** The visibility of a proxy namespace, without the mirror's rule (for names that exist: the catalog). */

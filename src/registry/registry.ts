@@ -60,7 +60,7 @@ export class Registry {
    * `hub/library/nginx`). Writes always go to `name`.
    */
   async readName(name: RepositoryName): Promise<RepositoryName> {
-    return (await this.proxy?.route(name))?.repository ?? name;
+    return (await this.proxy?.mirrored(name)) ?? name;
   }
 
   /** Deletes a repository with its tags, manifests and blob links (bytes stay for garbage collection). */

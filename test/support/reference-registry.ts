@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { which, type Availability } from './exec.js';
+import { runOk, which, type Availability } from './exec.js';
 
 export interface ReferenceRegistry {
   /** http://127.0.0.1:<port> */
@@ -33,10 +33,23 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startReferenceRegistry(binary: string): Promise<ReferenceRegistry> {
+/** `htpasswd` (apache2-utils) writes the bcrypt file that the reference registry's Basic auth reads. */
+export async function findHtpasswd(): Promise<Availability<string>> {
+  const path = await which('htpasswd');
+  return path ? { ok: true, value: path } : { ok: false, reason: 'htpasswd not found (apt-get install apache2-utils)' };
+}
+
+/** `basic`: the registry asks for these credentials (Basic auth, from an htpasswd file). */
+export async function startReferenceRegistry(binary: string, options: { basic?: { username: string; password: string } } = {}): Promise<ReferenceRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'pier-reference-'));
   const port = await freePort();
   const config = join(dir, 'config.yml');
+  const auth: string[] = [];
+  if (options.basic) {
+    const { stdout } = await runOk('htpasswd', ['-Bbn', options.basic.username, options.basic.password]);
+    await writeFile(join(dir, 'htpasswd'), stdout);
+    auth.push('auth:', '  htpasswd:', '    realm: pier-test', `    path: ${join(dir, 'htpasswd')}`);
+  }
   await writeFile(
     config,
     [
@@ -50,6 +63,7 @@ export async function startReferenceRegistry(binary: string): Promise<ReferenceR
       `    rootdirectory: ${join(dir, 'data')}`,
       '  delete:',
       '    enabled: true',
+      ...auth,
       'http:',
       `  addr: 127.0.0.1:${port}`,
       '',
@@ -63,7 +77,7 @@ export async function startReferenceRegistry(binary: string): Promise<ReferenceR
   const deadline = Date.now() + 20_000;
   for (;;) {
     const answered = await fetch(`${url}/v2/`).then(
-      (res) => res.status === 200,
+      (res) => res.status === 200 || (options.basic !== undefined && res.status === 401),
       () => false,
     );
     if (answered) break;

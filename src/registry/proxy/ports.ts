@@ -21,12 +21,14 @@ export interface ProxyRoute {
  * implements it). Asked on every read of a repository, so it answers from memory.
  */
 export interface ProxyDirectory {
-  /**
-   * The route of a repository that reads go to: one in a proxy namespace, or, when a mirror
-   * namespace is configured, a name that does not exist here (`library/nginx` asked by a Docker
-   * daemon that uses Pier as its registry mirror: `hub/library/nginx`). Undefined otherwise.
-   */
+  /** The route of a repository in a proxy namespace; undefined for any other. */
   route(repository: RepositoryName): Promise<ProxyRoute | undefined>;
+  /**
+   * Where reads of a name go when a mirror namespace is configured and the name does not exist
+   * here: `library/nginx`, asked by a Docker daemon that uses Pier as its registry mirror, is read
+   * from `hub/library/nginx`. Undefined otherwise (the name itself is read).
+   */
+  mirrored(repository: RepositoryName): Promise<RepositoryName | undefined>;
   /** The upstream's URL when `namespace` is a proxy namespace (nobody pushes there). */
   upstreamOf(namespace: string): Promise<string | undefined>;
 }

@@ -64,9 +64,14 @@ export class ProxyCache {
     this.#flights = new BlobFlights(options.store, options.spoolDir);
   }
 
-  /** Where reads of `repository` go: a proxied repository's route, or undefined for an ordinary one. */
+  /** A proxied repository's route, or undefined for an ordinary one. */
   route(repository: RepositoryName): Promise<ProxyRoute | undefined> {
     return this.#options.directory.route(repository);
+  }
+
+  /** The mirror namespace's copy that reads of `name` go to, when Pier serves as a registry mirror and `name` does not exist here. */
+  mirrored(name: RepositoryName): Promise<RepositoryName | undefined> {
+    return this.#options.directory.mirrored(name);
   }
 
   /** The upstream's URL when pushes into `repository` must be refused (a proxy namespace). */

@@ -332,10 +332,17 @@ export class RegistryClient {
     if (!challenge) throw new RemoteError('refused', `${this.host} requires authentication but sent no challenge`, 401);
     this.#challenge = challenge;
     const fresh = await this.#authorize(challenge, scopes);
-    if (fresh === undefined || fresh === authorization) {
-      throw new RemoteError('refused', `${this.host} refused ${this.#credentials ? `the credentials of ${this.#credentials.username}` : 'anonymous access'} (401)`, 401);
+    if (fresh === undefined || fresh === authorization) throw this.#refused();
+    const retried = await attempt(fresh);
+    if (retried.statusCode === 401 && challenge.scheme === 'basic') {
+      discard(retried);
+      throw this.#refused();
     }
-    return attempt(fresh);
+    return retried;
+  }
+
+  #refused(): RemoteError {
+    return new RemoteError('refused', `${this.host} refused ${this.#credentials ? `the credentials of ${this.#credentials.username}` : 'anonymous access'} (401)`, 401);
   }
 
   /** Credentials for a request that cannot be sent twice: learns the challenge from `/v2/` when needed. */
