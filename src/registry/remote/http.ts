@@ -20,6 +20,8 @@ export interface HttpRequest {
   idleMs?: number;
 }
 
+export const USER_AGENT = 'pier (pull-through cache and replication)';
+
 const agents = {
   'http:': new HttpAgent({ keepAlive: true, maxSockets: 64 }),
   'https:': new HttpsAgent({ keepAlive: true, maxSockets: 64 }),

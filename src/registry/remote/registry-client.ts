@@ -4,13 +4,12 @@ import type { Readable } from 'node:stream';
 import { digestAlgorithm, isDigestLike, makeDigest, parseDigest, type Digest } from '../../oci/digest.js';
 import { bareMediaType, MANIFEST_MEDIA_TYPES } from '../../oci/media-types.js';
 import { systemClock, type Clock } from '../ports.js';
-import { parseChallenge, type Challenge } from './challenge.js';
-import { ConnectionError, discard, readBody, send } from './http.js';
+import { discard, readBody, send, USER_AGENT } from './http.js';
+import { RegistryAuth, type RemoteCredentials } from './registry-auth.js';
+import { asRemote, expectStatus, readJson, RemoteError } from './remote-error.js';
 
-export interface RemoteCredentials {
-  username: string;
-  password: string;
-}
+export type { RemoteCredentials };
+export { RemoteError };
 
 export interface RemoteRegistryOptions {
   /** `https://registry-1.docker.io`, `http://127.0.0.1:5001`; a path prefix is kept */
@@ -43,52 +42,26 @@ export interface RemoteDescriptor {
   annotations?: Record<string, string>;
 }
 
-/**
- * Why a request to another registry failed: `unreachable` (no connection, a stall, a 5xx: the
- * registry is down or overloaded), `refused` (401/403: credentials or rights), `limited` (429),
- * `invalid` (it answered something that is not what the spec says).
- */
-export class RemoteError extends Error {
-  constructor(
-    readonly kind: 'unreachable' | 'refused' | 'limited' | 'invalid',
-    message: string,
-    readonly status?: number,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'RemoteError';
-  }
-}
-
 /** Every manifest type Pier stores: the other registry serves what it holds, as it is. */
 export const MANIFEST_ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
 
-const TOKEN_MARGIN_MS = 10_000;
 const REDIRECTS = 5;
 
 /**
- * A client of another OCI registry, for the pull-through cache and replication. It speaks the
- * Docker token spec: a request answered 401 with `WWW-Authenticate: Bearer realm=...,service=...`
- * gets a token from the realm (with the configured username and password as Basic credentials,
- * or anonymously) for exactly the scopes it needs, and tries once more; tokens are kept until
- * they expire. A registry that asks for Basic gets the credentials on every request.
+ * A client of another OCI registry, for the pull-through cache and replication: the requests of the
+ * distribution spec, with the registry's token auth (registry-auth.ts) and its redirects.
  */
 export class RegistryClient {
   readonly base: URL;
   readonly host: string;
-  readonly #credentials: RemoteCredentials | undefined;
-  readonly #clock: Clock;
+  readonly #auth: RegistryAuth;
   readonly #idleMs: number;
-  readonly #tokens = new Map<string, { header: string; expiresAt: number }>();
-  /** the registry's challenge, once seen: tokens for new scopes are asked for without a 401 first */
-  #challenge: Challenge | undefined;
 
   constructor(options: RemoteRegistryOptions) {
     this.base = new URL(options.url.endsWith('/') ? options.url : `${options.url}/`);
     this.host = this.base.host;
-    this.#credentials = options.credentials;
-    this.#clock = options.clock ?? systemClock;
     this.#idleMs = options.idleMs ?? 60_000;
+    this.#auth = new RegistryAuth(this.base, options.credentials, options.clock ?? systemClock, this.#idleMs);
   }
 
   // ---- manifests ----------------------------------------------------------------------------
@@ -98,7 +71,7 @@ export class RegistryClient {
     const response = await this.request('HEAD', `${repository}/manifests/${reference}`, pull(repository), { headers: { accept: MANIFEST_ACCEPT }, idleMs });
     discard(response);
     if (response.statusCode === 404) return undefined;
-    await this.#expect(response, [200], `HEAD manifest ${repository}:${reference}`);
+    await this.#expectStatus(response, [200], `HEAD manifest ${repository}:${reference}`);
     const header = response.headers['docker-content-digest'];
     const mediaType = bareMediaType(response.headers['content-type']);
     // a registry that does not say the digest on HEAD: only a GET tells
@@ -116,7 +89,7 @@ export class RegistryClient {
       discard(response);
       return undefined;
     }
-    await this.#expect(response, [200], `GET manifest ${repository}:${reference}`);
+    await this.#expectStatus(response, [200], `GET manifest ${repository}:${reference}`);
     const body = await readBody(response, maxBytes).catch((error: unknown) => {
       throw asRemote(error, this.host);
     });
@@ -139,7 +112,7 @@ export class RegistryClient {
       headers: { 'content-type': mediaType, 'content-length': String(body.length) },
       body,
     });
-    await this.#expect(response, [201, 200, 202], `PUT manifest ${repository}:${reference}`);
+    await this.#expectStatus(response, [201, 200, 202], `PUT manifest ${repository}:${reference}`);
     discard(response);
     const digest = response.headers['docker-content-digest'];
     const subject = response.headers['oci-subject'];
@@ -153,7 +126,7 @@ export class RegistryClient {
     const response = await this.request('HEAD', `${repository}/blobs/${digest}`, pull(repository), {});
     discard(response);
     if (response.statusCode === 404) return undefined;
-    await this.#expect(response, [200], `HEAD blob ${repository}@${digest}`);
+    await this.#expectStatus(response, [200], `HEAD blob ${repository}@${digest}`);
     return Number(response.headers['content-length'] ?? 0);
   }
 
@@ -182,7 +155,7 @@ export class RegistryClient {
       discard(response);
       return undefined;
     }
-    await this.#expect(response, [200], `GET blob ${repository}@${digest}`);
+    await this.#expectStatus(response, [200], `GET blob ${repository}@${digest}`);
     return response;
   }
 
@@ -195,7 +168,7 @@ export class RegistryClient {
     });
     discard(response);
     if (response.statusCode === 201) return true;
-    await this.#expect(response, [202], `mount ${digest} into ${repository}`);
+    await this.#expectStatus(response, [202], `mount ${digest} into ${repository}`);
     const location = response.headers.location;
     if (location) {
       const cancel = await this.request('DELETE', this.#resolve(location), push(repository), {}).catch(() => undefined);
@@ -211,7 +184,7 @@ export class RegistryClient {
       body: Buffer.alloc(0),
     });
     discard(started);
-    await this.#expect(started, [202], `start an upload of ${digest} to ${repository}`);
+    await this.#expectStatus(started, [202], `start an upload of ${digest} to ${repository}`);
     const location = started.headers.location;
     if (!location) throw new RemoteError('invalid', `${this.host} started an upload without a Location`);
     const target = this.#resolve(location);
@@ -221,7 +194,7 @@ export class RegistryClient {
       body: open,
     });
     discard(response);
-    await this.#expect(response, [201, 204], `upload ${digest} to ${repository}`);
+    await this.#expectStatus(response, [201, 204], `upload ${digest} to ${repository}`);
   }
 
   // ---- listings -----------------------------------------------------------------------------
@@ -237,8 +210,8 @@ export class RegistryClient {
       discard(response);
       return undefined;
     }
-    await this.#expect(response, [200], `tags of ${repository}`);
-    const json = await this.#json(response);
+    await this.#expectStatus(response, [200], `tags of ${repository}`);
+    const json = await readJson(response, this.host);
     const tags = Array.isArray(json.tags) ? json.tags.filter((t): t is string => typeof t === 'string') : [];
     const next = nextLast(response.headers.link);
     return { tags, ...(next !== undefined ? { next } : {}) };
@@ -265,8 +238,8 @@ export class RegistryClient {
     for (let pages = 0; pages < 10_000; pages++) {
       const query = new URLSearchParams({ n: '1000', ...(last !== undefined ? { last } : {}) });
       const response = await this.request('GET', `_catalog?${query}`, [], { scopes: ['registry:catalog:*'] });
-      await this.#expect(response, [200], 'the catalog');
-      const json = await this.#json(response);
+      await this.#expectStatus(response, [200], 'the catalog');
+      const json = await readJson(response, this.host);
       const page = Array.isArray(json.repositories) ? json.repositories.filter((r): r is string => typeof r === 'string') : [];
       names.push(...page);
       last = nextLast(response.headers.link);
@@ -282,12 +255,12 @@ export class RegistryClient {
   async referrers(repository: string, digest: string, maxBytes: number): Promise<RemoteDescriptor[]> {
     const response = await this.request('GET', `${repository}/referrers/${digest}`, pull(repository), { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
     if (response.statusCode === 200) {
-      const json = await this.#json(response);
+      const json = await readJson(response, this.host);
       return descriptorsOf(json);
     }
     discard(response);
     if (response.statusCode !== 404 && response.statusCode !== 405 && response.statusCode !== 400) {
-      await this.#expect(response, [200], `referrers of ${digest}`);
+      await this.#expectStatus(response, [200], `referrers of ${digest}`);
     }
     const fallback = await this.getManifest(repository, referrersTag(digest), maxBytes);
     if (!fallback?.body) return [];
@@ -309,10 +282,9 @@ export class RegistryClient {
   ): Promise<IncomingMessage> {
     const url = typeof path === 'string' ? new URL(`v2/${path}`, this.base) : path;
     const scopes = options.scopes ?? scopesOf(access);
-    const key = scopes.join(' ');
     const streamed = typeof options.body === 'function';
-    let authorization = this.#cached(key);
-    if (authorization === undefined && streamed) authorization = await this.#prepare(scopes);
+    let authorization = this.#auth.cached(scopes);
+    if (authorization === undefined && streamed) authorization = await this.#auth.prepare(scopes);
     const attempt = (auth: string | undefined) => {
       const body = options.body;
       return send({
@@ -328,110 +300,17 @@ export class RegistryClient {
     const response = await attempt(authorization);
     if (response.statusCode !== 401 || streamed) return response;
     discard(response);
-    const challenge = parseChallenge(response.headers['www-authenticate']);
-    if (!challenge) throw new RemoteError('refused', `${this.host} requires authentication but sent no challenge`, 401);
-    this.#challenge = challenge;
-    const fresh = await this.#authorize(challenge, scopes);
-    if (fresh === undefined || fresh === authorization) throw this.#refused();
-    const retried = await attempt(fresh);
-    if (retried.statusCode === 401 && challenge.scheme === 'basic') {
+    const fresh = await this.#auth.answer(response.headers['www-authenticate'], scopes, authorization);
+    const retried = await attempt(fresh.authorization);
+    if (retried.statusCode === 401 && fresh.basic) {
       discard(retried);
-      throw this.#refused();
+      throw this.#auth.refused();
     }
     return retried;
   }
 
-  #refused(): RemoteError {
-    return new RemoteError('refused', `${this.host} refused ${this.#credentials ? `the credentials of ${this.#credentials.username}` : 'anonymous access'} (401)`, 401);
-  }
-
-  /** Credentials for a request that cannot be sent twice: learns the challenge from `/v2/` when needed. */
-  async #prepare(scopes: string[]): Promise<string | undefined> {
-    if (!this.#challenge) {
-      const probe = await send({ method: 'GET', url: new URL('v2/', this.base), headers: { 'user-agent': USER_AGENT }, idleMs: this.#idleMs }).catch((error: unknown) => {
-        throw asRemote(error, this.host);
-      });
-      discard(probe);
-      if (probe.statusCode !== 401) return undefined;
-      const challenge = parseChallenge(probe.headers['www-authenticate']);
-      if (!challenge) return undefined;
-      this.#challenge = challenge;
-    }
-    return this.#authorize(this.#challenge, scopes);
-  }
-
-  #cached(key: string): string | undefined {
-    if (this.#challenge?.scheme === 'basic') return this.#basic();
-    const token = this.#tokens.get(key);
-    if (token && token.expiresAt > this.#clock.now()) return token.header;
-    this.#tokens.delete(key);
-    return undefined;
-  }
-
-  #basic(): string | undefined {
-    const c = this.#credentials;
-    return c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}` : undefined;
-  }
-
-  /** A token from the challenge's realm for `scopes` (Basic credentials when configured), kept until it expires. */
-  async #authorize(challenge: Challenge, scopes: string[]): Promise<string | undefined> {
-    if (challenge.scheme === 'basic') return this.#basic();
-    if (challenge.scheme !== 'bearer') throw new RemoteError('refused', `${this.host} asks for ${challenge.scheme} authentication, which Pier does not speak`, 401);
-    const realm = challenge.params.realm;
-    if (!realm) throw new RemoteError('invalid', `${this.host} sent a Bearer challenge without a realm`, 401);
-    let url: URL;
-    try {
-      url = new URL(realm);
-    } catch {
-      throw new RemoteError('invalid', `${this.host} sent an invalid token realm`, 401);
-    }
-    if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
-    for (const scope of scopes) url.searchParams.append('scope', scope);
-    const basic = this.#basic();
-    const response = await send({
-      method: 'GET',
-      url,
-      headers: { 'user-agent': USER_AGENT, accept: 'application/json', ...(basic ? { authorization: basic } : {}) },
-      idleMs: this.#idleMs,
-    }).catch((error: unknown) => {
-      throw asRemote(error, url.host);
-    });
-    if (response.statusCode === 401 || response.statusCode === 403) {
-      discard(response);
-      throw new RemoteError('refused', `the token service of ${this.host} refused ${this.#credentials ? `the credentials of ${this.#credentials.username}` : 'an anonymous token'} (${response.statusCode})`, response.statusCode);
-    }
-    await this.#expect(response, [200], 'a token');
-    const json = await this.#json(response);
-    const token = typeof json.token === 'string' ? json.token : typeof json.access_token === 'string' ? json.access_token : undefined;
-    if (!token) throw new RemoteError('invalid', `the token service of ${this.host} answered without a token`);
-    const lifetime = typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : 60;
-    const header = `Bearer ${token}`;
-    this.#tokens.set(scopes.join(' '), { header, expiresAt: this.#clock.now() + Math.max(1_000, lifetime * 1000 - TOKEN_MARGIN_MS) });
-    return header;
-  }
-
-  async #expect(response: IncomingMessage, statuses: number[], what: string): Promise<void> {
-    const status = response.statusCode ?? 0;
-    if (statuses.includes(status)) return;
-    const detail = await errorDetail(response);
-    const message = `${this.host}: ${what}: ${status}${detail ? ` ${detail}` : ''}`;
-    if (status === 401 || status === 403) throw new RemoteError('refused', message, status);
-    if (status === 429) throw new RemoteError('limited', message, status);
-    if (status >= 500) throw new RemoteError('unreachable', message, status);
-    throw new RemoteError('invalid', message, status);
-  }
-
-  async #json(response: IncomingMessage): Promise<Record<string, unknown>> {
-    const body = await readBody(response, 16 * 1024 * 1024).catch((error: unknown) => {
-      throw asRemote(error, this.host);
-    });
-    try {
-      const json = JSON.parse(body.toString('utf8')) as unknown;
-      if (typeof json === 'object' && json !== null && !Array.isArray(json)) return json as Record<string, unknown>;
-    } catch {
-      // reported below
-    }
-    throw new RemoteError('invalid', `${this.host} answered something that is not a JSON object`);
+  #expectStatus(response: IncomingMessage, statuses: number[], what: string): Promise<void> {
+    return expectStatus(response, statuses, what, this.host);
   }
 
   #resolve(location: string): URL {
@@ -439,7 +318,6 @@ export class RegistryClient {
   }
 }
 
-const USER_AGENT = 'pier (pull-through cache and replication)';
 
 const pull = (repository: string): Access[] => [{ repository, actions: ['pull'] }];
 const push = (repository: string): Access[] => [{ repository, actions: ['pull', 'push'] }];
@@ -495,22 +373,3 @@ function parseRemoteDigest(value: string, host: string): Digest {
   }
 }
 
-/** The message of an OCI error envelope, when the answer has one (a few KB at most). */
-async function errorDetail(response: IncomingMessage): Promise<string | undefined> {
-  if (response.readableEnded) return undefined;
-  try {
-    const body = await readBody(response, 64 * 1024);
-    const json = JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: string; message?: string }> };
-    const first = json.errors?.[0];
-    if (first) return [first.code, first.message].filter(Boolean).join(': ');
-  } catch {
-    // no envelope
-  }
-  return undefined;
-}
-
-function asRemote(error: unknown, host: string): Error {
-  if (error instanceof RemoteError) return error;
-  if (error instanceof ConnectionError) return new RemoteError('unreachable', error.message, undefined, { cause: error });
-  return new RemoteError('unreachable', `${host}: ${(error as Error).message}`, undefined, { cause: error });
-}
