@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import pino, { type Logger } from 'pino';
 import { loadInstallationSecret } from '../auth/installation-secret.js';
@@ -81,7 +82,8 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     uploadTtlMs: config.uploads.ttl,
     manifestMaxBytes: config.manifests.maxBytes,
     manifestCache: shared.manifestCache,
-    proxies: { directory: hub.proxies, index: new ProxyIndex(database.db), observer: proxyLog(logger) },
+    // blobs being fetched from upstreams are spooled beside the data, for the clients that wait for them
+    proxies: { directory: hub.proxies, index: new ProxyIndex(database.db), observer: proxyLog(logger), spoolDir: join(config.data, 'proxy-spool') },
   });
   const replication = new ReplicationService({
     db: database.db,

@@ -5,7 +5,9 @@
  * the upstream is down; a fetch cut in the middle leaves nothing behind.
  */
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
@@ -78,6 +80,16 @@ for (const { backend, options } of await testBackends()) {
       await upstream?.stop();
     });
 
+    /** The spool files of fetches go with them. */
+    const spoolEmpty = async () => {
+      for (let i = 0; ; i++) {
+        const left = await readdir(join(server.dataDir, 'proxy-spool')).catch(() => []);
+        if (left.length === 0) return;
+        if (i > 50) assert.deepEqual(left, [], 'spool files left behind');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+
     it('fetches a missing image once, serves it byte for byte, and from storage afterwards', async () => {
       const name = `library/${uniqueName('app')}`;
       const image = await pushImage(upstream.url, name, 'v1', { layers: 2, layerBytes: 300_000 });
@@ -131,6 +143,7 @@ for (const { backend, options } of await testBackends()) {
       for (const blob of [image.config, ...image.layers]) {
         assert.equal(counting.count('GET', new RegExp(`/blobs/${blob.digest}$`)), 1, `${blob.digest} fetched once`);
       }
+      await spoolEmpty();
     });
 
     it('answers a HEAD of a blob not cached yet with its size, without fetching it', async () => {
@@ -257,6 +270,7 @@ for (const { backend, options } of await testBackends()) {
       assert.equal(whole.status, 200);
       assert.equal(sha256(whole.body), layer.digest);
       assert.equal(await server.store.stat(layer.digest as never), layer.size);
+      await spoolEmpty();
     });
 
     it('forgets a tag the upstream no longer has', async () => {

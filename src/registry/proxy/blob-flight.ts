@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pipeline, Transform, type Writable } from 'node:stream';
 import { digestAlgorithm, makeDigest, type Digest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
@@ -92,6 +92,7 @@ export class BlobFlight {
     this.size = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
     const uploadId = `proxy-${randomUUID()}`;
     try {
+      await mkdir(dirname(this.#spoolPath), { recursive: true, mode: 0o700 });
       this.#spool = await open(this.#spoolPath, 'w+', 0o600);
       await store.createUpload(uploadId);
     } catch (error) {
@@ -219,7 +220,10 @@ export class BlobFlights {
   constructor(
     private readonly store: BlobStore,
     private readonly spoolDir?: string,
-  ) {}
+  ) {
+    // what a process killed in the middle of a fetch left (a running replica's spool is younger)
+    if (spoolDir) void sweepSpool(spoolDir, Date.now() - 24 * 3_600_000);
+  }
 
   join(digest: Digest, repository: string, source: () => FlightSource): BlobFlight {
     const running = this.#flights.get(digest);
@@ -238,5 +242,15 @@ export class BlobFlights {
   /** the flight of a digest, while it runs */
   get(digest: string): BlobFlight | undefined {
     return this.#flights.get(digest);
+  }
+}
+
+async function sweepSpool(dir: string, olderThan: number): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!/^pier-proxy-[\w-]+\.part$/.test(name)) continue;
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info && info.mtimeMs < olderThan) await unlink(path).catch(() => {});
   }
 }
