@@ -217,7 +217,8 @@ export class ProxyCache {
     const flight = this.#flights.join(digest, route.repository, () => ({
       fetch: () => client.getBlob(route.remote, digest),
       link: async (repositories, size) => {
-        for (const name of repositories) await index.linkBlob(name, digest, size, clock.now());
+        // not into a repository whose proxy was removed while the blob came
+        for (const name of repositories) if (await this.route(name as RepositoryName)) await index.linkBlob(name, digest, size, clock.now());
       },
     }));
     this.#watch(flight, route);
