@@ -35,11 +35,11 @@ describe('organisations billed to their creator', () => {
 
   it('gives a free user one private repository between its namespace and all its organisations', async () => {
     for (const name of ['acme', 'globex']) await expectJson(await server.api('/orgs', { method: 'POST', json: { name }, auth: alice }), 201);
-    await expectJson(await server.api('/namespaces/alice/repositories', { method: 'POST', json: { name: 'one', private: true }, auth: alice }), 201);
+    await expectJson(await server.api('/namespaces/alice/repositories', { method: 'POST', json: { name: 'one', is_private: true }, auth: alice }), 201);
     for (const org of ['acme', 'globex']) {
-      await expectProblem(await server.api(`/namespaces/${org}/repositories`, { method: 'POST', json: { name: 'secret', private: true }, auth: alice }), 403, SHARED(org));
+      await expectProblem(await server.api(`/namespaces/${org}/repositories`, { method: 'POST', json: { name: 'secret', is_private: true }, auth: alice }), 403, SHARED(org));
       await expectJson(await server.api(`/namespaces/${org}/repositories`, { method: 'POST', json: { name: 'open' }, auth: alice }), 201);
-      await expectProblem(await server.api(`/repositories/${org}/open`, { method: 'PATCH', json: { private: true }, auth: alice }), 403, SHARED(org));
+      await expectProblem(await server.api(`/repositories/${org}/open`, { method: 'PATCH', json: { is_private: true }, auth: alice }), 403, SHARED(org));
     }
 
     // /v2: a first push that would create a private repository of an organisation is refused before any byte
@@ -82,10 +82,10 @@ describe('organisations billed to their creator', () => {
     await expectJson(await server.api('/namespaces/acme/plan', { method: 'PUT', json: { plan: 'pro' }, auth: boss }), 200);
     const usage = await expectJson<Usage>(await server.api('/namespaces/acme/usage', { auth: alice }), 200);
     assert.deepEqual({ billed_to: usage.billed_to, namespaces: usage.billed_namespaces, plan: usage.plan.name }, { billed_to: 'acme', namespaces: ['acme'], plan: 'pro' });
-    await expectJson(await server.api('/namespaces/acme/repositories', { method: 'POST', json: { name: 'secret', private: true }, auth: alice }), 201);
-    await expectJson(await server.api('/namespaces/acme/repositories', { method: 'POST', json: { name: 'secret2', private: true }, auth: alice }), 201);
+    await expectJson(await server.api('/namespaces/acme/repositories', { method: 'POST', json: { name: 'secret', is_private: true }, auth: alice }), 201);
+    await expectJson(await server.api('/namespaces/acme/repositories', { method: 'POST', json: { name: 'secret2', is_private: true }, auth: alice }), 201);
     // globex still shares alice's allowance, which acme no longer uses
-    await expectProblem(await server.api('/namespaces/globex/repositories', { method: 'POST', json: { name: 'secret', private: true }, auth: alice }), 403, SHARED('globex'));
+    await expectProblem(await server.api('/namespaces/globex/repositories', { method: 'POST', json: { name: 'secret', is_private: true }, auth: alice }), 403, SHARED('globex'));
     assert.deepEqual((await expectJson<Usage>(await server.api('/namespaces/alice/usage', { auth: alice }), 200)).billed_namespaces, ['alice', 'globex']);
   });
 });

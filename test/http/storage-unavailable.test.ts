@@ -2,7 +2,7 @@
 // (not a 500 "internal error"), and the log says what is wrong once, without a stack per request.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { CreateBucketCommand, DeleteBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { createS3Client } from '../../src/storage/s3/client.js';
@@ -36,6 +36,14 @@ describe('storage that becomes unavailable', problem && !inCi ? { skip: problem 
   it('answers every push 503 with a clear message, and logs the reason once, without a stack', async () => {
     const client = createS3Client(settings);
     await client.send(new DeleteBucketCommand({ Bucket: bucket }));
+    // Swift caches a container's existence in its proxy for a moment: wait until it says the
+    // bucket is gone, as every later request of Pier's will see it
+    for (let tries = 0; ; tries++) {
+      const gone = await client.send(new HeadBucketCommand({ Bucket: bucket })).then(() => false, () => true);
+      if (gone) break;
+      assert.ok(tries < 100, 'the bucket is still there 10 s after it was deleted');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     client.destroy();
     for (let i = 0; i < 3; i++) {
       const blob = randomBytes(100);
@@ -44,7 +52,7 @@ describe('storage that becomes unavailable', problem && !inCi ? { skip: problem 
         headers: { 'content-type': 'application/octet-stream' },
         body: bin(blob),
       });
-      assert.equal(res.headers.get('retry-after'), '30');
+      assert.equal(res.headers.get('retry-after'), '30', `${res.status} ${await res.clone().text()}`);
       await assertOciError(res, 503, 'UNKNOWN', { message: /^the registry cannot use its storage right now; try again later$/ });
     }
     const logged = lines.filter((l) => l.includes('"the storage is unavailable'));
