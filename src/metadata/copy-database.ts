@@ -59,6 +59,10 @@ export const TABLES = {
   proxy_repositories: { key: ['repository'] },
   replication_rules: { key: ['name'] },
   replication_runs: { key: ['id'] },
+  webhooks: { key: ['id'] },
+  webhook_deliveries: { key: ['id'] },
+  webhook_attempts: { key: ['delivery', 'attempt'] },
+  audit_events: { key: ['id'] },
   uploads: {
     key: ['id'],
     skip: 'upload sessions in flight are not moved (their bytes stay in the old store); clients retry the push',

@@ -351,6 +351,71 @@ export interface ReplicationRunsTable {
   error: string | null;
 }
 
+/** A webhook of a repository or an organisation; the signing secret is sealed. */
+export interface WebhooksTable {
+  id: string;
+  /** 'repository' | 'organization' */
+  scope_kind: string;
+  scope: string;
+  name: string;
+  url: string;
+  /** JSON array of event names */
+  events: string;
+  active: number;
+  secret_sealed: string;
+  disabled_reason: string | null;
+  failures: Generated<number>;
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The delivery queue of webhooks (fed by the outbox). */
+export interface WebhookDeliveriesTable {
+  id: string;
+  hook: string;
+  event_id: string | null;
+  event: string;
+  ordering: string;
+  body: string;
+  /** 'pending' | 'delivering' | 'succeeded' | 'failed' */
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  claim: string | null;
+  claimed_until: number | null;
+  created_at: number;
+  finished_at: number | null;
+  error: string | null;
+}
+
+export interface WebhookAttemptsTable {
+  delivery: string;
+  attempt: number;
+  at: number;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  response_excerpt: string | null;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  at: number;
+  actor: string | null;
+  via: string | null;
+  action: string;
+  target: string | null;
+  namespace: string | null;
+  /** 'ok' | 'failed' | 'refused' */
+  result: string;
+  address: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  /** JSON */
+  details: string | null;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -385,4 +450,8 @@ export interface Database {
   proxy_repositories: ProxyRepositoriesTable;
   replication_rules: ReplicationRulesTable;
   replication_runs: ReplicationRunsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+  audit_events: AuditEventsTable;
 }
