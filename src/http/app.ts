@@ -3,6 +3,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Logger } from 'pino';
 import type { Hub } from '../hub/hub.js';
 import type { ReplicationService } from '../hub/replication/replication.js';
+import type { WebhookService } from '../hub/webhooks/webhooks.js';
 import type { Clock, PullGate } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
 import type { TokenAuth } from './token-auth.js';
@@ -44,6 +45,8 @@ export interface AppOptions {
   ui?: UiOptions;
   /** replication rules and runs, for /api/v1/replication (default: none) */
   replication?: ReplicationService;
+  /** webhooks, for /api/v1/repositories/{namespace}/{name}/webhooks and /api/v1/orgs/{org}/webhooks (default: none) */
+  webhooks?: WebhookService;
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -99,6 +102,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     publicUrl: options.publicUrl,
     trustProxy: options.trustProxy,
     replication: options.replication,
+    webhooks: options.webhooks,
   });
   const api = registerApi(app, apiContext, { checkResponses: options.checkApiResponses });
   registerApiDocs(app);

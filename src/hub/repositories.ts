@@ -51,17 +51,27 @@ export class RepositoryService {
     if (!created) throw new HubError('conflict', `the repository "${name}" exists`);
   }
 
-  async setVisibility(name: string, isPrivate: boolean): Promise<void> {
+  /** Makes a repository public or private, with a 'repository.visibility' event (`actor`: who did it). */
+  async setVisibility(name: string, isPrivate: boolean, actor?: string): Promise<void> {
     const { exists } = await this.visibility(name);
     if (!exists) throw new HubError('not_found', `no repository "${name}"`);
     const current = (await this.row(name)) ?? (await this.insert(name, isPrivate));
     if (current.created || current.private === isPrivate) return;
-    await this.db.updateTable('hub_repositories').set({ private: isPrivate ? 1 : 0 }).where('name', '=', name).execute();
+    const namespace = namespaceOf(name);
+    // the change and its event in one transaction (the outbox: webhooks, the audit trail)
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('hub_repositories').set({ private: isPrivate ? 1 : 0 }).where('name', '=', name).execute();
+      await appendOutbox(trx, { type: 'repository.visibility', payload: { repository: name, namespace, private: isPrivate, actor: actor ?? null } }, this.clock.now());
+    });
     if (!isPrivate) return;
     try {
-      await this.limits?.checkPrivateCount(namespaceOf(name));
+      await this.limits?.checkPrivateCount(namespace);
     } catch (error) {
-      await this.db.updateTable('hub_repositories').set({ private: 0 }).where('name', '=', name).execute();
+      // undone, and said so: a receiver that saw it made private sees it public again
+      await this.db.transaction().execute(async (trx) => {
+        await trx.updateTable('hub_repositories').set({ private: 0 }).where('name', '=', name).execute();
+        await appendOutbox(trx, { type: 'repository.visibility', payload: { repository: name, namespace, private: false, actor: actor ?? null, reason: 'plan limit' } }, this.clock.now());
+      });
       throw error;
     }
   }

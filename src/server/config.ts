@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseNetwork } from '../hub/webhooks/network-guard.js';
 import { storageUrlProblem } from '../storage/storage-url.js';
 import { parseDuration } from './duration.js';
 
@@ -121,6 +122,31 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ retryDelay: 30_000, attempts: 5 }),
+    /** webhook deliveries: retried after `retryDelay` (doubling) until `retryFor` has passed; `allowNetworks` opens refused ranges */
+    webhooks: z
+      .object({
+        /** CIDRs deliveries may reach although they are loopback, private, link-local or metadata ranges (none by default) */
+        allowNetworks: z
+          .union([z.string(), z.array(z.string())])
+          .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean))
+          .superRefine((networks, context) => {
+            for (const network of networks) {
+              try {
+                parseNetwork(network);
+              } catch (error) {
+                context.addIssue({ code: 'custom', message: (error as Error).message });
+              }
+            }
+          })
+          .default([]),
+        retryDelay: duration.default(10_000),
+        retryFor: duration.default(24 * 3600_000),
+        timeout: duration.default(10_000),
+        /** deliveries failed for good in a row that disable a hook */
+        disableAfter: z.coerce.number().int().min(1).max(1000).default(5),
+      })
+      .strict()
+      .default({ allowNetworks: [], retryDelay: 10_000, retryFor: 24 * 3600_000, timeout: 10_000, disableAfter: 5 }),
     /** the first administrator, created on first start when no account exists */
     admin: z.object({ user: z.string().optional(), password: z.string().optional() }).strict().default({}),
   })
@@ -155,6 +181,10 @@ export const ENVIRONMENT: Record<string, string> = {
   PIER_MIRROR_NAMESPACE: 'mirror.namespace',
   PIER_REPLICATION_RETRY_DELAY: 'replication.retryDelay',
   PIER_REPLICATION_ATTEMPTS: 'replication.attempts',
+  PIER_WEBHOOK_ALLOW_NETWORKS: 'webhooks.allowNetworks',
+  PIER_WEBHOOK_RETRY_DELAY: 'webhooks.retryDelay',
+  PIER_WEBHOOK_RETRY_FOR: 'webhooks.retryFor',
+  PIER_WEBHOOK_TIMEOUT: 'webhooks.timeout',
   PIER_ADMIN_USER: 'admin.user',
   PIER_ADMIN_PASSWORD: 'admin.password',
 };

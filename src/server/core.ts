@@ -6,6 +6,7 @@ import { lazySecretBox, type SecretBox } from '../auth/sealed-secret.js';
 import { Hub } from '../hub/hub.js';
 import { PullLimits } from '../hub/pull-limits.js';
 import { ReplicationService } from '../hub/replication/replication.js';
+import { WebhookService, type WebhookObserver } from '../hub/webhooks/webhooks.js';
 import { openDatabase, type MetadataDatabase } from '../metadata/database.js';
 import { ProxyIndex } from '../metadata/proxy-index.js';
 import { RegistryIndex } from '../metadata/registry-index.js';
@@ -34,6 +35,8 @@ export interface PierCore {
   secrets: () => Promise<SecretBox>;
   /** replication rules and runs (the server starts its worker) */
   replication: ReplicationService;
+  /** webhooks and their delivery queue (the server starts its worker) */
+  webhooks: WebhookService;
   close(): Promise<void>;
 }
 
@@ -43,6 +46,8 @@ export interface CoreOptions {
   store?: BlobStore;
   /** where the shared state logs Redis going away and coming back (default: stderr at the configured level) */
   logger?: Logger;
+  /** hears of webhook deliveries (metrics) */
+  webhookObserver?: WebhookObserver;
 }
 
 /** Used by the server and by CLI commands that work on the data directory of a stopped or running server. */
@@ -96,6 +101,22 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
   });
   // pushes that replication rules follow arrive as outbox events (delivered where the dispatcher runs: the server)
   hub.outbox.subscribe((message) => replication.onEvent(message));
+  const webhooks = new WebhookService({
+    db: database.db,
+    clock,
+    plans: hub.plans,
+    secrets,
+    allowNetworks: config.webhooks.allowNetworks,
+    retryDelayMs: config.webhooks.retryDelay,
+    retryForMs: config.webhooks.retryFor,
+    timeoutMs: config.webhooks.timeout,
+    disableAfter: config.webhooks.disableAfter,
+    log: logger,
+    ...(options.webhookObserver ? { observer: options.webhookObserver } : {}),
+  });
+  if (config.publicUrl) webhooks.baseUrl = config.publicUrl;
+  // every event a hook may want is queued for its hooks before the outbox message counts as delivered
+  hub.outbox.subscribe((message) => webhooks.onEvent(message));
   return {
     database,
     store,
@@ -106,8 +127,10 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     pullGate,
     secrets,
     replication,
+    webhooks,
     async close() {
       await replication.stop();
+      await webhooks.stop();
       // counted pulls are written before the database closes
       await hub.pullStats.close().catch((error: unknown) => logger.error({ err: error }, 'could not write pull counts'));
       // each closes whatever the others do: a store that fails to close must not leave Redis reconnecting

@@ -5,6 +5,7 @@ import { sqlSigningKeyStore } from '../auth/signing-key-store.js';
 import { KeyRing } from '../auth/signing-keys.js';
 import type { Hub } from '../hub/hub.js';
 import type { ReplicationService } from '../hub/replication/replication.js';
+import type { WebhookService } from '../hub/webhooks/webhooks.js';
 import { buildApp } from '../http/app.js';
 import { DEFAULT_UI_DIR } from '../http/ui.js';
 import type { TokenAuth } from '../http/token-auth.js';
@@ -33,6 +34,7 @@ export interface PierServer {
   url: string;
   /** replication rules and runs, and the worker that runs them */
   replication: ReplicationService;
+  webhooks: WebhookService;
   close(): Promise<void>;
 }
 
@@ -100,6 +102,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       checkApiResponses: options.checkApiResponses,
       ui: { dir: DEFAULT_UI_DIR },
       replication: core.replication,
+      webhooks: core.webhooks,
       ...(tls ? { https: secureContextOptions(tls) } : {}),
     });
     undo.push(() => app.close());
@@ -123,6 +126,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // replication runs (queued by pushes, schedules and requests) and due schedules, every 2 s
     core.replication.start(2000);
     undo.push(() => core.replication.stop());
+    // webhook deliveries (queued from the outbox): at once when queued here, every second for the rest
+    core.webhooks.start(1000);
+    undo.push(() => core.webhooks.stop());
     await warnAboutMirror(config, hub, logger);
 
     const { host, port } = parseListen(config.listen)!;
@@ -136,6 +142,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         logger.warn({ realm: auth.realm }, 'PIER_PUBLIC_URL is not set: clients on other machines cannot reach this token realm; set it to the URL they use');
       }
     }
+    if (!config.publicUrl) core.webhooks.baseUrl = url;
     if (tls) logger.info({ cert: tls.certFile, certificate: describeCertificate(tls.certificate) }, 'serving HTTPS');
     logger.info({ url, data: config.data, auth: config.auth.mode }, 'pier is listening');
     void sweep();
@@ -158,6 +165,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       shared: core.shared,
       url,
       replication: core.replication,
+      webhooks: core.webhooks,
       close() {
         closing ??= (async () => {
           clearInterval(sweeper);
@@ -166,6 +174,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           await backfilled;
           await hub.outbox.stop();
           await core.replication.stop();
+          await core.webhooks.stop();
           await core.close();
         })();
         return closing;

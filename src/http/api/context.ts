@@ -1,6 +1,7 @@
 import { MemoryLoginThrottle, type LoginThrottle } from '../../auth/login-throttle.js';
 import type { Hub } from '../../hub/hub.js';
 import type { ReplicationService } from '../../hub/replication/replication.js';
+import type { WebhookService } from '../../hub/webhooks/webhooks.js';
 import type { Clock } from '../../registry/ports.js';
 import type { Registry } from '../../registry/registry.js';
 import { trustedProxies, type ProxyTrust } from '../forwarded.js';
@@ -21,6 +22,8 @@ export interface ApiContext {
   proxies: ProxyTrust;
   /** replication rules and runs (the routes exist where it is given) */
   replication?: ReplicationService;
+  /** webhooks of repositories and organisations (the routes exist where it is given) */
+  webhooks?: WebhookService;
 }
 
 export interface ApiOptions {
@@ -34,6 +37,7 @@ export interface ApiOptions {
   /** the configured trusted proxies (addresses or CIDRs) */
   trustProxy?: readonly string[];
   replication?: ReplicationService;
+  webhooks?: WebhookService;
 }
 
 /** One context for every surface that checks credentials (/api/v1, /v1/search): one throttle between them. */
@@ -48,5 +52,6 @@ export function createApiContext(options: ApiOptions): ApiContext {
     ...(options.publicUrl ? { publicOrigin: new URL(options.publicUrl).origin } : {}),
     proxies: trustedProxies(options.trustProxy ?? []),
     ...(options.replication ? { replication: options.replication } : {}),
+    ...(options.webhooks ? { webhooks: options.webhooks } : {}),
   };
 }

@@ -24,6 +24,7 @@ import { registerSettings } from './settings.js';
 import { registerTeams } from './teams.js';
 import { registerTokens } from './tokens.js';
 import { registerUsers } from './users.js';
+import { registerWebhooks } from './webhooks.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -89,6 +90,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext, options: Regi
       registerSettings(routes, ctx);
       registerProxies(routes, ctx);
       registerReplication(routes, ctx);
+      registerWebhooks(routes, ctx);
 
       routes.route({
         method: 'GET',

@@ -83,7 +83,7 @@ export function registerRepositories(router: ApiRouter, ctx: ApiContext): void {
         if (unknown.length > 0) throw badRequest(`categories: unknown ${unknown.join(', ')} (GET /api/v1/categories lists them)`, [{ field: 'categories', message: `unknown: ${unknown.join(', ')}` }]);
       }
       // the one change a plan may refuse goes first, so that a refusal changes nothing
-      if (body.is_private !== undefined) await hub.repositories.setVisibility(name, body.is_private);
+      if (body.is_private !== undefined) await hub.repositories.setVisibility(name, body.is_private, caller.account.name);
       if (body.categories) await hub.categories.set(name, body.categories);
       if (body.description !== undefined || body.full_description !== undefined) {
         await hub.repositories.describe(name, { description: body.description, fullDescription: body.full_description });
@@ -148,7 +148,7 @@ export async function readable(ctx: ApiContext, caller: Caller | undefined, para
 }
 
 /** The repository of the path when the caller has admin permission on it; not found when it may not even see it. */
-async function administered(ctx: ApiContext, caller: Caller, params: { namespace: string; name: string }): Promise<string> {
+export async function administered(ctx: ApiContext, caller: Caller, params: { namespace: string; name: string }): Promise<string> {
   const name = await readable(ctx, caller, params);
   if (!(await ctx.hub.policy.administers(subjectOf(caller), name))) {
     if (caller.tokenScopes && !caller.tokenScopes.includes('repo:admin')) throw forbidden('this needs a token with the repo:admin scope');
