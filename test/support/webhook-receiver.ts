@@ -18,6 +18,8 @@ export interface Received {
 export class WebhookReceiver {
   readonly received: Received[] = [];
   answer: (path: string, seen: number) => number = () => 200;
+  /** how long it takes to answer (a busy endpoint), in ms */
+  delayMs = 0;
   #server: Server | undefined;
   #waiters: Array<() => void> = [];
 
@@ -35,8 +37,10 @@ export class WebhookReceiver {
           body: Buffer.concat(chunks).toString('utf8'),
           status,
         });
-        response.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'thanks' : `no: ${status}`);
-        for (const wake of this.#waiters.splice(0)) wake();
+        setTimeout(() => {
+          response.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'thanks' : `no: ${status}`);
+          for (const wake of this.#waiters.splice(0)) wake();
+        }, this.delayMs);
       });
     });
     await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));

@@ -164,7 +164,8 @@ export class WebhookService {
   async #process(id: string): Promise<boolean> {
     const { clock } = this.#options;
     const timeoutMs = this.#options.timeoutMs ?? 10_000;
-    const delivery = await this.deliveries.claim(id, this.#claim, clock.now() + timeoutMs + 30_000);
+    // the lease outlasts the request; a replica that dies leaves its deliveries to others soon after
+    const delivery = await this.deliveries.claim(id, this.#claim, clock.now() + timeoutMs + 5000);
     if (!delivery) return false;
     const hook = await this.hooks.byId(delivery.hook);
     const namespace = hook && (hook.scope.kind === 'organization' ? hook.scope.name : namespaceOf(hook.scope.name));
