@@ -26,7 +26,8 @@ export function dataDirOptions(command: Command): Command {
 export async function withCore<T>(flags: DataDirFlags, options: { create?: boolean }, run: (core: PierCore, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig({ file: flags.config, overrides: { data: flags.data } });
   const databaseFile = join(config.data, 'pier.db');
-  if (!options.create && !existsSync(databaseFile)) {
+  // on PostgreSQL (database.url) the data directory holds no database file to look for
+  if (!options.create && config.database.url === undefined && !existsSync(databaseFile)) {
     throw new CliError(`no Pier database in ${config.data} (${databaseFile} does not exist): give the server's data directory with --data or PIER_DATA`, 2);
   }
   const { openCore } = await import('../server/core.js');

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { HubError } from '../hub/errors.js';
 import { ConfigError } from '../server/config.js';
 import { StartupProblem } from '../server/startup-problems.js';
+import { registerAudit } from './audit.js';
 import { registerCheck } from './check.js';
 import { CliError } from './errors.js';
 import { registerKeys } from './keys.js';
@@ -37,6 +38,7 @@ registerKeys(program);
 registerMigrate(program);
 registerCheck(program);
 registerMigrateStorage(program);
+registerAudit(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : 2);

@@ -1,5 +1,6 @@
 import { Argument, type Command } from 'commander';
-import { isValidRepositoryName, normalizeRepositoryName } from '../oci/names.js';
+import { isValidRepositoryName, namespaceOf, normalizeRepositoryName } from '../oci/names.js';
+import { auditCli } from './audit.js';
 import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
 import { usageError } from './errors.js';
 
@@ -17,6 +18,7 @@ export function registerRepo(program: Command): void {
     const name = normalizeRepositoryName(rawName);
     await withCore(flags, {}, async ({ hub }) => {
       await hub.repositories.setVisibility(name, visibility === 'private');
+      await auditCli(hub, { action: 'repository.visibility', target: name, namespace: namespaceOf(name), details: { is_private: visibility === 'private' } });
       process.stdout.write(`${name} is now ${visibility}\n`);
     });
   });

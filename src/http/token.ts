@@ -161,7 +161,14 @@ async function issue(auth: TokenAuth, request: FastifyRequest, input: TokenReque
   }
   let who: Authenticated | undefined;
   if (input.login) {
-    who = await logIn(auth, request, input.login, input.challenge);
+    try {
+      who = await logIn(auth, request, input.login, input.challenge);
+    } catch (error) {
+      await auditLogin(auth, request, input.login.username, error instanceof TokenError && error.status === 429 ? 'refused' : 'failed');
+      throw error;
+    }
+    // clients send their credentials with every token request: a sign-in is one that asks for a refresh token (docker login)
+    if (input.offline) await auditLogin(auth, request, who.subject.name, 'ok', viaOf(input.login.secret));
   } else if (input.refreshToken !== undefined) {
     const account = secretKind(input.refreshToken) === 'refresh' ? await auth.hub.tokens.authenticateRefreshToken(input.refreshToken) : undefined;
     if (!account) throw wrongCredentials(input.challenge);
@@ -188,6 +195,33 @@ async function issue(auth: TokenAuth, request: FastifyRequest, input: TokenReque
     else if (who.mayOpenSession) answer.refresh_token = await auth.hub.tokens.createRefreshToken(who.subject.name, input.clientId);
   }
   return answer;
+}
+
+/** A sign-in at /token in the audit log (a failure to write it is logged, never the sign-in's failure). */
+async function auditLogin(auth: TokenAuth, request: FastifyRequest, username: string, result: 'ok' | 'failed' | 'refused', via?: string): Promise<void> {
+  const name = username.toLowerCase();
+  const agent = request.headers['user-agent'];
+  try {
+    await auth.hub.audit.record({
+      action: 'login',
+      actor: name || null,
+      via: via ?? null,
+      target: name || null,
+      namespace: name || null,
+      result,
+      address: request.ip,
+      userAgent: typeof agent === 'string' ? agent : null,
+      requestId: String(request.id),
+      details: { endpoint: 'token' },
+    });
+  } catch (error) {
+    request.log.error({ err: error }, 'could not write the audit entry');
+  }
+}
+
+function viaOf(secret: string): string {
+  const kind = secretKind(secret);
+  return kind === 'pat' ? 'pat' : kind === 'refresh' ? 'refresh' : 'password';
 }
 
 /**

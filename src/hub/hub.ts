@@ -7,6 +7,7 @@ import type { Clock } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
 import { AccountService } from './accounts.js';
 import { AccountStanding } from './account-standing.js';
+import { AuditLog } from './audit.js';
 import { HubAccessPolicy } from './access-policy.js';
 import { BrowserSessionService } from './browser-sessions.js';
 import { CategoryService } from './categories.js';
@@ -74,6 +75,9 @@ export class Hub {
   /** tags with their platforms, and a tag's images layer by layer */
   readonly tags: TagPages;
 
+  /** who did what, from where (written by the surfaces that know the request) */
+  readonly audit: AuditLog;
+
   /** proxy namespaces (pull-through caches of other registries): the registry's ProxyDirectory */
   readonly proxies: ProxyService;
 
@@ -111,6 +115,7 @@ export class Hub {
     this.pushGate = new HubPushGate(this.repositories, this.limits);
     this.pullStats = new PullStats(db, clock);
     this.outbox = new OutboxDispatcher(db, clock);
+    this.audit = new AuditLog(db, clock);
     this.categories = new CategoryService(db, clock);
     this.stars = new StarService(db, clock);
     this.pages = new RepositoryPages(db, { settings: this.settings, categories: this.categories, stars: this.stars, policy: this.policy });

@@ -147,6 +147,8 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ allowNetworks: [], retryDelay: 10_000, retryFor: 24 * 3600_000, timeout: 10_000, disableAfter: 5 }),
+    /** the audit log: entries older than `retention` are removed */
+    audit: z.object({ retention: duration.default(365 * 24 * 3600_000) }).strict().default({ retention: 365 * 24 * 3600_000 }),
     /** the first administrator, created on first start when no account exists */
     admin: z.object({ user: z.string().optional(), password: z.string().optional() }).strict().default({}),
   })
@@ -185,6 +187,7 @@ export const ENVIRONMENT: Record<string, string> = {
   PIER_WEBHOOK_RETRY_DELAY: 'webhooks.retryDelay',
   PIER_WEBHOOK_RETRY_FOR: 'webhooks.retryFor',
   PIER_WEBHOOK_TIMEOUT: 'webhooks.timeout',
+  PIER_AUDIT_RETENTION: 'audit.retention',
   PIER_ADMIN_USER: 'admin.user',
   PIER_ADMIN_PASSWORD: 'admin.password',
 };

@@ -115,7 +115,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
             ? logger.error({ storage: error.message }, `upload sweep failed: the storage is unavailable: ${error.message}`)
             : logger.error({ err: error }, 'upload sweep failed'),
       );
-    const sweeper = setInterval(sweep, config.uploads.sweepInterval);
+    // audit entries past their retention go with the upload sweep (each replica: the delete is idempotent)
+    const pruneAudit = () =>
+      hub.audit.prune(config.audit.retention).then(
+        (removed) => removed > 0 && logger.info({ removed }, 'removed audit entries past their retention'),
+        (error) => logger.error({ err: error }, 'could not prune the audit log'),
+      );
+    const sweeper = setInterval(() => void Promise.all([sweep(), pruneAudit()]), config.uploads.sweepInterval);
     sweeper.unref();
     undo.push(() => clearInterval(sweeper));
     // pull counts are written every second; outbox events are delivered as they are written, and
@@ -146,6 +152,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     if (tls) logger.info({ cert: tls.certFile, certificate: describeCertificate(tls.certificate) }, 'serving HTTPS');
     logger.info({ url, data: config.data, auth: config.auth.mode }, 'pier is listening');
     void sweep();
+    void pruneAudit();
     // manifests pushed before this version kept what their pages show: computed once, in the background
     const backfill = new AbortController();
     const backfilled = registry.manifests.backfillDetails({ signal: backfill.signal }).then(

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { registerAdminUsers } from './admin-users.js';
+import { registerAudit } from './audit.js';
 import type { ApiContext } from './context.js';
 import { registerNamespaces } from './namespaces.js';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi.js';
@@ -91,6 +92,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext, options: Regi
       registerProxies(routes, ctx);
       registerReplication(routes, ctx);
       registerWebhooks(routes, ctx);
+      registerAudit(routes, ctx);
 
       routes.route({
         method: 'GET',

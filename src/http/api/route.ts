@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
+import { auditRecordOf, requestFacts } from './audit-trail.js';
 import { authenticate, requireAccountCaller, requireAdmin, requireCaller, type Caller } from './authenticate.js';
 import type { ApiContext } from './context.js';
 import { ApiProblem, badRequest, sendProblem, toProblem, type FieldError, type ProblemKind } from './problem.js';
@@ -158,13 +159,25 @@ export class ApiRouter {
       url: fastifyPath(route.path),
       config: { [ROUTE_CONFIG]: route },
       handler: async (request, reply) => {
-        const caller = await this.#authenticate(route.auth, request);
-        const params = route.params ? validate(route.params, renameWildcard(route.path, request.params), 'path') : undefined;
-        const query = route.query ? validate(route.query, request.query ?? {}, 'query') : undefined;
-        const absent = request.body === undefined || request.body === null;
-        const body = route.body ? validate(route.body, route.optionalBody && absent ? {} : jsonObject(request.body), 'body') : undefined;
-        const result: unknown = await route.handler({ request, reply, caller, params, query, body } as never);
-        const answered = isAnswer(result) ? result : { status, body: result };
+        // what the audit entry of a state-changing route says (audit-trail.ts), however it ends
+        const seen: { caller?: Caller; params?: Record<string, unknown>; body?: unknown } = {};
+        let answered: Answer;
+        try {
+          const caller = await this.#authenticate(route.auth, request);
+          seen.caller = caller;
+          const params = route.params ? validate(route.params, renameWildcard(route.path, request.params), 'path') : undefined;
+          seen.params = params;
+          const query = route.query ? validate(route.query, request.query ?? {}, 'query') : undefined;
+          const absent = request.body === undefined || request.body === null;
+          const body = route.body ? validate(route.body, route.optionalBody && absent ? {} : jsonObject(request.body), 'body') : undefined;
+          seen.body = body;
+          const result: unknown = await route.handler({ request, reply, caller, params, query, body } as never);
+          answered = isAnswer(result) ? result : { [ANSWER]: true, status, body: result };
+        } catch (error) {
+          await this.#audit(route, request, seen, undefined, error);
+          throw error;
+        }
+        await this.#audit(route, request, seen, answered.body);
         if (this.#check) {
           const wrong = await this.#check.answer(route, answered.status, answered.body);
           if (wrong) throw new ResponseMismatch(route, wrong);
@@ -188,6 +201,21 @@ export class ApiRouter {
     if (!path.startsWith(`${this.prefix}/`)) return [];
     const relative = path.slice(this.prefix.length);
     return [...new Set(this.routes.filter((r) => pathPattern(r.path).test(relative)).map((r) => r.method))];
+  }
+
+  /** Writes the audit entry of a state-changing request; a failure to write it is logged, never the request's failure. */
+  async #audit(route: ApiRoute, request: FastifyRequest, seen: { caller?: Caller; params?: Record<string, unknown>; body?: unknown }, result: unknown, error?: unknown): Promise<void> {
+    if (route.method === 'GET') return;
+    const rawParams = (seen.params ?? renameWildcard(route.path, request.params)) as Record<string, unknown>;
+    const params = Object.fromEntries(Object.entries(rawParams ?? {}).map(([k, v]) => [k, String(v)]));
+    const body = (seen.body ?? (request.body && typeof request.body === 'object' ? request.body : {})) as Record<string, unknown>;
+    const record = auditRecordOf(route.method, route.path, { ...(seen.caller ? { caller: seen.caller } : {}), params, body, result }, error);
+    if (!record) return;
+    try {
+      await this.ctx.hub.audit.record({ ...record, ...requestFacts(request) });
+    } catch (failure) {
+      request.log.error({ err: failure, action: record.action }, 'could not write the audit entry');
+    }
   }
 
   #authenticate(requirement: AuthRequirement, request: FastifyRequest): Promise<Caller | undefined> {
