@@ -6,6 +6,7 @@ import type { ReplicationService } from '../hub/replication/replication.js';
 import type { WebhookService } from '../hub/webhooks/webhooks.js';
 import type { Clock, PullGate } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
+import type { PierMetrics } from './metrics.js';
 import type { TokenAuth } from './token-auth.js';
 import { registerHealth, type ReadinessReport } from './health.js';
 import { createApiContext } from './api/context.js';
@@ -47,6 +48,8 @@ export interface AppOptions {
   replication?: ReplicationService;
   /** webhooks, for /api/v1/repositories/{namespace}/{name}/webhooks and /api/v1/orgs/{org}/webhooks (default: none) */
   webhooks?: WebhookService;
+  /** Prometheus series and GET /metrics (default: none, no route) */
+  metrics?: { series: PierMetrics; token?: string };
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
@@ -81,6 +84,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     done();
   });
 
+  // first, so that every request is counted, the ones other hooks refuse included
+  options.metrics?.series.register(app);
+
   const routes: RegisteredRoute[] = [];
   registered.set(app, routes);
   app.addHook('onRoute', (route) => {
@@ -106,6 +112,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   const api = registerApi(app, apiContext, { checkResponses: options.checkApiResponses });
   registerApiDocs(app);
+  options.metrics?.series.route(app, { ...(options.metrics.token !== undefined ? { token: options.metrics.token } : {}) });
   registerSearch(app, apiContext);
 
   registerHealth(app, { readiness: options.readiness });

@@ -147,6 +147,11 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ allowNetworks: [], retryDelay: 10_000, retryFor: 24 * 3600_000, timeout: 10_000, disableAfter: 5 }),
+    /** Prometheus /metrics: off unless enabled; with `token`, only for that bearer token */
+    metrics: z
+      .object({ enabled: booleanish.default(false), token: z.string().min(16, { message: 'at least 16 characters' }).optional() })
+      .strict()
+      .default({ enabled: false }),
     /** the audit log: entries older than `retention` are removed */
     audit: z.object({ retention: duration.default(365 * 24 * 3600_000) }).strict().default({ retention: 365 * 24 * 3600_000 }),
     /** the first administrator, created on first start when no account exists */
@@ -188,6 +193,8 @@ export const ENVIRONMENT: Record<string, string> = {
   PIER_WEBHOOK_RETRY_FOR: 'webhooks.retryFor',
   PIER_WEBHOOK_TIMEOUT: 'webhooks.timeout',
   PIER_AUDIT_RETENTION: 'audit.retention',
+  PIER_METRICS: 'metrics.enabled',
+  PIER_METRICS_TOKEN: 'metrics.token',
   PIER_ADMIN_USER: 'admin.user',
   PIER_ADMIN_PASSWORD: 'admin.password',
 };

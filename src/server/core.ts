@@ -48,6 +48,8 @@ export interface CoreOptions {
   logger?: Logger;
   /** hears of webhook deliveries (metrics) */
   webhookObserver?: WebhookObserver;
+  /** wraps the pull-through cache's observer (metrics) */
+  proxyObserver?: (inner: ProxyObserver) => ProxyObserver;
 }
 
 /** Used by the server and by CLI commands that work on the data directory of a stopped or running server. */
@@ -88,7 +90,7 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     manifestMaxBytes: config.manifests.maxBytes,
     manifestCache: shared.manifestCache,
     // blobs being fetched from upstreams are spooled beside the data, for the clients that wait for them
-    proxies: { directory: hub.proxies, index: new ProxyIndex(database.db), observer: proxyLog(logger), spoolDir: join(config.data, 'proxy-spool') },
+    proxies: { directory: hub.proxies, index: new ProxyIndex(database.db), observer: options.proxyObserver ? options.proxyObserver(proxyLog(logger)) : proxyLog(logger), spoolDir: join(config.data, 'proxy-spool') },
   });
   const replication = new ReplicationService({
     db: database.db,

@@ -7,6 +7,8 @@ import type { Hub } from '../hub/hub.js';
 import type { ReplicationService } from '../hub/replication/replication.js';
 import type { WebhookService } from '../hub/webhooks/webhooks.js';
 import { buildApp } from '../http/app.js';
+import { PierMetrics } from '../http/metrics.js';
+import type { ProxyObserver } from '../registry/proxy/ports.js';
 import { DEFAULT_UI_DIR } from '../http/ui.js';
 import type { TokenAuth } from '../http/token-auth.js';
 import type { MetadataDatabase } from '../metadata/database.js';
@@ -60,7 +62,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
   const secret =
     config.auth.mode === 'token' ? await startupStep('secret', config, () => loadInstallationSecret({ file: config.auth.secretKeyFile, dataDir: config.data })) : undefined;
-  const core = await openCore(config, { ...options, logger });
+  const metrics = config.metrics.enabled ? new PierMetrics({ outbox: () => outboxBacklog(core.database) }) : undefined;
+  const core = await openCore(config, {
+    ...options,
+    logger,
+    ...(metrics ? { webhookObserver: metrics.webhookObserver, proxyObserver: (inner: ProxyObserver) => metrics.proxyObserver(inner) } : {}),
+  });
   const { registry, hub, database, store, clock } = core;
   const undo: Array<() => unknown> = [() => core.close()];
   try {
@@ -103,6 +110,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ui: { dir: DEFAULT_UI_DIR },
       replication: core.replication,
       webhooks: core.webhooks,
+      ...(metrics ? { metrics: { series: metrics, ...(config.metrics.token !== undefined ? { token: config.metrics.token } : {}) } } : {}),
       ...(tls ? { https: secureContextOptions(tls) } : {}),
     });
     undo.push(() => app.close());
@@ -192,6 +200,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => {});
     throw error;
   }
+}
+
+/** Outbox rows not delivered yet and the age of the oldest (pending, or claimed and not done), for /metrics. */
+async function outboxBacklog(database: MetadataDatabase): Promise<{ pending: number; lagSeconds: number }> {
+  const row = await database.db
+    .selectFrom('outbox')
+    .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('created_at').as('oldest')])
+    .where((eb) => eb.or([eb('delivered_at', 'is', null), eb('delivered_at', '<', 0)]))
+    .executeTakeFirst();
+  const oldest = row?.oldest === null || row?.oldest === undefined ? undefined : Number(row.oldest);
+  return { pending: Number(row?.n ?? 0), lagSeconds: oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000) };
 }
 
 /** mirror.namespace names a proxy that does not exist (yet): said once, reads are not proxied until it does. */
