@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -57,6 +58,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.https ? { https: options.https } : {}),
     loggerInstance: options.logger,
     disableRequestLogging: true,
+    // every log line of a request carries its id (reqId), which the client gets as X-Request-Id:
+    // a proxy's id is kept when it is a plain token, else one is made
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
+    },
     exposeHeadRoutes: false,
     return503OnClosing: true,
     // keep-alive clients (docker) must not hold a closing server open
@@ -84,6 +92,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     done();
   });
 
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
   // first, so that every request is counted, the ones other hooks refuse included
   options.metrics?.series.register(app);
 

@@ -24,6 +24,8 @@ export const ConfigSchema = z
     listen: listen.default('127.0.0.1:5000'),
     data: z.string().min(1).default('./data'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `auto`: readable lines on a terminal, JSON lines otherwise; `json` or `pretty` always */
+    logFormat: z.enum(['auto', 'json', 'pretty']).default('auto'),
     shutdownTimeout: duration.default(30_000),
     uploads: z
       .object({
@@ -166,6 +168,7 @@ export const ENVIRONMENT: Record<string, string> = {
   PIER_LISTEN: 'listen',
   PIER_DATA: 'data',
   PIER_LOG_LEVEL: 'logLevel',
+  PIER_LOG_FORMAT: 'logFormat',
   PIER_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
   PIER_UPLOAD_TTL: 'uploads.ttl',
   PIER_UPLOAD_SWEEP_INTERVAL: 'uploads.sweepInterval',

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { loadInstallationSecret } from '../auth/installation-secret.js';
 import { sqlSigningKeyStore } from '../auth/signing-key-store.js';
 import { KeyRing } from '../auth/signing-keys.js';
@@ -17,6 +17,7 @@ import type { SharedState } from '../shared-state/shared-state.js';
 import { StorageUnavailable, type BlobStore } from '../storage/blob-store.js';
 import { parseListen, type Config } from './config.js';
 import { openCore, type CoreOptions } from './core.js';
+import { createLogger } from './log-format.js';
 import { createReadiness, databaseCheck, storageCheck } from './readiness.js';
 import { startupStep } from './startup-problems.js';
 import { describeCertificate, loadTls, secureContextOptions, validityProblem } from './tls.js';
@@ -53,7 +54,7 @@ export interface StartOptions extends CoreOptions {
  * again, so a failed start leaves no pool, timer or socket behind.
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<PierServer> {
-  const logger = options.logger ?? pino({ level: config.logLevel });
+  const logger = options.logger ?? createLogger(config.logLevel, config.logFormat);
   // before anything is opened: a certificate or secret problem stops the start with nothing to undo
   const tls = await loadTls(config.tls);
   if (tls) {
