@@ -13,7 +13,7 @@ import { notNull } from '../dialect.js';
  * - `audit_events`: who did what, on what, from where, with what result.
  */
 export const webhooksAndAudit: Migration = {
-  name: '008-webhooks-audit',
+  name: '010-webhooks-audit',
   async up(db, t) {
     await db.schema
       .createTable('webhooks')
