@@ -3,6 +3,7 @@ import { Shell } from './components/shell';
 import { Loading } from './components/ui';
 import Home from './pages/home';
 import NotFound from './pages/not-found';
+import Search from './pages/search';
 import SignIn from './pages/sign-in';
 import SignUp from './pages/sign-up';
 
@@ -11,6 +12,7 @@ import SignUp from './pages/sign-up';
 const settings = () => import('./pages/settings/settings');
 const orgs = () => import('./pages/orgs');
 const admin = () => import('./pages/admin');
+const repository = () => import('./pages/repository');
 
 export const routes: RouteObject[] = [
   {
@@ -19,6 +21,8 @@ export const routes: RouteObject[] = [
     hydrateFallbackElement: <Loading />,
     children: [
       { index: true, element: <Home /> },
+      { path: 'search', element: <Search /> },
+      { path: 'r/*', lazy: async () => ({ Component: (await repository()).RepositoryPage }) },
       { path: 'signin', element: <SignIn /> },
       { path: 'signup', element: <SignUp /> },
       {

@@ -120,3 +120,98 @@ export interface PullLimits {
   anonymous_window_seconds: number;
   exempt: string[];
 }
+
+export type ContentType = 'image' | 'index' | 'helm' | 'artifact';
+
+/** A repository in lists and search (RepositorySummary of the OpenAPI document). */
+export interface RepositorySummary {
+  namespace: string;
+  name: string;
+  repository_type: 'image' | 'artifact' | null;
+  description: string;
+  is_private: boolean;
+  is_official: boolean;
+  is_verified_publisher: boolean;
+  star_count: number;
+  pull_count: number;
+  last_pulled: string | null;
+  last_updated: string | null;
+  date_registered: string;
+  storage_size: number;
+  media_types: string[];
+  content_types: ContentType[];
+  categories: Array<{ slug: string; name: string }>;
+  is_starred: boolean;
+  permissions: { read: boolean; write: boolean; admin: boolean };
+}
+
+export interface Repository extends RepositorySummary {
+  full_description: string;
+  readme_source: 'full_description' | 'image' | null;
+}
+
+export interface Category {
+  slug: string;
+  name: string;
+  description: string;
+}
+
+export interface Suggestion {
+  namespace: string;
+  name: string;
+  is_official: boolean;
+  is_verified_publisher: boolean;
+}
+
+export const SEARCH_ORDERINGS = ['best', '-pull_count', '-star_count', '-last_updated'] as const;
+export type SearchOrdering = (typeof SEARCH_ORDERINGS)[number];
+
+export const TAG_ORDERINGS = ['name', '-name', 'last_pushed', '-last_pushed'] as const;
+export type TagOrdering = (typeof TAG_ORDERINGS)[number];
+
+export interface TagImage {
+  architecture: string | null;
+  os: string | null;
+  variant: string | null;
+  digest: string;
+  size: number;
+  last_pushed: string | null;
+}
+
+export interface Tag {
+  name: string;
+  digest: string;
+  media_type: string;
+  content_type: ContentType;
+  full_size: number;
+  last_pushed: string;
+  last_pulled: string | null;
+  pull_count: number;
+  last_updater_username: string | null;
+  tag_status: 'active' | 'inactive';
+  images: TagImage[];
+}
+
+export interface Layer {
+  digest: string | null;
+  size: number;
+  media_type: string | null;
+  instruction: string | null;
+  empty_layer: boolean;
+}
+
+export interface Image {
+  architecture: string | null;
+  os: string | null;
+  variant: string | null;
+  digest: string;
+  size: number;
+  config_digest: string | null;
+  created: string | null;
+  layers: Layer[];
+}
+
+export interface PullHistory {
+  days: number;
+  results: Array<{ date: string; pulls: number }>;
+}

@@ -1,8 +1,9 @@
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useEffect, useId, useRef } from 'react';
 import { Link, NavLink, Outlet, useLocation, useNavigate } from 'react-router';
 import { useSession } from '../api/session';
 import { LANGUAGES, useI18n } from '../i18n/i18n';
 import type { Locale } from '../i18n/format';
+import { SearchBox } from './search-box';
 import { ErrorNotice, useAction } from './ui';
 
 const LANGUAGE_NAMES: Record<Locale, string> = { en: 'English', fr: 'Français' };
@@ -23,26 +24,6 @@ function LanguageSwitch() {
         ))}
       </select>
     </div>
-  );
-}
-
-function SearchBox() {
-  const { t } = useI18n();
-  const navigate = useNavigate();
-  const location = useLocation();
-  const [query, setQuery] = useState(() => new URLSearchParams(location.search).get('q') ?? '');
-  const id = useId();
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    navigate(`/search?q=${encodeURIComponent(query.trim())}`);
-  };
-  return (
-    <form role="search" className="search" onSubmit={submit}>
-      <label htmlFor={id} className="visually-hidden">
-        {t('shell.search')}
-      </label>
-      <input id={id} type="search" name="q" value={query} onChange={(e) => setQuery(e.target.value)} placeholder={t('shell.searchPlaceholder')} />
-    </form>
   );
 }
 

@@ -1,9 +1,57 @@
 import { Link } from 'react-router';
+import { api } from '../api/browser';
+import type { Category, Paged, RepositorySummary } from '../api/types';
 import { useSession } from '../api/session';
-import { CopyField, useTitle } from '../components/ui';
+import { RepositoryList } from '../components/repo-card';
+import { CopyField, Empty, Loaded, useTitle } from '../components/ui';
+import { useLoad } from '../components/use-load';
 import { useI18n } from '../i18n/i18n';
 
-/** The front door: what Pier is and the commands to start with, for the reader's own host. */
+const SHOWN = 6;
+
+/** One shelf of Explore: the first repositories of a search, and a link to the whole search. */
+function Shelf({ id, title, query, more, empty }: { id: string; title: string; query: string; more: string; empty: string }) {
+  const { t } = useI18n();
+  const state = useLoad((signal) => api<Paged<RepositorySummary>>(`/search?${query}&page_size=${SHOWN}`, { signal }), [query]);
+  return (
+    <section aria-labelledby={id} className="shelf">
+      <div className="shelf-head">
+        <h2 id={id}>{title}</h2>
+        <Link to={more}>{t('explore.seeAll')}</Link>
+      </div>
+      <Loaded state={state}>{(page) => (page.results.length === 0 ? <Empty>{empty}</Empty> : <RepositoryList repositories={page.results} label={title} />)}</Loaded>
+    </section>
+  );
+}
+
+function Categories() {
+  const { t } = useI18n();
+  const state = useLoad((signal) => api<Category[]>('/categories', { signal }), []);
+  return (
+    <section aria-labelledby="explore-categories" className="shelf">
+      <h2 id="explore-categories">{t('explore.categories')}</h2>
+      <Loaded state={state}>
+        {(categories) =>
+          categories.length === 0 ? (
+            <Empty>{t('explore.noCategories')}</Empty>
+          ) : (
+            <ul className="chips">
+              {categories.map((c) => (
+                <li key={c.slug}>
+                  <Link to={`/search?category=${encodeURIComponent(c.slug)}`} className="chip" title={c.description || undefined}>
+                    {c.name}
+                  </Link>
+                </li>
+              ))}
+            </ul>
+          )
+        }
+      </Loaded>
+    </section>
+  );
+}
+
+/** Explore, the front page: what Pier holds (official images, verified publishers, most pulled, recent, categories) and how to start. */
 export default function Home() {
   const { t } = useI18n();
   const { me } = useSession();
@@ -26,6 +74,11 @@ export default function Home() {
           </p>
         )}
       </section>
+      <Shelf id="explore-official" title={t('explore.official')} query="is_official=true&ordering=-pull_count" more="/search?official=true" empty={t('explore.noOfficial')} />
+      <Shelf id="explore-verified" title={t('explore.verified')} query="is_verified_publisher=true&ordering=-pull_count" more="/search?verified=true" empty={t('explore.noVerified')} />
+      <Shelf id="explore-popular" title={t('explore.mostPulled')} query="ordering=-pull_count" more="/search?ordering=-pull_count" empty={t('explore.nothingYet')} />
+      <Shelf id="explore-recent" title={t('explore.recent')} query="ordering=-last_updated" more="/search?ordering=-last_updated" empty={t('explore.nothingYet')} />
+      <Categories />
       <section aria-labelledby="home-start">
         <h2 id="home-start">{t('home.start')}</h2>
         <ol className="steps">

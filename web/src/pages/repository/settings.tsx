@@ -1,0 +1,137 @@
+// A repository's settings: descriptions and README (with a preview), visibility, deletion with a typed confirmation.
+import { lazy, Suspense, useId, useState } from 'react';
+import { useNavigate } from 'react-router';
+import { api } from '../../api/browser';
+import type { Repository } from '../../api/types';
+import { ErrorNotice, Field, Loading, Submit, useAction, useTitle } from '../../components/ui';
+import { useI18n } from '../../i18n/i18n';
+import { displayName, repositoryApi } from './paths';
+
+const Readme = lazy(() => import('../../markdown/readme'));
+
+export default function RepositorySettings({ repository: r, reload }: { repository: Repository; reload(): void }) {
+  const { t } = useI18n();
+  useTitle(`${displayName(r.namespace, r.name)}: ${t('repo.settings')}`);
+  return (
+    <section aria-labelledby="repo-settings-heading" className="repo-settings">
+      <h2 id="repo-settings-heading">{t('repo.settings')}</h2>
+      <Descriptions repository={r} reload={reload} />
+      <Visibility repository={r} reload={reload} />
+      <DeleteRepository repository={r} />
+    </section>
+  );
+}
+
+function Descriptions({ repository: r, reload }: { repository: Repository; reload(): void }) {
+  const { t } = useI18n();
+  const readmeId = useId();
+  // the README of the repository itself; one that comes from the image's label is not edited here
+  const [description, setDescription] = useState(r.description);
+  const [readme, setReadme] = useState(r.readme_source === 'full_description' ? r.full_description : '');
+  const [mode, setMode] = useState<'write' | 'preview'>('write');
+  const [saved, setSaved] = useState(false);
+  const save = useAction(async () => {
+    setSaved(false);
+    await api(repositoryApi(r.namespace, r.name), { method: 'PATCH', json: { description, full_description: readme } });
+    setSaved(true);
+    reload();
+  });
+  return (
+    <form
+      className="card form"
+      aria-labelledby="repo-descriptions"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save.run();
+      }}
+    >
+      <h3 id="repo-descriptions">{t('settingsRepo.descriptions')}</h3>
+      <Field label={t('settingsRepo.description')} name="description" value={description} onChange={setDescription} maxLength={100} hint={t('settingsRepo.descriptionHint')} />
+      <div className="field">
+        <div className="editor-head">
+          <label htmlFor={readmeId}>{t('settingsRepo.readme')}</label>
+          <div className="segmented" role="group" aria-label={t('settingsRepo.readmeMode')}>
+            <button type="button" className="button" aria-pressed={mode === 'write'} onClick={() => setMode('write')}>
+              {t('settingsRepo.write')}
+            </button>
+            <button type="button" className="button" aria-pressed={mode === 'preview'} onClick={() => setMode('preview')}>
+              {t('settingsRepo.preview')}
+            </button>
+          </div>
+        </div>
+        {mode === 'write' ? (
+          <textarea id={readmeId} name="full_description" rows={14} className="mono" value={readme} onChange={(e) => setReadme(e.target.value)} aria-describedby={`${readmeId}-hint`} />
+        ) : (
+          <div className="card preview" id={readmeId} tabIndex={0} aria-label={t('settingsRepo.preview')}>
+            {readme.trim() ? (
+              <Suspense fallback={<Loading />}>
+                <Readme markdown={readme} />
+              </Suspense>
+            ) : (
+              <p className="empty">{t('repo.noReadme')}</p>
+            )}
+          </div>
+        )}
+        <small id={`${readmeId}-hint`} className="hint">
+          {t('settingsRepo.readmeHint')}
+        </small>
+      </div>
+      <ErrorNotice error={save.error} />
+      {saved && (
+        <p className="notice notice-success" role="status">
+          {t('common.saved')}
+        </p>
+      )}
+      <Submit busy={save.busy}>{t('common.save')}</Submit>
+    </form>
+  );
+}
+
+function Visibility({ repository: r, reload }: { repository: Repository; reload(): void }) {
+  const { t } = useI18n();
+  const change = useAction(async (isPrivate: boolean) => {
+    await api(repositoryApi(r.namespace, r.name), { method: 'PATCH', json: { is_private: isPrivate } });
+    reload();
+  });
+  return (
+    <div className="card" role="group" aria-labelledby="repo-visibility">
+      <h3 id="repo-visibility">{t('settingsRepo.visibility')}</h3>
+      <p>{r.is_private ? t('settingsRepo.isPrivate') : t('settingsRepo.isPublic')}</p>
+      <button type="button" className="button" disabled={change.busy} onClick={() => void change.run(!r.is_private)}>
+        {r.is_private ? t('settingsRepo.makePublic') : t('settingsRepo.makePrivate')}
+      </button>
+      <ErrorNotice error={change.error} />
+    </div>
+  );
+}
+
+function DeleteRepository({ repository: r }: { repository: Repository }) {
+  const { t } = useI18n();
+  const navigate = useNavigate();
+  const full = `${r.namespace}/${r.name}`;
+  const [confirm, setConfirm] = useState('');
+  const [password, setPassword] = useState('');
+  const remove = useAction(async () => {
+    await api(repositoryApi(r.namespace, r.name), { method: 'DELETE', json: { confirm, password } });
+    navigate('/dashboard', { replace: true });
+  });
+  return (
+    <form
+      className="card form danger-zone"
+      aria-labelledby="repo-delete"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void remove.run();
+      }}
+    >
+      <h3 id="repo-delete">{t('settingsRepo.delete')}</h3>
+      <p>{t('settingsRepo.deleteWarning', { name: full })}</p>
+      <Field label={t('settingsRepo.deleteConfirm', { name: full })} name="confirm" value={confirm} onChange={setConfirm} required autoComplete="off" />
+      <Field label={t('password.current')} name="password" type="password" value={password} onChange={setPassword} required autoComplete="current-password" />
+      <ErrorNotice error={remove.error} />
+      <button type="submit" className="button danger" disabled={remove.busy || confirm !== full || !password}>
+        {t('settingsRepo.deleteSubmit')}
+      </button>
+    </form>
+  );
+}
