@@ -31,8 +31,8 @@ export function RepositoryCard({ repository: r, headingLevel = 3 }: { repository
       </p>
       <p className="repo-card-description">{r.description || <span className="muted">{t('repo.noDescription')}</span>}</p>
       <p className="repo-card-facts">
-        <span>{t('repo.pullsCount', { count: compact(r.pull_count) })}</span>
-        <span>{t('repo.starsCount', { count: compact(r.star_count) })}</span>
+        <span>{t('repo.pullsCount', { n: r.pull_count, count: compact(r.pull_count) })}</span>
+        <span>{t('repo.starsCount', { n: r.star_count, count: compact(r.star_count) })}</span>
         <span>{r.last_updated ? t('repo.updated', { when: relative(r.last_updated) }) : t('repo.neverPushed')}</span>
       </p>
     </li>

@@ -55,6 +55,8 @@ export function SearchBox() {
 
   const go = (s: Suggestion) => {
     setOpen(false);
+    setQuery('');
+    setSuggestions([]);
     navigate(repositoryPath(s.namespace, s.name));
   };
   const submit = (event: FormEvent) => {

@@ -48,7 +48,7 @@ function StarButton({ repository }: { repository: Repository }) {
   if (!me) {
     return (
       <span className="star">
-        <span>{t('repo.starsCount', { count: number(count) })}</span>
+        <span>{t('repo.starsCount', { n: count, count: number(count) })}</span>
         {me === null && <Link to={`/signin?next=${encodeURIComponent(repositoryPath(repository.namespace, repository.name))}`}>{t('repo.signInToStar')}</Link>}
       </span>
     );
@@ -58,7 +58,7 @@ function StarButton({ repository }: { repository: Repository }) {
       <button type="button" className="button" aria-pressed={starred} disabled={action.busy} onClick={() => void action.run()}>
         <span aria-hidden="true">{starred ? '★' : '☆'}</span> {starred ? t('repo.starred') : t('repo.star')}
       </button>
-      <span>{t('repo.starsCount', { count: number(count) })}</span>
+      <span>{t('repo.starsCount', { n: count, count: number(count) })}</span>
       <ErrorNotice error={action.error} />
     </span>
   );

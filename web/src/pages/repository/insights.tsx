@@ -38,7 +38,7 @@ function PullsChart({ history }: { history: PullHistory }) {
   const label = (iso: string) => day.format(new Date(`${iso}T00:00:00Z`));
   return (
     <>
-      <p className="lead">{t('insights.total', { pulls: number(total), days: history.days })}</p>
+      <p className="lead">{t('insights.total', { n: total, pulls: number(total), days: history.days })}</p>
       <figure className="chart">
         <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby={titleId} className="chart-svg" preserveAspectRatio="xMidYMid meet">
           <title id={titleId}>{t('insights.chartTitle', { pulls: number(total), days: history.days })}</title>
@@ -56,11 +56,11 @@ function PullsChart({ history }: { history: PullHistory }) {
             })}
             {bars.map((bar, index) => (
               <rect key={history.results[index]!.date} x={bar.x} y={bar.y} width={bar.width} height={Math.max(bar.height, 0)} className="chart-bar">
-                <title>{`${label(history.results[index]!.date)}: ${t('repo.pullsCount', { count: number(values[index]!) })}`}</title>
+                <title>{`${label(history.results[index]!.date)}: ${t('repo.pullsCount', { n: values[index]!, count: number(values[index]!) })}`}</title>
               </rect>
             ))}
             {history.results.map((d, index) =>
-              index % 7 === 0 || index === history.results.length - 1 ? (
+              (history.results.length - 1 - index) % 7 === 0 ? (
                 <text key={d.date} x={(index + 0.5) * (plotW / history.results.length)} y={plotH + 18} textAnchor="middle" className="chart-label">
                   {label(d.date)}
                 </text>

@@ -7,7 +7,7 @@ import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
 import NotFound from '../not-found';
 import { displayName, pullCommand, repositoryApi, repositoryPath } from './paths';
-import { platformName, shortDigest } from './tags';
+import { buildStep, platformName, shortDigest } from './tags';
 
 /** A tag: its digest, who pushed it, its platforms and, for each, the layers and the build steps that made them. */
 export function TagPage({ repository: r, tag }: { repository: Repository; tag: string }) {
@@ -61,7 +61,7 @@ function PlatformImage({ image, open }: { image: Image; open: boolean }) {
     <details className="card platform" open={open}>
       <summary>
         <strong>{platform}</strong> <span className="mono hint" title={image.digest}>{shortDigest(image.digest)}</span>{' '}
-        <span className="hint">{t('tag.layerSummary', { layers: number(layers), size: bytes(image.size) })}</span>
+        <span className="hint">{t('tag.layerSummary', { n: layers, layers: number(layers), size: bytes(image.size) })}</span>
       </summary>
       {image.created && <p className="hint">{t('tag.created', { date: dateTime(image.created) })}</p>}
       {image.layers.length === 0 ? (
@@ -72,7 +72,7 @@ function PlatformImage({ image, open }: { image: Image; open: boolean }) {
             <tr key={index} className={layer.empty_layer ? 'empty-layer' : undefined}>
               <td>{index + 1}</td>
               <td>
-                {layer.instruction ? <code className="instruction">{layer.instruction}</code> : <span className="hint">{layer.digest ? shortDigest(layer.digest) : '—'}</span>}
+                {layer.instruction ? <code className="instruction" title={layer.instruction}>{buildStep(layer.instruction)}</code> : <span className="hint">{layer.digest ? shortDigest(layer.digest) : '—'}</span>}
                 {layer.empty_layer && (
                   <>
                     {' '}

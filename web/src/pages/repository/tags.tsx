@@ -15,6 +15,15 @@ export function platformName(image: Pick<TagImage, 'os' | 'architecture' | 'vari
   return [image.os, image.architecture, image.variant].filter(Boolean).join('/');
 }
 
+/** A build step as written in a Dockerfile: the classic builder's `/bin/sh -c #(nop) ` and `/bin/sh -c ` prefixes become nothing and RUN. */
+export function buildStep(instruction: string): string {
+  const nop = /^\/bin\/sh -c #\(nop\)\s+/;
+  if (nop.test(instruction)) return instruction.replace(nop, '');
+  const shell = /^\/bin\/sh -c /;
+  if (shell.test(instruction)) return `RUN ${instruction.replace(shell, '')}`;
+  return instruction;
+}
+
 /** `sha256:0123456789ab`: enough of a digest to tell them apart; the full one in its title. */
 export function shortDigest(digest: string): string {
   const [algorithm, hex = ''] = digest.split(':');
