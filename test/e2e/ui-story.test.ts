@@ -136,7 +136,7 @@ describe('the story in the browser and the docker CLI', { ...skipUnless(chromium
     await alice.goto(repo());
     await alice.getByRole('button', { name: /Star/ }).click();
     await alice.getByRole('button', { name: /Starred/, pressed: true }).waitFor();
-    await alice.getByText('1 stars').waitFor();
+    await alice.getByText('1 star', { exact: true }).waitFor();
     assert.deepEqual([...(await server.hub.stars.starredAmong('alice', ['alice/webapp']))], ['alice/webapp']);
 
     await alice.getByRole('link', { name: 'Insights' }).click();
@@ -158,6 +158,40 @@ describe('the story in the browser and the docker CLI', { ...skipUnless(chromium
     assert.equal(await alice.locator('.readme strong').innerText(), 'pages');
     assert.equal(await alice.locator('.readme script').count(), 0);
     assert.match(await alice.locator('main .lead').innerText(), /A small web app/);
+  });
+
+  it('lists my repositories on the dashboard, creates one there, and deletes it with a typed confirmation', async (t) => {
+    if (!alice) return t.skip('needs the push');
+    await alice.goto(`${server.url}/`);
+    await alice.getByRole('link', { name: 'My repositories' }).click();
+    await alice.getByRole('heading', { name: 'Mine' }).waitFor();
+    await alice.getByRole('link', { name: 'alice/webapp' }).waitFor();
+    await checkBoth(alice, 'dashboard');
+    await alice.getByText('Create a repository').click();
+    await alice.getByLabel('Repository name').fill('notes');
+    await alice.getByLabel('Short description').fill('Notes, pushed later');
+    await alice.getByRole('button', { name: 'Create', exact: true }).click();
+    await alice.waitForURL(`${server.url}/r/alice/notes`);
+    await alice.getByText('Notes, pushed later').waitFor();
+    await alice.getByText('Nothing pushed yet').waitFor();
+    // a name taken: said in the form
+    await alice.goto(`${server.url}/dashboard`);
+    await alice.getByText('Create a repository').click();
+    await alice.getByLabel('Repository name').fill('notes');
+    await alice.getByRole('button', { name: 'Create', exact: true }).click();
+    await alice.getByRole('alert').waitFor();
+    await checkPage(alice, { name: 'dashboard-create-refused-en', allowConsole: [failedRequest(409)] });
+
+    await alice.goto(`${server.url}/r/alice/notes/-/settings`);
+    const remove = alice.getByRole('button', { name: 'Delete forever' });
+    await alice.getByLabel('Type alice/notes to confirm').fill('alice/note');
+    assert.equal(await remove.isDisabled(), true);
+    await alice.getByLabel('Type alice/notes to confirm').fill('alice/notes');
+    await alice.getByLabel('Current password').fill(PASSWORD);
+    await remove.click();
+    await alice.waitForURL(`${server.url}/dashboard`);
+    await alice.getByRole('link', { name: 'alice/webapp' }).waitFor();
+    assert.equal(await alice.getByRole('link', { name: 'alice/notes' }).count(), 0);
   });
 
   it('makes it private: another user\'s browser cannot find it anywhere, the owner still can', async (t) => {

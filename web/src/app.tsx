@@ -13,6 +13,7 @@ const settings = () => import('./pages/settings/settings');
 const orgs = () => import('./pages/orgs');
 const admin = () => import('./pages/admin');
 const repository = () => import('./pages/repository');
+const dashboard = () => import('./pages/dashboard');
 
 export const routes: RouteObject[] = [
   {
@@ -23,6 +24,7 @@ export const routes: RouteObject[] = [
       { index: true, element: <Home /> },
       { path: 'search', element: <Search /> },
       { path: 'r/*', lazy: async () => ({ Component: (await repository()).RepositoryPage }) },
+      { path: 'dashboard', lazy: async () => ({ Component: (await dashboard()).Dashboard }) },
       { path: 'signin', element: <SignIn /> },
       { path: 'signup', element: <SignUp /> },
       {

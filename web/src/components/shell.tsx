@@ -84,6 +84,7 @@ function Account() {
 /** The frame of every page: header (search, language, account), the page, footer. */
 export function Shell() {
   const { t } = useI18n();
+  const { me } = useSession();
   const location = useLocation();
   const mainRef = useRef<HTMLElement>(null);
   const first = useRef(true);
@@ -111,6 +112,7 @@ export function Shell() {
           <NavLink to="/" end>
             {t('shell.explore')}
           </NavLink>
+          {me && <NavLink to="/dashboard">{t('shell.repositories')}</NavLink>}
         </nav>
         <LanguageSwitch />
         <Account />

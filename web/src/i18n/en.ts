@@ -379,6 +379,17 @@ export const en = {
   'settingsRepo.deleteWarning': (p: { name: string }) => `This deletes ${p.name} with all its tags. It cannot be undone.`,
   'settingsRepo.deleteConfirm': (p: { name: string }) => `Type ${p.name} to confirm`,
   'settingsRepo.deleteSubmit': 'Delete forever',
+  'shell.repositories': 'My repositories',
+  'dashboard.title': 'My repositories',
+  'dashboard.mine': 'Mine',
+  'dashboard.ofOrg': (p: { org: string }) => `${p.org} (organization)`,
+  'dashboard.none': 'No repository yet. Push an image, or create one here.',
+  'dashboard.more': (p: { count: number }) => `See all ${p.count}`,
+  'dashboard.create': 'Create a repository',
+  'dashboard.createSubmit': 'Create',
+  'dashboard.namespace': 'Namespace',
+  'dashboard.name': 'Repository name',
+  'dashboard.nameHint': 'Lowercase letters, digits and separators (. _ -); a / makes a name of several parts.',
 } satisfies Record<string, string | ((params: never) => string)>;
 
 type Widen<T> = { [K in keyof T]: T[K] extends string ? string : T[K] };
