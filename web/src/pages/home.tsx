@@ -7,7 +7,7 @@ import { CopyField, Empty, Loaded, useTitle } from '../components/ui';
 import { useLoad } from '../components/use-load';
 import { useI18n } from '../i18n/i18n';
 
-const SHOWN = 6;
+const SHOWN = 8;
 
 /** One shelf of Explore: the first repositories of a search, and a link to the whole search. */
 function Shelf({ id, title, query, more, empty }: { id: string; title: string; query: string; more: string; empty: string }) {
