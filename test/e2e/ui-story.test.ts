@@ -194,6 +194,33 @@ describe('the story in the browser and the docker CLI', { ...skipUnless(chromium
     assert.equal(await alice.getByRole('link', { name: 'alice/notes' }).count(), 0);
   });
 
+  it('creates an organisation\'s repository and gives a team of teammates write on it', async (t) => {
+    if (!alice) return t.skip('needs the push');
+    await server.hub.organizations.create('acme', 'alice');
+    await server.hub.plans.apply('acme', 'team');
+    await server.hub.organizations.addMember('acme', 'bob');
+    await server.hub.teams.create('acme', 'dev');
+    await server.hub.teams.addMember('acme', 'dev', 'bob');
+    await alice.goto(`${server.url}/dashboard`);
+    await alice.getByRole('heading', { name: 'acme (organization)' }).waitFor();
+    await alice.getByText('Create a repository').click();
+    await alice.getByLabel('Namespace').selectOption('acme');
+    await alice.getByLabel('Repository name').fill('site');
+    await alice.getByRole('button', { name: 'Create', exact: true }).click();
+    await alice.waitForURL(`${server.url}/r/acme/site`);
+    await alice.getByRole('link', { name: 'Settings' }).click();
+    const dev = alice.getByRole('combobox', { name: 'Permission of team dev' });
+    await dev.selectOption('write');
+    await alice.waitForFunction(async () => {
+      const res = await fetch('/api/v1/orgs/acme/teams/dev/permissions');
+      return ((await res.json()) as { results: Array<{ repository: string; permission: string }> }).results.some((p) => p.repository === 'acme/site' && p.permission === 'write');
+    });
+    assert.deepEqual((await server.hub.teams.get('acme', 'dev'))?.permissions, [{ repository: 'acme/site', permission: 'write' }]);
+    await checkBoth(alice, 'repository-settings-org');
+    // bob, on the team, may push there now
+    assert.ok((await server.hub.policy.allowed({ kind: 'account', name: 'bob', admin: false }, 'acme/site')).has('push'));
+  });
+
   it('makes it private: another user\'s browser cannot find it anywhere, the owner still can', async (t) => {
     if (!alice) return t.skip('needs the push');
     const bob = await page({ locale: 'fr-FR' });

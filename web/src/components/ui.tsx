@@ -170,11 +170,13 @@ export function Toggle({ label, checked, save, name }: { label: string; checked:
   );
 }
 
-export function Select<V extends string>({ label, value, options, onChange, name }: { label: string; value: V; options: Array<{ value: V; label: string }>; onChange(value: V): void; name?: string }) {
+export function Select<V extends string>({ label, value, options, onChange, name, hideLabel }: { label: string; value: V; options: Array<{ value: V; label: string }>; onChange(value: V): void; name?: string; hideLabel?: boolean }) {
   const id = useId();
   return (
     <div className="field">
-      <label htmlFor={id}>{label}</label>
+      <label htmlFor={id} className={hideLabel ? 'visually-hidden' : undefined}>
+        {label}
+      </label>
       <select id={id} name={name} value={value} onChange={(e) => onChange(e.target.value as V)}>
         {options.map((o) => (
           <option key={o.value} value={o.value}>

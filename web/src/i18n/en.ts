@@ -390,6 +390,12 @@ export const en = {
   'dashboard.namespace': 'Namespace',
   'dashboard.name': 'Repository name',
   'dashboard.nameHint': 'Lowercase letters, digits and separators (. _ -); a / makes a name of several parts.',
+  'settingsRepo.teams': 'Team permissions',
+  'settingsRepo.teamsOwnersOnly': (p: { org: string }) => `Owners of ${p.org} give teams access to its repositories.`,
+  'settingsRepo.noTeams': (p: { org: string }) => `${p.org} has no team yet.`,
+  'settingsRepo.noAccess': 'No access',
+  'settingsRepo.permissionOf': (p: { team: string }) => `Permission of team ${p.team}`,
+  'settingsRepo.allGrant': (p: { permission: string }) => `Also ${p.permission} on every repository of the organization.`,
 } satisfies Record<string, string | ((params: never) => string)>;
 
 type Widen<T> = { [K in keyof T]: T[K] extends string ? string : T[K] };

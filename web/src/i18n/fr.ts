@@ -389,4 +389,10 @@ export const fr: Messages = {
   'dashboard.namespace': 'Espace de noms',
   'dashboard.name': 'Nom du dépôt',
   'dashboard.nameHint': 'Lettres minuscules, chiffres et séparateurs (. _ -) ; un / fait un nom en plusieurs parties.',
+  'settingsRepo.teams': 'Droits des équipes',
+  'settingsRepo.teamsOwnersOnly': (p: { org: string }) => `Les propriétaires de ${p.org} donnent aux équipes l’accès à ses dépôts.`,
+  'settingsRepo.noTeams': (p: { org: string }) => `${p.org} n’a pas encore d’équipe.`,
+  'settingsRepo.noAccess': 'Aucun accès',
+  'settingsRepo.permissionOf': (p: { team: string }) => `Droit de l’équipe ${p.team}`,
+  'settingsRepo.allGrant': (p: { permission: string }) => `Aussi ${p.permission} sur tous les dépôts de l’organisation.`,
 };

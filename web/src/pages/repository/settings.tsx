@@ -2,8 +2,11 @@
 import { lazy, Suspense, useId, useState } from 'react';
 import { useNavigate } from 'react-router';
 import { api } from '../../api/browser';
-import type { Repository } from '../../api/types';
-import { ErrorNotice, Field, Loading, Submit, useAction, useTitle } from '../../components/ui';
+import { ApiError, seg } from '../../api/client';
+import { useSession } from '../../api/session';
+import type { Paged, Repository, Team, TeamPermission } from '../../api/types';
+import { DataTable, Empty, ErrorNotice, Field, Loading, Select, Submit, useAction, useTitle } from '../../components/ui';
+import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
 import { displayName, repositoryApi } from './paths';
 
@@ -11,12 +14,14 @@ const Readme = lazy(() => import('../../markdown/readme'));
 
 export default function RepositorySettings({ repository: r, reload }: { repository: Repository; reload(): void }) {
   const { t } = useI18n();
+  const { me } = useSession();
   useTitle(`${displayName(r.namespace, r.name)}: ${t('repo.settings')}`);
   return (
     <section aria-labelledby="repo-settings-heading" className="repo-settings">
       <h2 id="repo-settings-heading">{t('repo.settings')}</h2>
       <Descriptions repository={r} reload={reload} />
       <Visibility repository={r} reload={reload} />
+      {r.namespace !== me?.username && <TeamPermissions repository={r} />}
       <DeleteRepository repository={r} />
     </section>
   );
@@ -133,5 +138,79 @@ function DeleteRepository({ repository: r }: { repository: Repository }) {
         {t('settingsRepo.deleteSubmit')}
       </button>
     </form>
+  );
+}
+
+type Level = 'none' | TeamPermission['permission'];
+
+/**
+ * The teams of the repository's organisation and what each may do with it; an owner changes it
+ * here (a grant on `*` covers every repository: it is shown, and changed on the team's page).
+ */
+function TeamPermissions({ repository: r }: { repository: Repository }) {
+  const { t } = useI18n();
+  const org = r.namespace;
+  const full = `${r.namespace}/${r.name}`;
+  const state = useLoad(async (signal) => {
+    const teams = await api<Paged<Team>>(`/orgs/${seg(org)}/teams`, { signal });
+    return Promise.all(
+      teams.results.map(async (team) => {
+        const granted = await api<Paged<TeamPermission>>(`/orgs/${seg(org)}/teams/${seg(team.name)}/permissions`, { signal });
+        return {
+          team: team.name,
+          own: granted.results.find((p) => p.repository === full)?.permission,
+          all: granted.results.find((p) => p.repository === '*')?.permission,
+        };
+      }),
+    );
+  }, [org, full]);
+  const change = useAction(async (team: string, level: Level) => {
+    const path = `/orgs/${seg(org)}/teams/${seg(team)}/permissions/${seg(full)}`;
+    if (level === 'none') await api(path, { method: 'DELETE' });
+    else await api(path, { method: 'PUT', json: { permission: level } });
+    state.reload();
+  });
+  // only the organisation's owners see its teams' grants: others are told who can
+  if (state.error instanceof ApiError && (state.error.status === 403 || state.error.status === 404)) {
+    return (
+      <div className="card">
+        <h3>{t('settingsRepo.teams')}</h3>
+        <p className="hint">{t('settingsRepo.teamsOwnersOnly', { org })}</p>
+      </div>
+    );
+  }
+  const levels: Level[] = ['none', 'read', 'write', 'admin'];
+  const label = (level: Level) => (level === 'none' ? t('settingsRepo.noAccess') : t(`permission.${level}`));
+  return (
+    <div className="card" role="group" aria-labelledby="repo-teams">
+      <h3 id="repo-teams">{t('settingsRepo.teams')}</h3>
+      {state.error ? (
+        <ErrorNotice error={state.error} />
+      ) : !state.data ? (
+        <Loading />
+      ) : state.data.length === 0 ? (
+        <Empty>{t('settingsRepo.noTeams', { org })}</Empty>
+      ) : (
+        <DataTable caption={t('settingsRepo.teams')} columns={[t('orgs.teams'), t('teams.permission')]}>
+          {state.data.map((row) => (
+            <tr key={row.team}>
+              <th scope="row">{row.team}</th>
+              <td>
+                <Select
+                  label={t('settingsRepo.permissionOf', { team: row.team })}
+                  name={`permission-${row.team}`}
+                  hideLabel
+                  value={(row.own ?? 'none') as Level}
+                  options={levels.map((level) => ({ value: level, label: label(level) }))}
+                  onChange={(level) => void change.run(row.team, level)}
+                />
+                {row.all && <small className="hint">{t('settingsRepo.allGrant', { permission: label(row.all) })}</small>}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
+      )}
+      <ErrorNotice error={change.error} />
+    </div>
   );
 }
