@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Hub } from '../hub/hub.js';
 import type { ReplicationService } from '../hub/replication/replication.js';
 import type { WebhookService } from '../hub/webhooks/webhooks.js';
+import type { PullAllowances } from '../hub/pull-limits.js';
 import type { Clock, PullGate } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
 import type { PierMetrics } from './metrics.js';
@@ -41,6 +42,8 @@ export interface AppOptions {
   readiness?: () => Promise<ReadinessReport>;
   /** pull rate limits on manifest GET and HEAD (default: none) */
   pullGate?: PullGate;
+  /** an account's pull allowance for /api/v1/users/me/pull-limit (the pull limits, where they run) */
+  pullAllowances?: PullAllowances;
   /** test mode: every /api/v1 answer is checked against the OpenAPI document (a mismatch is a 500 that says why) */
   checkApiResponses?: boolean;
   /** the built web UI served at / (default: none) */
@@ -121,6 +124,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     trustProxy: options.trustProxy,
     replication: options.replication,
     webhooks: options.webhooks,
+    pullAllowances: options.pullAllowances,
   });
   const api = registerApi(app, apiContext, { checkResponses: options.checkApiResponses });
   registerApiDocs(app);

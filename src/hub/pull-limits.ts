@@ -16,6 +16,23 @@ export interface PullLimitsOptions {
   plans: Pick<PlanService, 'planOf' | 'upgradeFrom'>;
 }
 
+/** What an account may still pull: its plan's allowance and what is left of the window in force. */
+export interface PullAllowance {
+  plan: string;
+  /** pulls per window; null: unlimited */
+  limit: number | null;
+  windowSeconds: number;
+  /** pulls left now; null when unlimited */
+  remaining: number | null;
+  /** epoch ms when the window in force ends and the allowance is whole again; null when nothing was pulled in it */
+  resetAt: number | null;
+}
+
+/** Tells an account its pull allowance (GET /api/v1/users/me/pull-limit), without counting a pull. */
+export interface PullAllowances {
+  allowanceOf(account: string): Promise<PullAllowance>;
+}
+
 /**
  * Pull rate limits, as Docker Hub counts them. A pull is a manifest GET; HEAD is free (it answers
  * the headers, so a client can check its allowance). A multi-arch pull counts once: the GET of the
@@ -28,7 +45,7 @@ export interface PullLimitsOptions {
  * holds whole), authenticated pulls per account, by its plan. Exempt addresses are never limited.
  * A GET counts before the manifest is looked up: one atomic hit, whatever the answer.
  */
-export class PullLimits implements PullGate {
+export class PullLimits implements PullGate, PullAllowances {
   readonly #db: Kysely<Database>;
   readonly #counters: Counters;
   readonly #settings: HubSettings;
@@ -68,6 +85,14 @@ export class PullLimits implements PullGate {
       throw new OciError('TOOMANYREQUESTS', message, { headers: { ...headers, 'retry-after': String(state.retryAfterSeconds) } });
     }
     return { counted, headers };
+  }
+
+  async allowanceOf(account: string): Promise<PullAllowance> {
+    const limit = await this.#accountLimit(account);
+    const base = { plan: limit.plan.name, limit: limit.limit, windowSeconds: limit.windowSeconds };
+    if (limit.limit === null) return { ...base, remaining: null, resetAt: null };
+    const state = await this.#counters.peek(limit.key, limit.limit, limit.windowSeconds * 1000);
+    return { ...base, remaining: state.remaining, resetAt: state.remaining < limit.limit ? state.resetAt : null };
   }
 
   async #accountLimit(account: string) {

@@ -30,7 +30,7 @@ export interface PierCore {
   /** what replicas share quickly: login throttle, counters, manifest cache (Redis, or in process) */
   shared: SharedState;
   /** pull rate limits (counters in shared state), asked by /v2 on every manifest GET and HEAD */
-  pullGate: PullGate;
+  pullGate: PullLimits;
   /** seals and opens credentials of other registries with the installation secret (read on first use) */
   secrets: () => Promise<SecretBox>;
   /** replication rules and runs (the server starts its worker) */

@@ -107,6 +107,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       publicUrl: config.publicUrl,
       readiness,
       pullGate: core.pullGate,
+      pullAllowances: core.pullGate,
       checkApiResponses: options.checkApiResponses,
       ui: { dir: DEFAULT_UI_DIR },
       replication: core.replication,

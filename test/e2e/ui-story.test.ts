@@ -194,6 +194,16 @@ describe('the story in the browser and the docker CLI', { ...skipUnless(chromium
     assert.equal(await alice.getByRole('link', { name: 'alice/notes' }).count(), 0);
   });
 
+  it('shows the plan and usage as bars: private repositories, storage, pulls left in the window', async (t) => {
+    if (!alice) return t.skip('needs the push');
+    await server.hub.plans.update('free', { pullsPerWindow: 100, pullWindowSeconds: 6 * 3600 });
+    await alice.goto(`${server.url}/settings/profile`);
+    await alice.getByText('Pulls in the current 6-hour window').waitFor();
+    await alice.getByText('100 pulls left.').waitFor();
+    assert.equal(await alice.locator('.usage meter').count(), 3);
+    await checkBoth(alice, 'settings-usage');
+  });
+
   it('creates an organisation\'s repository and gives a team of teammates write on it', async (t) => {
     if (!alice) return t.skip('needs the push');
     await server.hub.organizations.create('acme', 'alice');

@@ -1,5 +1,6 @@
 import { MemoryLoginThrottle, type LoginThrottle } from '../../auth/login-throttle.js';
 import type { Hub } from '../../hub/hub.js';
+import type { PullAllowances } from '../../hub/pull-limits.js';
 import type { ReplicationService } from '../../hub/replication/replication.js';
 import type { WebhookService } from '../../hub/webhooks/webhooks.js';
 import type { Clock } from '../../registry/ports.js';
@@ -24,6 +25,8 @@ export interface ApiContext {
   replication?: ReplicationService;
   /** webhooks of repositories and organisations (the routes exist where it is given) */
   webhooks?: WebhookService;
+  /** the pull limits' counters, for an account's allowance (without: the plan's limit, nothing counted) */
+  pullAllowances?: PullAllowances;
 }
 
 export interface ApiOptions {
@@ -38,6 +41,7 @@ export interface ApiOptions {
   trustProxy?: readonly string[];
   replication?: ReplicationService;
   webhooks?: WebhookService;
+  pullAllowances?: PullAllowances;
 }
 
 /** One context for every surface that checks credentials (/api/v1, /v1/search): one throttle between them. */
@@ -53,5 +57,6 @@ export function createApiContext(options: ApiOptions): ApiContext {
     proxies: trustedProxies(options.trustProxy ?? []),
     ...(options.replication ? { replication: options.replication } : {}),
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+    ...(options.pullAllowances ? { pullAllowances: options.pullAllowances } : {}),
   };
 }

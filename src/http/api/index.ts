@@ -12,6 +12,7 @@ import { registerOrganizations } from './orgs.js';
 import { registerPlans } from './plans.js';
 import { registerCategories } from './categories.js';
 import { registerProxies } from './proxies.js';
+import { registerPullLimit } from './pull-limit.js';
 import { registerReplication } from './replication.js';
 import { registerRepositories } from './repositories.js';
 import { registerSearchRoutes } from './search.js';
@@ -74,6 +75,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext, options: Regi
       if (options.checkResponses) routes.checkResponses(documentCheck(documentOf));
       api.setErrorHandler(apiErrorHandler(routes));
       registerUsers(routes, ctx);
+      registerPullLimit(routes, ctx);
       registerSessions(routes, ctx);
       registerAdminUsers(routes, ctx);
       registerTokens(routes, ctx);

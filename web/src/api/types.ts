@@ -215,3 +215,11 @@ export interface PullHistory {
   days: number;
   results: Array<{ date: string; pulls: number }>;
 }
+
+export interface PullLimit {
+  plan: string;
+  limit: number | null;
+  window_seconds: number;
+  remaining: number | null;
+  reset_at: string | null;
+}

@@ -108,7 +108,6 @@ export const en = {
   'usage.storage': 'Storage',
   'usage.of': (p: { used: string; limit: string }) => `${p.used} of ${p.limit}`,
   'usage.unlimited': (p: { used: string }) => `${p.used} (no limit)`,
-  'usage.pulls': (p: { pulls: string; hours: number }) => `${p.pulls} pulls every ${p.hours} hours`,
   'usage.readOnly': (p: { names: string }) => `Read-only until you are back within your plan: ${p.names}`,
 
   'password.current': 'Current password',
@@ -396,6 +395,10 @@ export const en = {
   'settingsRepo.noAccess': 'No access',
   'settingsRepo.permissionOf': (p: { team: string }) => `Permission of team ${p.team}`,
   'settingsRepo.allGrant': (p: { permission: string }) => `Also ${p.permission} on every repository of the organization.`,
+  'usage.pullsInWindow': (p: { hours: number }) => `Pulls in the current ${p.hours}-hour window`,
+  'usage.pullsLeft': (p: { n: number; left: string }) => (p.n === 1 ? '1 pull left.' : `${p.left} pulls left.`),
+  'usage.pullsReset': (p: { when: string }) => `Whole again on ${p.when}.`,
+  'usage.pullsUnlimited': 'Pulls: no limit.',
 } satisfies Record<string, string | ((params: never) => string)>;
 
 type Widen<T> = { [K in keyof T]: T[K] extends string ? string : T[K] };

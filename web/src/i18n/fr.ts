@@ -107,7 +107,6 @@ export const fr: Messages = {
   'usage.storage': 'Stockage',
   'usage.of': (p) => `${p.used} sur ${p.limit}`,
   'usage.unlimited': (p) => `${p.used} (sans limite)`,
-  'usage.pulls': (p) => `${p.pulls} pulls toutes les ${p.hours} heures`,
   'usage.readOnly': (p) => `En lecture seule tant que vous dépassez votre offre : ${p.names}`,
 
   'password.current': 'Mot de passe actuel',
@@ -395,4 +394,8 @@ export const fr: Messages = {
   'settingsRepo.noAccess': 'Aucun accès',
   'settingsRepo.permissionOf': (p: { team: string }) => `Droit de l’équipe ${p.team}`,
   'settingsRepo.allGrant': (p: { permission: string }) => `Aussi ${p.permission} sur tous les dépôts de l’organisation.`,
+  'usage.pullsInWindow': (p: { hours: number }) => `Téléchargements de la fenêtre de ${p.hours} heures en cours`,
+  'usage.pullsLeft': (p: { n: number; left: string }) => (p.n <= 1 ? `${p.left} téléchargement restant.` : `${p.left} téléchargements restants.`),
+  'usage.pullsReset': (p: { when: string }) => `De nouveau complet le ${p.when}.`,
+  'usage.pullsUnlimited': 'Téléchargements : sans limite.',
 };

@@ -4,7 +4,8 @@ import { Navigate, Outlet, useNavigate, useSearchParams } from 'react-router';
 import { api } from '../../api/browser';
 import { ApiError, seg } from '../../api/client';
 import { useSession } from '../../api/session';
-import type { AccessToken, CreatedToken, Me, Paged, Session, Usage } from '../../api/types';
+import type { AccessToken, CreatedToken, Me, Paged, PullLimit, Session, Usage } from '../../api/types';
+import type { Loaded as LoadState } from '../../components/use-load';
 import { RequireSession } from '../../components/require-session';
 import { TokenForm, TokenList } from '../../components/tokens';
 import { Badge, ConfirmButton, DataTable, Empty, ErrorNotice, Field, Loaded, Submit, Tabs, Toggle, UsageBar, useAction, useTitle } from '../../components/ui';
@@ -49,6 +50,7 @@ export function Profile() {
   const { refresh } = useSession();
   useTitle(t('settings.profile'));
   const usage = useLoad((signal) => api<Usage>(`/namespaces/${seg(me.username)}/usage`, { signal }), [me.username]);
+  const pulls = useLoad((signal) => api<PullLimit>('/users/me/pull-limit', { signal }), [me.username]);
   return (
     <section aria-labelledby="profile-heading">
       <h2 id="profile-heading">{t('settings.profile')}</h2>
@@ -82,12 +84,31 @@ export function Profile() {
             <p>{t('usage.plan', { plan: u.plan.title || u.plan.name })}</p>
             <UsageBar label={t('usage.privateRepositories')} used={u.private_repositories} limit={u.limits.private_repositories} format={number} />
             <UsageBar label={t('usage.storage')} used={u.storage_bytes} limit={u.limits.storage_bytes} format={bytes} />
-            {u.plan.pulls_per_window !== null && <p className="hint">{t('usage.pulls', { pulls: number(u.plan.pulls_per_window), hours: Math.round(u.plan.pull_window_seconds / 3600) })}</p>}
+            <PullsLeft state={pulls} />
             {u.read_only_repositories.length > 0 && <p className="notice notice-warning">{t('usage.readOnly', { names: u.read_only_repositories.join(', ') })}</p>}
           </div>
         )}
       </Loaded>
     </section>
+  );
+}
+
+/** Pulls left in the window in force: a bar of what was pulled, and when the allowance is whole again. */
+function PullsLeft({ state }: { state: LoadState<PullLimit> }) {
+  const { t, number, dateTime } = useI18n();
+  if (state.error) return <ErrorNotice error={state.error} />;
+  const p = state.data;
+  if (!p) return null;
+  const hours = Math.round((p.window_seconds / 3600) * 10) / 10;
+  if (p.limit === null || p.remaining === null) return <p>{t('usage.pullsUnlimited')}</p>;
+  return (
+    <>
+      <UsageBar label={t('usage.pullsInWindow', { hours })} used={p.limit - p.remaining} limit={p.limit} format={number} />
+      <p className="hint">
+        {t('usage.pullsLeft', { n: p.remaining, left: number(p.remaining) })}
+        {p.reset_at && ` ${t('usage.pullsReset', { when: dateTime(p.reset_at) })}`}
+      </p>
+    </>
   );
 }
 
