@@ -160,6 +160,53 @@ describe('the story in the browser and the docker CLI', { ...skipUnless(chromium
     assert.match(await alice.locator('main .lead').innerText(), /A small web app/);
   });
 
+  it('fits a phone in dark mode and a wide screen, and is driven from the keyboard (suggestions with arrows and Enter)', async (t) => {
+    if (!alice) return t.skip('needs the push');
+    const phone = await page({ colorScheme: 'dark', viewport: { width: 375, height: 740 } });
+    const wide = await page({ viewport: { width: 1920, height: 1080 } });
+    for (const [p, label] of [
+      [phone, 'phone-dark'],
+      [wide, 'wide'],
+    ] as const) {
+      for (const [path, name] of [
+        ['/', 'explore'],
+        ['/search?q=webapp', 'search'],
+        ['/r/alice/webapp', 'repository'],
+        ['/r/alice/webapp/-/tags', 'repository-tags'],
+        ['/r/alice/webapp/-/tags/1.0', 'repository-tag'],
+        ['/r/alice/webapp/-/insights', 'repository-insights'],
+      ] as const) {
+        await p.goto(`${server.url}${path}`);
+        await p.locator('main h1').waitFor();
+        await p.waitForFunction(() => !document.querySelector('[role="status"].loading'));
+        await checkPage(p, { name: `${name}-${label}-en` });
+        const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 0, `${name} (${label}) scrolls sideways by ${overflow}px`);
+      }
+    }
+
+    const keys = await page();
+    await keys.goto(`${server.url}/`);
+    await keys.getByRole('heading', { name: 'Most pulled' }).waitFor();
+    await keys.keyboard.press('Tab'); // skip link
+    await keys.keyboard.press('Tab'); // brand
+    await keys.keyboard.press('Tab'); // search box
+    assert.equal(await keys.evaluate(() => document.activeElement?.getAttribute('role')), 'combobox');
+    await keys.keyboard.type('webap');
+    await keys.getByRole('option', { name: /alice\/webapp/ }).waitFor();
+    await keys.keyboard.press('ArrowDown');
+    assert.equal(await keys.getByRole('option', { name: /alice\/webapp/ }).getAttribute('aria-selected'), 'true');
+    await keys.keyboard.press('Enter');
+    await keys.waitForURL(repo());
+    await keys.getByRole('heading', { level: 1, name: /alice\/webapp/ }).waitFor();
+    // Escape closes the suggestions
+    const box = keys.getByRole('combobox', { name: 'Search repositories' });
+    await box.fill('weba');
+    await keys.getByRole('option', { name: /alice\/webapp/ }).waitFor();
+    await keys.keyboard.press('Escape');
+    assert.equal(await box.getAttribute('aria-expanded'), 'false');
+  });
+
   it('lists my repositories on the dashboard, creates one there, and deletes it with a typed confirmation', async (t) => {
     if (!alice) return t.skip('needs the push');
     await alice.goto(`${server.url}/`);
