@@ -1,4 +1,5 @@
-// The UI's speed bar: with 100,000 repositories in the index (the benchmark's fixture, written
+// The UI's speed bar (`npm run bench:ui`, a benchmark rather than a test: a timed bar belongs to a
+// quiet machine, not to the test suite's load): with 100,000 repositories in the index (the benchmark's fixture, written
 // straight into the database), Explore, a search and a repository page show their content within
 // one second of navigation in headless Chromium, on this machine, for an anonymous visitor. Each
 // page is loaded once to warm the database's and the browser's caches (as a visitor's second
@@ -7,10 +8,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { writeFixture } from '../../bench/pages-fixture.js';
-import { chromiumAvailability, checkPage, launchChromium, newContext, openPage } from '../support/browser.js';
-import { requireTool, skipUnless } from '../support/exec.js';
-import { startTestServer, testBackends, type TestServer } from '../support/server.js';
+import { writeFixture } from './pages-fixture.js';
+import { chromiumAvailability, checkPage, launchChromium, newContext, openPage } from '../test/support/browser.js';
+import { requireTool, skipUnless } from '../test/support/exec.js';
+import { startTestServer, testBackends, type TestServer } from '../test/support/server.js';
 
 const chromium = await chromiumAvailability();
 const REPOSITORIES = Number(process.env.PIER_TEST_UI_REPOSITORIES ?? 100_000);
