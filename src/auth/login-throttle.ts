@@ -93,6 +93,31 @@ export function throttleDecision(
   return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((oldest + windowMs - now) / 1000)) };
 }
 
+/**
+ * How long an attempt waits for the attempts being checked before it is refused. Ten clients
+ * sending the right password at once (Kubernetes nodes, CI jobs, podman with a stored password)
+ * are not failures: they wait a moment for the checks ahead of them instead of a 429. Wrong
+ * guesses waiting alike gain nothing: once the ones ahead failed, the window is full of failures
+ * and the rest are refused without being checked.
+ */
+export const IN_FLIGHT_MAX_WAIT_MS = 10_000;
+
+/**
+ * `begin`, waiting while only attempts being checked (or a failure leaving the window within a
+ * second) stand in the way; refused at once when failures fill the window.
+ */
+async function beginWhenSettled(throttle: LoginThrottle, account: string, address: string, maxWaitMs: number): Promise<LoginAttempt> {
+  const deadline = Date.now() + maxWaitMs;
+  let pause = 5;
+  for (;;) {
+    const attempt = await throttle.begin(account, address);
+    if (attempt.allowed || attempt.retryAfterSeconds > IN_FLIGHT_RETRY_SECONDS || Date.now() + pause > deadline) return attempt;
+    // a little jitter, so that waiting attempts do not all ask again at the same moment
+    await new Promise((resolve) => setTimeout(resolve, pause + Math.random() * pause));
+    pause = Math.min(pause * 2, 100);
+  }
+}
+
 export type LoginOutcome<T> =
   | { outcome: 'refused'; retryAfterSeconds: number }
   | { outcome: 'wrong' }
@@ -109,8 +134,9 @@ export async function attemptLogin<T>(
   account: string,
   address: string,
   check: () => Promise<T | undefined>,
+  options: { maxWaitMs?: number } = {},
 ): Promise<LoginOutcome<T>> {
-  const attempt = await throttle.begin(account, address);
+  const attempt = await beginWhenSettled(throttle, account, address, options.maxWaitMs ?? IN_FLIGHT_MAX_WAIT_MS);
   if (!attempt.allowed) return { outcome: 'refused', retryAfterSeconds: attempt.retryAfterSeconds };
   let value: T | undefined;
   try {

@@ -18,6 +18,15 @@ export interface ManifestRecord {
 export interface ManifestReference {
   digest: string;
   kind: 'blob' | 'manifest';
+  /** the size its descriptor gives, checked against what is stored (clients trust it when they pull) */
+  size?: number;
+}
+
+/** A descriptor whose size is not the size of what it names. */
+export interface SizeMismatch {
+  reference: ManifestReference;
+  /** the size of the stored blob or manifest */
+  stored: number;
 }
 
 /** An index's platform, as stored with it. */
@@ -284,10 +293,10 @@ export class RegistryIndex {
    * Stores a manifest, its references and tags in one transaction, after checking that everything
    * it refers to exists in the repository. Returns the references that are missing (nothing stored).
    */
-  async putManifest(m: NewManifest): Promise<{ missing: ManifestReference[] }> {
+  async putManifest(m: NewManifest): Promise<{ missing: ManifestReference[]; mismatched?: SizeMismatch }> {
     return this.db.transaction().execute(async (trx) => {
-      const missing = await this.missingReferences(trx, m.repository, m.references);
-      if (missing.length > 0) return { missing };
+      const { missing, mismatched } = await this.checkReferences(trx, m.repository, m.references);
+      if (missing.length > 0 || mismatched) return { missing, mismatched };
       await this.ensureRepository(trx, m.repository, m.now);
       await trx
         .insertInto('manifests')
@@ -330,32 +339,42 @@ export class RegistryIndex {
     });
   }
 
-  private async missingReferences(db: Db, repository: string, references: ManifestReference[]): Promise<ManifestReference[]> {
+  /**
+   * What the references name that the repository lacks, and the first descriptor whose size is not
+   * the stored size. Batched: a manifest may name tens of thousands of layers, more than SQLite
+   * binds in one statement.
+   */
+  private async checkReferences(db: Db, repository: string, references: ManifestReference[]): Promise<{ missing: ManifestReference[]; mismatched?: SizeMismatch }> {
     const blobs = [...new Set(references.filter((r) => r.kind === 'blob').map((r) => r.digest))];
     const manifests = [...new Set(references.filter((r) => r.kind === 'manifest').map((r) => r.digest))];
-    const found = new Set<string>();
+    const stored = new Map<string, number>();
     for (const batch of chunks(blobs, 500)) {
       const rows = await db
         .selectFrom('blob_links')
-        .select('digest')
+        .select(['digest', 'size'])
         .where('repository', '=', repository)
         .where('digest', 'in', batch)
         .execute();
-      for (const r of rows) found.add(`blob ${r.digest}`);
+      for (const r of rows) stored.set(`blob ${r.digest}`, Number(r.size));
     }
     for (const batch of chunks(manifests, 500)) {
       const rows = await db
         .selectFrom('manifests')
-        .select('digest')
+        .select(['digest', 'size'])
         .where('repository', '=', repository)
         .where('digest', 'in', batch)
         .execute();
-      for (const r of rows) found.add(`manifest ${r.digest}`);
+      for (const r of rows) stored.set(`manifest ${r.digest}`, Number(r.size));
     }
-    return [
-      ...blobs.filter((d) => !found.has(`blob ${d}`)).map((digest) => ({ digest, kind: 'blob' as const })),
-      ...manifests.filter((d) => !found.has(`manifest ${d}`)).map((digest) => ({ digest, kind: 'manifest' as const })),
+    const missing = [
+      ...blobs.filter((d) => !stored.has(`blob ${d}`)).map((digest) => ({ digest, kind: 'blob' as const })),
+      ...manifests.filter((d) => !stored.has(`manifest ${d}`)).map((digest) => ({ digest, kind: 'manifest' as const })),
     ];
+    for (const reference of references) {
+      const size = stored.get(`${reference.kind} ${reference.digest}`);
+      if (reference.size !== undefined && size !== undefined && size !== reference.size) return { missing, mismatched: { reference, stored: size } };
+    }
+    return { missing };
   }
 
   async getManifest(repository: string, digest: string): Promise<ManifestRecord | undefined> {

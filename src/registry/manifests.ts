@@ -59,7 +59,7 @@ export class ManifestService {
       readConfig: (configDigest, limit) => this.readConfig(repository, configDigest, limit),
       children: (digests) => this.index.manifestDetails(repository, digests),
     });
-    const { missing } = await this.index.putManifest({
+    const { missing, mismatched } = await this.index.putManifest({
       repository,
       digest,
       mediaType: manifest.mediaType,
@@ -77,6 +77,13 @@ export class ManifestService {
       const first = missing[0]!;
       throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest references unknown ${first.kind} ${first.digest}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`, {
         detail: { digest: first.digest },
+      });
+    }
+    if (mismatched) {
+      const { reference, stored } = mismatched;
+      const where = describeReference(manifest, reference.digest);
+      throw new OciError('MANIFEST_INVALID', `${where} gives size ${reference.size} for ${reference.digest}, but the stored ${reference.kind} has ${stored} bytes`, {
+        detail: { descriptor: where, digest: reference.digest, size: reference.size, stored },
       });
     }
     // before the push answers: the next GET of these tags, on any replica, sees the new manifest
@@ -210,9 +217,16 @@ function lookupReference(reference: string): Reference {
 
 /** What a manifest refers to: its blobs (less non-distributable layers that live elsewhere), or an index's children. */
 export function referencesOf(manifest: ParsedManifest): ManifestReference[] {
-  if (manifest.kind === 'index') return manifest.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' }));
+  if (manifest.kind === 'index') return manifest.manifests.map((m) => ({ digest: m.digest, kind: 'manifest', size: m.size }));
   const blobs = [manifest.config!, ...manifest.layers].filter((d) => !(isNonDistributable(d.mediaType) && d.urls?.length));
-  return blobs.map((d) => ({ digest: d.digest, kind: 'blob' }));
+  return blobs.map((d) => ({ digest: d.digest, kind: 'blob', size: d.size }));
+}
+
+/** Where a digest is named in a manifest, as a JSON path: `layers[2]`, `config`, `manifests[0]`. */
+function describeReference(manifest: ParsedManifest, digest: string): string {
+  if (manifest.kind === 'index') return `manifests[${manifest.manifests.findIndex((m) => m.digest === digest)}]`;
+  if (manifest.config?.digest === digest) return 'config';
+  return `layers[${manifest.layers.findIndex((l) => l.digest === digest)}]`;
 }
 
 export function manifestTooLarge(maxBytes: number): OciError {
