@@ -10,6 +10,7 @@ import type { Clock, PullGate } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
 import type { PierMetrics } from './metrics.js';
 import type { TokenAuth } from './token-auth.js';
+import { clientErrorHandler } from './client-errors.js';
 import { registerHealth, type ReadinessReport } from './health.js';
 import { createApiContext } from './api/context.js';
 import { registerApi } from './api/index.js';
@@ -57,6 +58,7 @@ export interface AppOptions {
 }
 
 export function buildApp(options: AppOptions): FastifyInstance {
+  const clientErrors = clientErrorHandler(options.logger);
   const app = Fastify({
     ...(options.https ? { https: options.https } : {}),
     loggerInstance: options.logger,
@@ -80,7 +82,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // A path that is not valid percent-encoding fails in the router, before any handler: under
     // /v2 it still answers with the OCI envelope, not Fastify's own JSON.
     frameworkErrors: (error, request, reply) => badUrl(error, request as FastifyRequest, reply as unknown as FastifyReply),
+    // a body shorter than its Content-Length, a request timeout: the envelope of the surface asked
+    clientErrorHandler: (error, socket) => clientErrors.handle(error as unknown as Parameters<typeof clientErrors.handle>[0], socket),
   }) as unknown as FastifyInstance;
+  app.addHook('onRequest', (request, reply, done) => {
+    clientErrors.track(request.raw, reply.raw);
+    done();
+  });
 
   // 'idle' closes the connections that are idle when close() begins, once. A response still being
   // written then (a blob stream's last tick, after the client has every byte) would leave its

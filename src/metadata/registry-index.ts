@@ -351,11 +351,12 @@ export class RegistryIndex {
     for (const batch of chunks(blobs, 500)) {
       const rows = await db
         .selectFrom('blob_links')
-        .select(['digest', 'size'])
-        .where('repository', '=', repository)
-        .where('digest', 'in', batch)
+        .leftJoin('blobs', 'blobs.digest', 'blob_links.digest')
+        .select(['blob_links.digest', 'blobs.size'])
+        .where('blob_links.repository', '=', repository)
+        .where('blob_links.digest', 'in', batch)
         .execute();
-      for (const r of rows) stored.set(`blob ${r.digest}`, Number(r.size));
+      for (const r of rows) stored.set(`blob ${r.digest}`, r.size === null ? -1 : Number(r.size));
     }
     for (const batch of chunks(manifests, 500)) {
       const rows = await db
@@ -372,7 +373,7 @@ export class RegistryIndex {
     ];
     for (const reference of references) {
       const size = stored.get(`${reference.kind} ${reference.digest}`);
-      if (reference.size !== undefined && size !== undefined && size !== reference.size) return { missing, mismatched: { reference, stored: size } };
+      if (reference.size !== undefined && size !== undefined && size !== -1 && size !== reference.size) return { missing, mismatched: { reference, stored: size } };
     }
     return { missing };
   }
@@ -476,7 +477,8 @@ export class RegistryIndex {
     return (await query.execute()).map((r) => r.name);
   }
 
-  async listReferrers(repository: string, subject: string, artifactType?: string): Promise<ReferrerRecord[]> {
+  /** The manifests whose subject is `subject`, by digest, after `page.last`, at most `page.n`. */
+  async listReferrers(repository: string, subject: string, artifactType?: string, page: Page = {}): Promise<ReferrerRecord[]> {
     let query = this.db
       .selectFrom('manifests')
       .select(['digest', 'media_type', 'size', 'artifact_type', 'annotations'])
@@ -484,6 +486,8 @@ export class RegistryIndex {
       .where('subject', '=', subject)
       .orderBy('digest');
     if (artifactType !== undefined) query = query.where('artifact_type', '=', artifactType);
+    if (page.last !== undefined) query = query.where('digest', '>', page.last);
+    if (page.n !== undefined) query = query.limit(page.n);
     return (await query.execute()).map((r) => ({
       digest: r.digest,
       mediaType: r.media_type,

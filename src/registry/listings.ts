@@ -71,10 +71,27 @@ export class ListingService {
     return { items };
   }
 
+  /** Every referrer of a subject (page after page). */
   async referrers(repository: RepositoryName, digestParam: string, artifactType?: string): Promise<ReferrersIndex> {
+    const all: ReferrersIndex['manifests'] = [];
+    let last: string | undefined;
+    for (;;) {
+      const { index, next } = await this.referrersPage(repository, digestParam, artifactType, { n: 1000, last });
+      all.push(...index.manifests);
+      if (next === undefined) break;
+      last = next;
+    }
+    return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: all };
+  }
+
+  /**
+   * One page of a subject's referrers, by digest: a subject may have thousands (a signature per
+   * build), so the API pages them like tags (`n`, `last`, and a Link to the next page).
+   */
+  async referrersPage(repository: RepositoryName, digestParam: string, artifactType: string | undefined, page: Page): Promise<{ index: ReferrersIndex; next?: string }> {
     const subject: Digest = parseDigest(digestParam);
-    const rows = await this.index.listReferrers(repository, subject, artifactType);
-    return {
+    const { items: rows, next } = await paginateRecords(page, (p) => this.index.listReferrers(repository, subject, artifactType, p), (r) => r.digest);
+    const index: ReferrersIndex = {
       schemaVersion: 2,
       mediaType: MediaType.OciIndex,
       manifests: rows.map((r) => ({
@@ -85,7 +102,19 @@ export class ListingService {
         ...(r.annotations ? { annotations: r.annotations } : {}),
       })),
     };
+    return next === undefined ? { index } : { index, next };
   }
+}
+
+/** `paginate` for records: the next page's `last` is the key of the page's last record. */
+async function paginateRecords<T>(page: Page, query: (page: Page) => Promise<T[]>, key: (item: T) => string): Promise<{ items: T[]; next?: string }> {
+  if (page.n === 0) return { items: [] };
+  const items = await query({ last: page.last, n: page.n === undefined ? undefined : page.n + 1 });
+  if (page.n !== undefined && items.length > page.n) {
+    items.length = page.n;
+    return { items, next: key(items[items.length - 1]!) };
+  }
+  return { items };
 }
 
 /** Asks for one more than `n` to know whether a next page exists. */

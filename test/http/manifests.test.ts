@@ -299,7 +299,7 @@ describe('manifests', () => {
   });
 
   describe('references must exist', () => {
-    it('refuses a manifest whose layer is missing: 404 MANIFEST_BLOB_UNKNOWN, nothing stored', async () => {
+    it('refuses a manifest whose layer is missing: 400 MANIFEST_BLOB_UNKNOWN, nothing stored', async () => {
       const repo = `alice/${uniqueName()}`;
       const config = await pushBlob(server.url, repo, jsonBytes({ id: uniqueName() }));
       const missing = randomBlob(20);
@@ -307,7 +307,7 @@ describe('manifests', () => {
         ociManifest({ config: descriptorOf(MT.OciConfig, config.bytes), layers: [descriptorOf(MT.OciLayer, missing)] }),
       );
       const res = await putManifest(server.url, repo, 'broken', body, MT.OciManifest);
-      const envelope = await assertOciError(res, 404, 'MANIFEST_BLOB_UNKNOWN');
+      const envelope = await assertOciError(res, 400, 'MANIFEST_BLOB_UNKNOWN');
       assert.deepEqual(envelope!.errors[0]!.detail, { digest: sha256(missing) });
       await assertOciError(await fetch(manifestUrl(repo, 'broken')), 404, 'MANIFEST_UNKNOWN');
       await assertOciError(await fetch(manifestUrl(repo, sha256(body))), 404, 'MANIFEST_UNKNOWN');
@@ -319,7 +319,7 @@ describe('manifests', () => {
       const body = jsonBytes(
         ociManifest({ config: descriptorOf(MT.OciConfig, jsonBytes({ missing: true })), layers: [descriptorOf(MT.OciLayer, layer.bytes)] }),
       );
-      await assertOciError(await putManifest(server.url, repo, 'broken', body, MT.OciManifest), 404, 'MANIFEST_BLOB_UNKNOWN');
+      await assertOciError(await putManifest(server.url, repo, 'broken', body, MT.OciManifest), 400, 'MANIFEST_BLOB_UNKNOWN');
     });
 
     it('refuses a manifest whose blobs exist only in another repository', async () => {
@@ -328,15 +328,15 @@ describe('manifests', () => {
       const config = await pushBlob(server.url, other, jsonBytes({ id: uniqueName() }));
       await pushBlob(server.url, repo, randomBlob(3));
       const body = jsonBytes(ociManifest({ config: descriptorOf(MT.OciConfig, config.bytes) }));
-      await assertOciError(await putManifest(server.url, repo, 'x', body, MT.OciManifest), 404, 'MANIFEST_BLOB_UNKNOWN');
+      await assertOciError(await putManifest(server.url, repo, 'x', body, MT.OciManifest), 400, 'MANIFEST_BLOB_UNKNOWN');
     });
 
-    it('refuses an index whose child manifest is missing: 404 MANIFEST_BLOB_UNKNOWN', async () => {
+    it('refuses an index whose child manifest is missing: 400 MANIFEST_BLOB_UNKNOWN', async () => {
       const repo = `alice/${uniqueName()}`;
       const present = await pushImage(server.url, repo, 'present', { platform: { architecture: 'amd64', os: 'linux' } });
       const absent = { mediaType: MT.OciManifest, digest: sha256(randomBlob(50)), size: 50, platform: { architecture: 'arm64', os: 'linux' } };
       const body = jsonBytes(ociIndex([present.descriptor, absent]));
-      const envelope = await assertOciError(await putManifest(server.url, repo, 'multi', body, MT.OciIndex), 404, 'MANIFEST_BLOB_UNKNOWN');
+      const envelope = await assertOciError(await putManifest(server.url, repo, 'multi', body, MT.OciIndex), 400, 'MANIFEST_BLOB_UNKNOWN');
       assert.deepEqual(envelope!.errors[0]!.detail, { digest: absent.digest });
       await assertOciError(await fetch(manifestUrl(repo, 'multi')), 404, 'MANIFEST_UNKNOWN');
     });
@@ -345,7 +345,7 @@ describe('manifests', () => {
       const repo = `alice/${uniqueName()}`;
       const blob = await pushBlob(server.url, repo, randomBlob(50));
       const body = jsonBytes(dockerManifestList([{ mediaType: MT.DockerManifest, digest: blob.digest, size: blob.size }]));
-      await assertOciError(await putManifest(server.url, repo, 'list', body, MT.DockerManifestList), 404, 'MANIFEST_BLOB_UNKNOWN');
+      await assertOciError(await putManifest(server.url, repo, 'list', body, MT.DockerManifestList), 400, 'MANIFEST_BLOB_UNKNOWN');
     });
   });
 

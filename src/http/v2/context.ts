@@ -37,3 +37,29 @@ export function blobLocation(name: string, digest: string): string {
 export function manifestLocation(name: string, reference: string): string {
   return `/v2/${name}/manifests/${reference}`;
 }
+
+/**
+ * How much of a refused request's body is still read (and dropped) after the answer: a client
+ * that is still sending when refused (a manifest over the limit, a push over quota, a missing
+ * permission) then gets the answer instead of a reset connection ("broken pipe"). Past this the
+ * connection is closed: the client has had the answer long since.
+ */
+export const REFUSED_BODY_DRAIN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Drains the rest of a body that will not be used, at most `limit` bytes, keeping the connection
+ * open while the answer goes out. Without it Node would close a connection whose body is unread,
+ * and the client, still writing, would see a reset instead of the answer.
+ */
+export function drainRefusedBody(request: FastifyRequest, limit = REFUSED_BODY_DRAIN_BYTES): void {
+  const raw = request.raw;
+  if (raw.complete || raw.readableEnded || raw.destroyed) return;
+  let drained = 0;
+  raw.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > limit) raw.socket?.destroy();
+  });
+  raw.on('error', () => {}); // a client that gives up meanwhile is no error of ours
+  raw.resume();
+}
+

@@ -5,7 +5,7 @@ import { openPullGate, type Actor, type PullGate } from '../../registry/ports.js
 import type { Registry } from '../../registry/registry.js';
 import { AuthorizationError, requiredScopes, type V2Authorizer } from './authorize.js';
 import { deleteBlob, headOrGetBlob } from './blobs.js';
-import type { V2Context } from './context.js';
+import { drainRefusedBody, type V2Context } from './context.js';
 import { sendOciError } from './errors.js';
 import { listCatalog, listReferrers, listTags } from './listings.js';
 import { deleteManifest, headOrGetManifest, putManifest } from './manifests.js';
@@ -65,7 +65,11 @@ async function handleV2(options: V2Options, request: FastifyRequest, reply: Fast
     const target = reads ? await options.registry.readName(name) : name;
     await dispatch({ registry: options.registry, request, reply, query, name: target, actor, head, readable }, route, options.pullGate ?? openPullGate);
   } catch (error) {
-    if (!reply.sent) await sendOciError(reply, error, request.log, head);
+    if (!reply.sent) {
+      // the client may still be sending: read on (bounded) so that it gets this answer
+      drainRefusedBody(request);
+      await sendOciError(reply, error, request.log, head);
+    }
     else request.log.warn({ err: error }, 'error after the response started');
   }
 }

@@ -4,6 +4,8 @@ import type { V2Context } from './context.js';
 
 const MAX_PAGE = 10_000;
 const DEFAULT_CATALOG_PAGE = 1000;
+/** referrers are answered a page at a time even when the client asks for no `n` */
+const DEFAULT_REFERRERS_PAGE = 1000;
 
 export async function listTags(ctx: V2Context): Promise<void> {
   const page = pageOf(ctx.query, undefined);
@@ -21,8 +23,13 @@ export async function listCatalog(ctx: Omit<V2Context, 'name'>): Promise<void> {
 
 export async function listReferrers(ctx: V2Context, digest: string): Promise<void> {
   const artifactType = ctx.query.get('artifactType') ?? undefined;
-  const index = await ctx.registry.listings.referrers(ctx.name, digest, artifactType);
+  const page = pageOf(ctx.query, DEFAULT_REFERRERS_PAGE);
+  const { index, next } = await ctx.registry.listings.referrersPage(ctx.name, digest, artifactType, page);
   if (artifactType !== undefined) ctx.reply.header('oci-filters-applied', 'artifactType');
+  if (next !== undefined) {
+    const filter = artifactType !== undefined ? `&artifactType=${encodeURIComponent(artifactType)}` : '';
+    ctx.reply.header('link', nextLink(`/v2/${ctx.name}/referrers/${digest}`, page.n!, next, filter));
+  }
   await sendJson(ctx, index, index.mediaType);
 }
 
@@ -46,6 +53,6 @@ function pageOf(query: URLSearchParams, defaultN: number | undefined): Page {
 }
 
 /** RFC 5988 link to the next page, relative like every Location Pier writes. */
-function nextLink(path: string, n: number, last: string): string {
-  return `<${path}?n=${n}&last=${encodeURIComponent(last)}>; rel="next"`;
+function nextLink(path: string, n: number, last: string, more = ''): string {
+  return `<${path}?n=${n}&last=${encodeURIComponent(last)}${more}>; rel="next"`;
 }

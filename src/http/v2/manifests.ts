@@ -46,23 +46,33 @@ export async function deleteManifest(ctx: V2Context, reference: string): Promise
   await ctx.reply.code(202).header('content-length', '0').send();
 }
 
-/** Reads a manifest body into memory, never more than the limit (then 413). */
+/**
+ * Reads a manifest body into memory, never more than the limit (then 413). Past the limit it
+ * stops reading without destroying the request, so that the refusal (drainRefusedBody) reaches
+ * a client that is still sending.
+ */
 async function readManifestBody(ctx: V2Context, maxBytes: number): Promise<Buffer> {
   const declared = parseContentLength(ctx.request.headers['content-length']);
-  if (declared !== undefined && declared > maxBytes) {
-    ctx.reply.header('connection', 'close');
-    throw manifestTooLarge(maxBytes);
-  }
+  if (declared !== undefined && declared > maxBytes) throw manifestTooLarge(maxBytes);
+  const raw = ctx.request.raw;
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.request.raw) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) {
-      ctx.reply.header('connection', 'close');
-      throw manifestTooLarge(maxBytes);
-    }
-    chunks.push(chunk as Buffer);
-  }
+  await new Promise<void>((resolve, reject) => {
+    const stop = (error?: unknown) => {
+      raw.off('data', onData).off('end', onEnd).off('error', stop).off('aborted', onAborted);
+      raw.pause();
+      if (error) reject(error);
+      else resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) return stop(manifestTooLarge(maxBytes));
+      chunks.push(chunk);
+    };
+    const onEnd = () => stop();
+    const onAborted = () => stop(new OciError('SIZE_INVALID', 'the request body ended before its end'));
+    raw.on('data', onData).on('end', onEnd).on('error', stop).on('aborted', onAborted);
+  });
   if (declared !== undefined && size !== declared) throw new OciError('SIZE_INVALID', `received ${size} bytes, Content-Length said ${declared}`);
   return Buffer.concat(chunks, size);
 }

@@ -253,10 +253,19 @@ export class RegistryClient {
    * registry has none, the fallback tag the spec names (`sha256-<hex>`, an index of them).
    */
   async referrers(repository: string, digest: string, maxBytes: number): Promise<RemoteDescriptor[]> {
-    const response = await this.request('GET', `${repository}/referrers/${digest}`, pull(repository), { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+    const accept = { accept: 'application/vnd.oci.image.index.v1+json' };
+    const response = await this.request('GET', `${repository}/referrers/${digest}`, pull(repository), { headers: accept });
     if (response.statusCode === 200) {
-      const json = await readJson(response, this.host);
-      return descriptorsOf(json);
+      const found = descriptorsOf(await readJson(response, this.host));
+      // a registry that pages them (Pier does, past 1000) links the next page
+      let link = nextUrl(response.headers.link, this.base);
+      for (let pages = 1; link && pages < 10_000; pages++) {
+        const next = await this.request('GET', link, pull(repository), { headers: accept });
+        await this.#expectStatus(next, [200], `referrers of ${digest}`);
+        found.push(...descriptorsOf(await readJson(next, this.host)));
+        link = nextUrl(next.headers.link, this.base);
+      }
+      return found;
     }
     discard(response);
     if (response.statusCode !== 404 && response.statusCode !== 405 && response.statusCode !== 400) {
@@ -343,6 +352,19 @@ function nextLast(link: string | string[] | undefined): string | undefined {
   if (!match) return undefined;
   try {
     return new URL(match[1]!, 'http://x').searchParams.get('last') ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The URL of a `rel="next"` Link, resolved against the registry's base; only on the same origin. */
+function nextUrl(link: string | string[] | undefined, base: URL): URL | undefined {
+  const value = Array.isArray(link) ? link.join(',') : link;
+  const match = value ? /<([^>]*)>\s*;\s*rel="?next"?/.exec(value) : null;
+  if (!match) return undefined;
+  try {
+    const url = new URL(match[1]!, base);
+    return url.origin === base.origin ? url : undefined;
   } catch {
     return undefined;
   }
