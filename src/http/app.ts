@@ -10,6 +10,7 @@ import type { Clock, PullGate } from '../registry/ports.js';
 import type { Registry } from '../registry/registry.js';
 import type { PierMetrics } from './metrics.js';
 import type { TokenAuth } from './token-auth.js';
+import { watchBody, type BodyTimeouts } from './body-deadline.js';
 import { clientErrorHandler } from './client-errors.js';
 import { registerHealth, type ReadinessReport } from './health.js';
 import { createApiContext } from './api/context.js';
@@ -55,12 +56,28 @@ export interface AppOptions {
   webhooks?: WebhookService;
   /** Prometheus series and GET /metrics (default: none, no route) */
   metrics?: { series: PierMetrics; token?: string };
+  /** how long requests may take to arrive (default: the configuration's defaults) */
+  timeouts?: HttpTimeouts;
 }
+
+export interface HttpTimeouts {
+  /** request line and headers (ms) */
+  headersMs: number;
+  /** a whole request, body included (ms; 0: no total bound) */
+  requestMs: number;
+  body: BodyTimeouts;
+}
+
+const DEFAULT_TIMEOUTS: HttpTimeouts = { headersMs: 30_000, requestMs: 0, body: { minRate: 1024, windowMs: 60_000, signInMs: 10_000 } };
 
 export function buildApp(options: AppOptions): FastifyInstance {
   const clientErrors = clientErrorHandler(options.logger);
+  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+  // Node checks its header and request deadlines this often: a fraction of the shortest
+  const bounds = [timeouts.headersMs, timeouts.requestMs].filter((ms) => ms > 0);
+  const connectionsCheckingInterval = Math.min(30_000, Math.max(100, Math.floor(Math.min(...bounds, 120_000) / 4)));
   const app = Fastify({
-    ...(options.https ? { https: options.https } : {}),
+    ...(options.https ? { https: { ...options.https, connectionsCheckingInterval } } : { http: { connectionsCheckingInterval } }),
     loggerInstance: options.logger,
     disableRequestLogging: true,
     // every log line of a request carries its id (reqId), which the client gets as X-Request-Id:
@@ -85,8 +102,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // a body shorter than its Content-Length, a request timeout: the envelope of the surface asked
     clientErrorHandler: (error, socket) => clientErrors.handle(error as unknown as Parameters<typeof clientErrors.handle>[0], socket),
   }) as unknown as FastifyInstance;
+  // Fastify's requestTimeout of 0 leaves Node's disabled: set both deadlines on the server itself
+  app.server.headersTimeout = timeouts.requestMs > 0 ? Math.min(timeouts.headersMs, timeouts.requestMs) : timeouts.headersMs;
+  app.server.requestTimeout = timeouts.requestMs;
   app.addHook('onRequest', (request, reply, done) => {
     clientErrors.track(request.raw, reply.raw);
+    watchBody(request.raw, reply.raw, timeouts.body, (message) => {
+      request.log.info({ path: request.url.slice(0, 200), ip: request.ip }, message);
+      clientErrors.timeout(request.raw.socket, message);
+    });
     done();
   });
 

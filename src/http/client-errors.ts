@@ -14,6 +14,8 @@ export interface ClientErrorHandler {
   /** remembers the request a connection is carrying (an onRequest hook) */
   track(request: IncomingMessage, response: ServerResponse): void;
   handle(error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket): void;
+  /** ends a connection whose request body is too slow: 408 with `message` if no answer started */
+  timeout(socket: Socket, message: string): void;
 }
 
 export function clientErrorHandler(log: { debug(details: object, message: string): void }): ClientErrorHandler {
@@ -21,6 +23,15 @@ export function clientErrorHandler(log: { debug(details: object, message: string
   return {
     track(request, response) {
       if (request.socket) current.set(request.socket, { url: request.url ?? '', response });
+    },
+    timeout(socket, message) {
+      if (socket.destroyed) return;
+      const tracked = current.get(socket);
+      // an answer that started (a refusal while its body drains): the connection just ends
+      if (tracked?.response.headersSent) return void socket.destroy();
+      const error: NodeJS.ErrnoException = new Error(message);
+      error.code = 'ERR_HTTP_REQUEST_TIMEOUT';
+      this.handle(error, socket);
     },
     handle(error, socket) {
       if (error.code === 'ECONNRESET' || socket.destroyed) return;
@@ -30,7 +41,9 @@ export function clientErrorHandler(log: { debug(details: object, message: string
       // a response already under way cannot be replaced: the connection just ends
       if (inflight?.response.headersSent) return void socket.destroy(error);
       const path = inflight?.url ?? requestPath(error.rawPacket);
-      const { status, reason, message, code } = describe(error);
+      const { status, reason, message: described, code } = describe(error);
+      // our own timeouts say what was too slow
+      const message = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && error.message && !error.message.startsWith('Request timeout') ? error.message : described;
       log.debug({ err: error, path }, `client error: ${message}`);
       let body: string;
       let type: string;

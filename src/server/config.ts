@@ -34,6 +34,21 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ ttl: 24 * 3_600_000, sweepInterval: 15 * 60_000 }),
+    /** how long a request may take to arrive: slow or stalled clients lose their connection */
+    http: z
+      .object({
+        /** the request line and headers must arrive within this */
+        headersTimeout: duration.default(30_000),
+        /** a request body must arrive within this in all (0: no total bound, only the rate) */
+        requestTimeout: duration.default(0),
+        /** the slowest a body may arrive, in bytes per second averaged over `bodyRateWindow` */
+        bodyMinRate: z.coerce.number().int().min(1).default(1024),
+        bodyRateWindow: duration.default(60_000),
+        /** the body of a request that signs in (/token, /api/v1/users/login) must arrive within this */
+        signInBodyTimeout: duration.default(10_000),
+      })
+      .strict()
+      .default({ headersTimeout: 30_000, requestTimeout: 0, bodyMinRate: 1024, bodyRateWindow: 60_000, signInBodyTimeout: 10_000 }),
     manifests: z
       .object({ maxBytes: z.coerce.number().int().min(4 * 1024 * 1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024) })
       .strict()
@@ -173,6 +188,11 @@ export const ENVIRONMENT: Record<string, string> = {
   PIER_UPLOAD_TTL: 'uploads.ttl',
   PIER_UPLOAD_SWEEP_INTERVAL: 'uploads.sweepInterval',
   PIER_MANIFEST_MAX_BYTES: 'manifests.maxBytes',
+  PIER_HTTP_HEADERS_TIMEOUT: 'http.headersTimeout',
+  PIER_HTTP_REQUEST_TIMEOUT: 'http.requestTimeout',
+  PIER_HTTP_BODY_MIN_RATE: 'http.bodyMinRate',
+  PIER_HTTP_BODY_RATE_WINDOW: 'http.bodyRateWindow',
+  PIER_HTTP_SIGN_IN_BODY_TIMEOUT: 'http.signInBodyTimeout',
   PIER_DATABASE_URL: 'database.url',
   PIER_STORAGE_URL: 'storage.url',
   PIER_STORAGE_FSYNC: 'storage.fsync',

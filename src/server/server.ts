@@ -113,6 +113,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       replication: core.replication,
       webhooks: core.webhooks,
       ...(metrics ? { metrics: { series: metrics, ...(config.metrics.token !== undefined ? { token: config.metrics.token } : {}) } } : {}),
+      timeouts: {
+        headersMs: config.http.headersTimeout,
+        requestMs: config.http.requestTimeout,
+        body: { minRate: config.http.bodyMinRate, windowMs: config.http.bodyRateWindow, signInMs: config.http.signInBodyTimeout },
+      },
       ...(tls ? { https: secureContextOptions(tls) } : {}),
     });
     undo.push(() => app.close());
