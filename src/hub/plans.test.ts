@@ -35,14 +35,15 @@ async function pushBlob(registry: Registry, repository: string, blob: Buffer): P
 }
 
 /** A manifest whose config and layers were pushed first (the layers may be shared with other images). */
-async function pushImage(registry: Registry, repository: string, layers: Buffer[], tag = 'latest'): Promise<{ config: Buffer }> {
+async function pushImage(registry: Registry, repository: string, layers: Buffer[], tag = 'latest'): Promise<{ config: Buffer; manifestBytes: number }> {
   const config = json({ architecture: 'amd64', os: 'linux', nonce: randomBytes(4).toString('hex') });
   for (const blob of [config, ...layers]) await pushBlob(registry, repository, blob);
-  await pushManifest(registry, repository, config, layers, tag);
-  return { config };
+  const manifestBytes = await pushManifest(registry, repository, config, layers, tag);
+  return { config, manifestBytes };
 }
 
-async function pushManifest(registry: Registry, repository: string, config: Buffer, layers: Buffer[], tag = 'latest'): Promise<void> {
+/** Pushes a manifest of `config` and `layers`; resolves to its size. */
+async function pushManifest(registry: Registry, repository: string, config: Buffer, layers: Buffer[], tag = 'latest'): Promise<number> {
   const manifest = json({
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -50,6 +51,7 @@ async function pushManifest(registry: Registry, repository: string, config: Buff
     layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(l), size: l.length })),
   });
   await registry.manifests.put(repository as RepositoryName, tag, manifest, 'application/vnd.oci.image.manifest.v1+json', [], actor);
+  return manifest.length;
 }
 
 const hubError = (kind: string, message?: RegExp) => (e: unknown) => {
@@ -213,27 +215,36 @@ for (const { name, open, options } of await testDatabases()) {
       await database.close();
     });
 
-    it('counts the storage of distinct blobs per namespace and refuses what would go over its quota', async () => {
+    it('counts every byte a namespace holds (distinct linked blobs, manifests, open uploads) and refuses what would go over its quota', async () => {
       const { hub, registry, database } = await setup();
+      const storage = () => hub.limits.usage.storageBytes('alice');
       const shared = randomBytes(400);
       const first = await pushImage(registry, 'alice/a', [shared]);
       const second = await pushImage(registry, 'alice/b', [shared]);
       await pushImage(registry, 'alicex/other', [randomBytes(300)]);
-      const used = shared.length + first.config.length + second.config.length;
-      assert.equal(await hub.limits.usage.storageBytes('alice'), used, 'a layer shared by two repositories counts once');
+      const used = shared.length + first.config.length + second.config.length + first.manifestBytes + second.manifestBytes;
+      assert.equal(await storage(), used, 'a layer shared by two repositories counts once; manifests count their bytes');
       // re-tagging adds nothing
       await pushManifest(registry, 'alice/b', second.config, [shared], 'again');
-      assert.equal(await hub.limits.usage.storageBytes('alice'), used);
+      assert.equal(await storage(), used);
 
-      await hub.plans.update('free', { storageBytes: used + 500 });
-      // a manifest that would go over is refused, though its blobs were uploaded
-      const layers = [randomBytes(300), randomBytes(300)];
-      const config = json({ architecture: 'amd64', os: 'linux', n: 1 });
-      for (const blob of [config, ...layers]) await pushBlob(registry, 'alice/c', blob);
-      await assert.rejects(pushManifest(registry, 'alice/c', config, layers), denied(/this image adds .* the free plan allows .* — delete images or ask an administrator for the pro plan/));
-      // one that reuses stored layers still goes in
+      await hub.plans.update('free', { storageBytes: used + 1000 });
+      // a blob counts once uploaded, whether a manifest names it or not
+      await pushBlob(registry, 'alice/c', randomBytes(600));
+      assert.equal(await storage(), used + 600);
+      await assert.rejects(pushBlob(registry, 'alice/c', randomBytes(600)), denied(/past the .* of storage of the free plan/));
+      // a manifest that reuses stored layers adds its own bytes only
       for (const blob of [second.config, shared]) await registry.blobs.mount('alice/c' as RepositoryName, sha256(blob), 'alice/b', actor);
-      await pushManifest(registry, 'alice/c', second.config, [shared]);
+      const reused = await pushManifest(registry, 'alice/c', second.config, [shared]);
+      assert.equal(await storage(), used + 600 + reused);
+      // one whose own bytes would go over is refused
+      await hub.plans.update('free', { storageBytes: (await storage()) + 10 });
+      const config = json({ architecture: 'amd64', os: 'linux', n: 1 });
+      await hub.plans.update('free', { storageBytes: null });
+      await pushBlob(registry, 'alice/c', config);
+      await hub.plans.update('free', { storageBytes: (await storage()) + 10 });
+      await assert.rejects(pushManifest(registry, 'alice/c', config, [shared]), denied(/this manifest adds .* the free plan allows .* — delete images or ask an administrator for the pro plan/));
+      await hub.plans.update('free', { storageBytes: (await storage()) + 500 });
 
       // an upload streaming past what is left is stopped, and its session removed
       const { uploadId } = await registry.uploads.start('alice/d' as RepositoryName, actor);

@@ -33,12 +33,13 @@ export class HubPushGate implements PushGate {
     const limits = this.limits!;
     // a namespace over its storage quota is refused before anything, so that a refused push
     // does not leave an empty repository behind
-    const allowance = billing && push.operation !== 'manifest' ? await limits.storageAllowance(billing, namespace, push.operation === 'upload') : undefined;
+    const held = push.operation === 'chunk' ? push.sizeDelta : 0;
+    const allowance = billing && push.operation !== 'manifest' ? await limits.storageAllowance(billing, namespace, push.operation === 'upload', held) : undefined;
     // a new private repository over the limit is refused here, and not created
     const repository = push.operation === 'chunk' ? undefined : await this.repositories.ensure(push.repository);
     if (!billing) return;
     if (repository?.private && !repository.created) await limits.checkWritable(billing, namespace, push.repository);
-    if (push.operation === 'manifest') return limits.checkManifest(billing, namespace, push.blobs ?? []);
+    if (push.operation === 'manifest') return limits.checkManifest(billing, namespace, push.sizeDelta);
     return allowance ?? {};
   }
 }

@@ -5,8 +5,9 @@ import { countOf, type Billing, type Plan, type PlanService } from './plans.js';
 
 /**
  * What a namespace uses, against what its plan allows.
- * - Storage: the bytes of the distinct blobs its manifests refer to (a layer shared by two of its
- *   repositories counts once; uploaded blobs that no manifest names yet do not count).
+ * - Storage: every byte it holds or is receiving: the distinct blobs linked into its repositories
+ *   (a layer shared by two of them counts once; an uploaded blob counts before a manifest names
+ *   it), its manifests, and the bytes its open upload sessions have received.
  * - Private repositories: its private rows of `hub_repositories`.
  * A plan's allowance is shared by every namespace billed to the same account (Billing: a user and
  * the organisations it created without a plan of their own): their private repositories and
@@ -22,26 +23,32 @@ export class NamespaceUsage {
     private readonly plans: PlanService,
   ) {}
 
+  /**
+   * Every byte the namespace holds or is receiving: the distinct blobs linked into its
+   * repositories (whether a manifest names them yet or not), its manifests, and what its open
+   * upload sessions have received so far.
+   */
   async storageBytes(namespace: string): Promise<number> {
-    const row = await this.db
-      .selectFrom('blobs')
-      .select(sql<number | string>`coalesce(sum(blobs.size), 0)`.as('bytes'))
-      .where('blobs.digest', 'in', this.referencedBlobs(namespace))
-      .executeTakeFirst();
-    return Number(row?.bytes ?? 0);
-  }
-
-  /** Bytes that a manifest naming `digests` would add to the namespace's storage. */
-  async addedBytes(namespace: string, digests: readonly string[]): Promise<number> {
-    const distinct = [...new Set(digests)];
-    if (distinct.length === 0) return 0;
-    const row = await this.db
-      .selectFrom('blobs')
-      .select(sql<number | string>`coalesce(sum(blobs.size), 0)`.as('bytes'))
-      .where('blobs.digest', 'in', distinct)
-      .where('blobs.digest', 'not in', this.referencedBlobs(namespace))
-      .executeTakeFirst();
-    return Number(row?.bytes ?? 0);
+    const [blobs, manifests, uploads] = await Promise.all([
+      this.db
+        .selectFrom('blobs')
+        .select(sql<number | string>`coalesce(sum(blobs.size), 0)`.as('bytes'))
+        .where('blobs.digest', 'in', this.linkedBlobs(namespace))
+        .executeTakeFirst(),
+      this.db
+        .selectFrom('manifests')
+        .select(sql<number | string>`coalesce(sum(manifests.size), 0)`.as('bytes'))
+        .where('manifests.repository', '>=', `${namespace}/`)
+        .where('manifests.repository', '<', `${namespace}0`)
+        .executeTakeFirst(),
+      this.db
+        .selectFrom('uploads')
+        .select(sql<number | string>`coalesce(sum(uploads.size), 0)`.as('bytes'))
+        .where('uploads.repository', '>=', `${namespace}/`)
+        .where('uploads.repository', '<', `${namespace}0`)
+        .executeTakeFirst(),
+    ]);
+    return Number(blobs?.bytes ?? 0) + Number(manifests?.bytes ?? 0) + Number(uploads?.bytes ?? 0);
   }
 
   /** The namespaces that share the allowance of `payer`: itself and the organisations billed to it, by name. */
@@ -105,13 +112,12 @@ export class NamespaceUsage {
 
   // Repositories of `namespace` are the names that start with "namespace/": a range that both
   // databases answer from the primary key ('0' follows '/' in byte order).
-  private referencedBlobs(namespace: string) {
+  private linkedBlobs(namespace: string) {
     return this.db
-      .selectFrom('manifest_references')
-      .select('manifest_references.digest')
-      .where('manifest_references.repository', '>=', `${namespace}/`)
-      .where('manifest_references.repository', '<', `${namespace}0`)
-      .where('manifest_references.kind', '=', 'blob');
+      .selectFrom('blob_links')
+      .select('blob_links.digest')
+      .where('blob_links.repository', '>=', `${namespace}/`)
+      .where('blob_links.repository', '<', `${namespace}0`);
   }
 }
 
@@ -161,22 +167,24 @@ export class NamespaceLimits {
    * How many more bytes `namespace` may store, with the message of an upload stopped past it
    * (undefined: no limit). Refuses when no room is left, which is when an upload starts.
    */
-  async storageAllowance(billing: Billing, namespace: string, refuseWhenFull: boolean): Promise<{ maxBytes: number; refusal: string } | undefined> {
+  async storageAllowance(billing: Billing, namespace: string, refuseWhenFull: boolean, heldBySession = 0): Promise<{ maxBytes: number; refusal: string } | undefined> {
     const { plan } = billing;
     if (plan.storageBytes === null) return undefined;
     const { namespaces, storageBytes: used } = await this.usage.allowanceStorage(billing.payer);
     if (refuseWhenFull && used >= plan.storageBytes) throw await this.storageRefusal(billing, namespace, namespaces, used);
     const refusal = `${this.billedNote(billing, namespace)}this upload would take ${holders(billing, namespaces)} past the ${formatBytes(plan.storageBytes)} of storage of the ${plan.name} plan — delete images or ${await this.upgrade(plan, (p) => p.storageBytes)}`;
-    return { maxBytes: Math.max(0, plan.storageBytes - used), refusal };
+    // the blob may have in all what is left, and what its own session already holds (counted in `used`)
+    return { maxBytes: Math.max(0, plan.storageBytes - used + heldBySession), refusal };
   }
 
-  /** Refuses a manifest whose blobs would take the allowance over its storage. */
-  async checkManifest(billing: Billing, namespace: string, digests: readonly string[]): Promise<void> {
+  /**
+   * Refuses a manifest whose own bytes would take the allowance over its storage. Its blobs count
+   * already: they were linked when they were uploaded or mounted.
+   */
+  async checkManifest(billing: Billing, namespace: string, manifestBytes: number): Promise<void> {
     if (billing.plan.storageBytes === null) return;
-    const added = await this.usage.addedBytes(namespace, digests);
-    if (added === 0) return;
     const { namespaces, storageBytes: used } = await this.usage.allowanceStorage(billing.payer);
-    if (used + added > billing.plan.storageBytes) throw await this.storageRefusal(billing, namespace, namespaces, used, added);
+    if (used + manifestBytes > billing.plan.storageBytes) throw await this.storageRefusal(billing, namespace, namespaces, used, manifestBytes);
   }
 
   private async storageRefusal(billing: Billing, namespace: string, namespaces: string[], used: number, added?: number): Promise<HubError> {
@@ -186,7 +194,7 @@ export class NamespaceLimits {
     const what =
       added === undefined
         ? `${who} ${one ? 'has' : 'have'} used ${formatBytes(used)} of the ${formatBytes(plan.storageBytes!)} of storage of the ${plan.name} plan`
-        : `this image adds ${formatBytes(added)} to the ${formatBytes(used)} that ${who} ${one ? 'stores' : 'store'}; the ${plan.name} plan allows ${formatBytes(plan.storageBytes!)}`;
+        : `this manifest adds ${formatBytes(added)} to the ${formatBytes(used)} that ${who} ${one ? 'stores' : 'store'}; the ${plan.name} plan allows ${formatBytes(plan.storageBytes!)}`;
     return new HubError('plan_limit', `${this.billedNote(billing, namespace)}${what} — delete images or ${await this.upgrade(plan, (p) => p.storageBytes)}`);
   }
 

@@ -257,6 +257,17 @@ export class RegistryIndex {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /** Open upload sessions in the repositories of `namespace` (a key range: "namespace/..."). */
+  async countUploads(namespace: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('uploads')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('repository', '>=', `${namespace}/`)
+      .where('repository', '<', `${namespace}0`)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   async deleteUpload(id: string): Promise<void> {
     await this.db.deleteFrom('uploads').where('id', '=', id).execute();
   }

@@ -18,6 +18,8 @@ export interface RegistryOptions {
   events?: RegistryEvents;
   clock?: Clock;
   uploadTtlMs?: number;
+  /** open upload sessions a namespace may hold at once (default 100) */
+  maxOpenUploads?: number;
   manifestMaxBytes?: number;
   /** hot manifests (default: none, every read goes to the index) */
   manifestCache?: ManifestCache;
@@ -45,7 +47,7 @@ export class Registry {
     const proxies = options.proxies;
     this.proxy = proxies && new ProxyCache({ ...proxies, proxyIndex: proxies.index, index, store, clock, maxManifestBytes: manifestMaxBytes });
     const gate = this.proxy ? refuseProxyPushes(options.gate ?? openPushGate, this.proxy) : (options.gate ?? openPushGate);
-    this.uploads = new UploadService(index, store, gate, events, clock, { ttlMs: options.uploadTtlMs ?? 24 * 3600_000 });
+    this.uploads = new UploadService(index, store, gate, events, clock, { ttlMs: options.uploadTtlMs ?? 24 * 3600_000, maxOpenSessions: options.maxOpenUploads });
     this.blobs = new BlobService(index, store, this.uploads, gate, events, clock, this.proxy);
     this.manifestCache = options.manifestCache ?? noManifestCache;
     this.manifests = new ManifestService(index, gate, events, clock, manifestMaxBytes, this.manifestCache, store, this.proxy);

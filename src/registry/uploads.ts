@@ -2,7 +2,7 @@ import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { finished, Transform, type Readable } from 'node:stream';
 import { digestAlgorithm, makeDigest, parseDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import type { RepositoryName } from '../oci/names.js';
+import { namespaceOf, type RepositoryName } from '../oci/names.js';
 import type { RegistryIndex, UploadRecord } from '../metadata/registry-index.js';
 import { UploadNotFound, type BlobStore } from '../storage/blob-store.js';
 import { EMPTY_SHA256, hashingStream } from './hashing.js';
@@ -32,6 +32,11 @@ export interface UploadOptions {
   claimMs?: number;
   /** hashes kept in memory for sessions in progress, so chunks continue without rereading */
   liveHashLimit?: number;
+  /**
+   * Open sessions a namespace may hold at once (default 100): each may receive bytes at any time,
+   * so without a bound one account could open thousands and fill the disk past any quota.
+   */
+  maxOpenSessions?: number;
 }
 
 /**
@@ -53,6 +58,15 @@ export class UploadService {
 
   async start(repository: RepositoryName, actor: Actor): Promise<UploadStatus> {
     await this.gate.check({ repository, actor, sizeDelta: 0, operation: 'upload' });
+    const namespace = namespaceOf(repository);
+    const limit = this.options.maxOpenSessions ?? 100;
+    const open = await this.index.countUploads(namespace);
+    if (open >= limit) {
+      throw new OciError(
+        'DENIED',
+        `${namespace} has ${open} open upload sessions, the most allowed at once (uploads.maxOpenSessions = ${limit}): finish or cancel some (DELETE), or wait until idle ones expire`,
+      );
+    }
     const uploadId = randomUUID();
     const now = this.clock.now();
     await this.store.createUpload(uploadId);

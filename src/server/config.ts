@@ -31,9 +31,11 @@ export const ConfigSchema = z
       .object({
         ttl: duration.default(24 * 3_600_000),
         sweepInterval: duration.default(15 * 60_000),
+        /** open upload sessions a namespace may hold at once; the next is refused until one ends */
+        maxOpenSessions: z.coerce.number().int().min(1).max(1_000_000).default(100),
       })
       .strict()
-      .default({ ttl: 24 * 3_600_000, sweepInterval: 15 * 60_000 }),
+      .default({ ttl: 24 * 3_600_000, sweepInterval: 15 * 60_000, maxOpenSessions: 100 }),
     /** how long a request may take to arrive: slow or stalled clients lose their connection */
     http: z
       .object({
@@ -187,6 +189,7 @@ export const ENVIRONMENT: Record<string, string> = {
   PIER_SHUTDOWN_TIMEOUT: 'shutdownTimeout',
   PIER_UPLOAD_TTL: 'uploads.ttl',
   PIER_UPLOAD_SWEEP_INTERVAL: 'uploads.sweepInterval',
+  PIER_UPLOAD_MAX_OPEN_SESSIONS: 'uploads.maxOpenSessions',
   PIER_MANIFEST_MAX_BYTES: 'manifests.maxBytes',
   PIER_HTTP_HEADERS_TIMEOUT: 'http.headersTimeout',
   PIER_HTTP_REQUEST_TIMEOUT: 'http.requestTimeout',

@@ -87,6 +87,7 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     gate: hub.pushGate,
     events,
     uploadTtlMs: config.uploads.ttl,
+    maxOpenUploads: config.uploads.maxOpenSessions,
     manifestMaxBytes: config.manifests.maxBytes,
     manifestCache: shared.manifestCache,
     // blobs being fetched from upstreams are spooled beside the data, for the clients that wait for them
