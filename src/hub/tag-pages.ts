@@ -122,7 +122,12 @@ export class TagPages {
     if (!isIndexMediaType(manifest.mediaType)) return [imageDetail(manifest)];
     const platforms = manifest.details?.platforms ?? [];
     const digests = platforms.map((p) => p.digest);
-    const children = digests.length === 0 ? [] : await this.manifestsWithDetails(repository, (q) => q.where('m.digest', 'in', digests));
+    // in batches: an index may list more children than SQLite binds in one statement
+    const children = [];
+    for (let i = 0; i < digests.length; i += 500) {
+      const batch = digests.slice(i, i + 500);
+      children.push(...(await this.manifestsWithDetails(repository, (q) => q.where('m.digest', 'in', batch))));
+    }
     const byDigest = new Map(children.map((c) => [c.digest, c]));
     return platforms.flatMap((platform) => {
       const child = byDigest.get(platform.digest);
