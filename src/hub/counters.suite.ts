@@ -94,6 +94,20 @@ export function countersSuite(name: string, create: (now: () => number) => Promi
       assert.equal((await c.hit('ip:2001:db8::1 ü', 1, MINUTE)).allowed, false);
     }));
 
+    it('remembers members of a set until it expires; each remember extends the whole set', withCounters(async (c, clock) => {
+      const key = `listed:${Math.random()}`;
+      assert.equal(await c.recalls(key, 'sha256:a'), false);
+      await c.remember(key, ['sha256:a', 'sha256:b'], 10 * MINUTE);
+      assert.equal(await c.recalls(key, 'sha256:a'), true);
+      assert.equal(await c.recalls(key, 'sha256:c'), false);
+      assert.equal(await c.recalls(`${key}:other`, 'sha256:a'), false, 'per key');
+      clock.t += 9 * MINUTE;
+      await c.remember(key, ['sha256:c'], 10 * MINUTE);
+      clock.t += 5 * MINUTE;
+      assert.equal(await c.recalls(key, 'sha256:a'), true, 'extended with the set');
+      assert.equal(await c.recalls(key, 'sha256:c'), true);
+    }));
+
     it('refuses nonsense arguments', withCounters(async (c) => {
       await assert.rejects(c.hit('', 1, MINUTE));
       await assert.rejects(c.hit('k', -1, MINUTE));

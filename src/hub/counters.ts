@@ -14,6 +14,13 @@ export interface Counters {
   hit(key: string, limit: number, windowMs: number): Promise<CounterState>;
   /** The state of `key` without counting (e.g. the headers of a HEAD, which is free). */
   peek(key: string, limit: number, windowMs: number): Promise<CounterState>;
+  /**
+   * Remembers `members` in the set `key` for `ttlMs` from now (each call extends the whole set):
+   * which platform manifests a client may fetch by digest for free, having fetched their index.
+   */
+  remember(key: string, members: readonly string[], ttlMs: number): Promise<void>;
+  /** Whether `member` is in the set `key`, unexpired. */
+  recalls(key: string, member: string): Promise<boolean>;
 }
 
 export interface CounterState {

@@ -1,7 +1,7 @@
 import { BlockList, isIP } from 'node:net';
-import type { Kysely } from 'kysely';
-import type { Database } from '../metadata/schema.js';
 import { isDigestLike } from '../oci/digest.js';
+import { parseManifest } from '../oci/manifest.js';
+import { isIndexMediaType } from '../oci/media-types.js';
 import { OciError } from '../oci/errors.js';
 import type { PullAdmission, PullCheck, PullGate } from '../registry/ports.js';
 import type { Counters } from './counters.js';
@@ -9,7 +9,6 @@ import type { Plan, PlanService } from './plans.js';
 import type { HubSettings } from './settings.js';
 
 export interface PullLimitsOptions {
-  db: Kysely<Database>;
   /** in process, or in Redis so that replicas share them */
   counters: Counters;
   settings: HubSettings;
@@ -36,42 +35,34 @@ export interface PullAllowances {
 /**
  * Pull rate limits, as Docker Hub counts them. A pull is a manifest GET; HEAD is free (it answers
  * the headers, so a client can check its allowance). A multi-arch pull counts once: the GET of the
- * index counts, and a GET by digest of a manifest that an index of the same repository lists (the
- * platform's manifest the client then fetches) does not. A client that pulls such a platform
- * manifest directly by digest pulls for free too: the price of knowing without remembering who
- * fetched which index.
+ * index counts, and a GET by digest of a manifest that index lists (the platform's manifest the
+ * client then fetches) does not, for the client that fetched the index, within the window: the
+ * counters remember, per client and repository, the children of the indexes it pulled. Anyone
+ * else's GET of a platform manifest by digest counts (a published index listing an image does not
+ * make that image free for everyone).
  *
  * Anonymous pulls are counted per client address (an IPv6 /64, which one subscriber usually
  * holds whole), authenticated pulls per account, by its plan. Exempt addresses are never limited.
  * A GET counts before the manifest is looked up: one atomic hit, whatever the answer.
  */
 export class PullLimits implements PullGate, PullAllowances {
-  readonly #db: Kysely<Database>;
   readonly #counters: Counters;
   readonly #settings: HubSettings;
   readonly #plans: Pick<PlanService, 'planOf' | 'upgradeFrom'>;
   #exempt: { source: string; list: BlockList } | undefined;
 
   constructor(options: PullLimitsOptions) {
-    this.#db = options.db;
     this.#counters = options.counters;
     this.#settings = options.settings;
     this.#plans = options.plans;
   }
 
   async admit(pull: PullCheck): Promise<PullAdmission> {
-    const counted = pull.get && !(isDigestLike(pull.reference) && (await this.#listedByIndex(pull.repository, pull.reference)));
-    const settings = await this.#settings.pullLimits();
-    const client = normalizeAddress(pull.client);
-    const family = isIP(client);
-    if (family !== 0 && this.#exemptList(settings.pullLimitExempt).check(client, family === 6 ? 'ipv6' : 'ipv4')) return { counted, headers: {} };
-
-    const limit = pull.actor.account
-      ? await this.#accountLimit(pull.actor.account)
-      : { key: `pulls:address:${addressKey(client)}`, limit: settings.anonymousPullLimit, windowSeconds: settings.anonymousPullWindowSeconds, anonymous: true as const };
-    if (limit.limit === null) return { counted, headers: {} };
-
+    const limit = await this.#limitOf(pull);
+    if (!limit || limit.limit === null) return { counted: pull.get, headers: {} };
     const windowMs = limit.windowSeconds * 1000;
+    const counted = pull.get && !(isDigestLike(pull.reference) && (await this.#counters.recalls(listedKey(limit.key, pull.repository), pull.reference)));
+
     const state = counted ? await this.#counters.hit(limit.key, limit.limit, windowMs) : await this.#counters.peek(limit.key, limit.limit, windowMs);
     const w = `;w=${limit.windowSeconds}`;
     const headers = { 'ratelimit-limit': `${limit.limit}${w}`, 'ratelimit-remaining': `${state.remaining}${w}` };
@@ -95,6 +86,30 @@ export class PullLimits implements PullGate, PullAllowances {
     return { ...base, remaining: state.remaining, resetAt: state.remaining < limit.limit ? state.resetAt : null };
   }
 
+  async served(pull: PullCheck, manifest: { mediaType: string; content: Buffer }): Promise<void> {
+    if (!isIndexMediaType(manifest.mediaType)) return;
+    const limit = await this.#limitOf(pull);
+    if (!limit || limit.limit === null) return;
+    let children: string[];
+    try {
+      children = parseManifest(manifest.content, manifest.mediaType).manifests.map((m) => m.digest);
+    } catch {
+      return; // stored before a stricter parser: nothing to make free
+    }
+    await this.#counters.remember(listedKey(limit.key, pull.repository), children.slice(0, MAX_REMEMBERED_CHILDREN), limit.windowSeconds * 1000);
+  }
+
+  /** The limit that applies to this client: undefined when its address is exempt. */
+  async #limitOf(pull: PullCheck) {
+    const settings = await this.#settings.pullLimits();
+    const client = normalizeAddress(pull.client);
+    const family = isIP(client);
+    if (family !== 0 && this.#exemptList(settings.pullLimitExempt).check(client, family === 6 ? 'ipv6' : 'ipv4')) return undefined;
+    return pull.actor.account
+      ? await this.#accountLimit(pull.actor.account)
+      : { key: `pulls:address:${addressKey(client)}`, limit: settings.anonymousPullLimit, windowSeconds: settings.anonymousPullWindowSeconds, anonymous: true as const };
+  }
+
   async #accountLimit(account: string) {
     const plan = await this.#plans.planOf(account);
     return { key: `pulls:account:${account}`, limit: plan.pullsPerWindow, windowSeconds: plan.pullWindowSeconds, account, plan };
@@ -108,24 +123,19 @@ export class PullLimits implements PullGate, PullAllowances {
     return `The "${next.name}" plan allows ${allows} (an administrator grants it: pier plan set ${account} ${next.name})`;
   }
 
-  /** Whether an index of the repository lists this digest: the platform manifest of a multi-arch pull. */
-  async #listedByIndex(repository: string, digest: string): Promise<boolean> {
-    const row = await this.#db
-      .selectFrom('manifest_references')
-      .select('manifest_digest')
-      .where('repository', '=', repository)
-      .where('digest', '=', digest)
-      .where('kind', '=', 'manifest')
-      .limit(1)
-      .executeTakeFirst();
-    return row !== undefined;
-  }
-
   #exemptList(entries: string[]): BlockList {
     const source = JSON.stringify(entries);
     if (this.#exempt?.source !== source) this.#exempt = { source, list: exemptList(entries) };
     return this.#exempt.list;
   }
+}
+
+/** How many children of one index are remembered (an index lists a few dozen platforms at most, in practice). */
+const MAX_REMEMBERED_CHILDREN = 1000;
+
+/** The set of manifests a client (its limit's key) may fetch by digest in a repository for free. */
+function listedKey(limitKey: string, repository: string): string {
+  return `listed:${limitKey}:${repository}`;
 }
 
 /** An address or a CIDR (`10.0.0.0/8`, `2001:db8::/32`): its network and prefix length, or undefined when it is neither. */

@@ -75,6 +75,11 @@ export interface PullAdmission {
  */
 export interface PullGate {
   admit(pull: PullCheck): Promise<PullAdmission>;
+  /**
+   * After a counted GET answered with `manifest`: an index's platform manifests are then free for
+   * this client by digest (a multi-arch pull counts once), and only for this client.
+   */
+  served?(pull: PullCheck, manifest: { mediaType: string; content: Buffer }): Promise<void>;
 }
 
 export type RegistryEvent =

@@ -79,7 +79,7 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
       if (event.type === 'manifest.pushed' || event.type === 'manifest.deleted') hub.outbox.notify();
     },
   };
-  const pullGate = new PullLimits({ db: database.db, counters: shared.counters, settings: hub.settings, plans: hub.plans });
+  const pullGate = new PullLimits({ counters: shared.counters, settings: hub.settings, plans: hub.plans });
   const registry = new Registry({
     index: new RegistryIndex(database.db),
     store,

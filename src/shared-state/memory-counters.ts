@@ -14,6 +14,8 @@ export class MemoryCounters implements Counters {
   readonly #maxKeys: number;
   /** ordered by when each window opened */
   readonly #windows = new Map<string, Entry>();
+  /** remembered sets, ordered by when each was last extended */
+  readonly #sets = new Map<string, { end: number; members: Set<string> }>();
 
   constructor(options: { now: () => number; maxKeys?: number }) {
     this.#now = options.now;
@@ -26,6 +28,25 @@ export class MemoryCounters implements Counters {
 
   async peek(key: string, limit: number, windowMs: number): Promise<CounterState> {
     return this.#apply(key, limit, windowMs, false);
+  }
+
+  async remember(key: string, members: readonly string[], ttlMs: number): Promise<void> {
+    const now = this.#now();
+    const held = this.#sets.get(key);
+    const set = held && held.end > now ? held.members : new Set<string>();
+    for (const member of members) set.add(member);
+    this.#sets.delete(key);
+    this.#sets.set(key, { end: now + ttlMs, members: set });
+    for (const [k, entry] of this.#sets) {
+      if (entry.end > now) break;
+      this.#sets.delete(k);
+    }
+    while (this.#sets.size > this.#maxKeys) this.#sets.delete(this.#sets.keys().next().value!);
+  }
+
+  async recalls(key: string, member: string): Promise<boolean> {
+    const held = this.#sets.get(key);
+    return held !== undefined && held.end > this.#now() && held.members.has(member);
   }
 
   /** Windows currently held (tests, metrics). */

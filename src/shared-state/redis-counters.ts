@@ -53,6 +53,20 @@ export class RedisCounters implements Counters {
     return this.#apply(key, limit, windowMs, false);
   }
 
+  async remember(key: string, members: readonly string[], ttlMs: number): Promise<void> {
+    if (members.length === 0) return;
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    const result = await this.#connection.attempt((client) => client.multi().sadd(setKey(key), ...members).pexpire(setKey(key), ttl).exec());
+    if (!result.ok) await this.#local.remember(key, members, ttl);
+  }
+
+  async recalls(key: string, member: string): Promise<boolean> {
+    const result = await this.#connection.attempt((client) => client.sismember(setKey(key), member));
+    // while Redis is away, what this replica remembered meanwhile
+    if (!result.ok) return this.#local.recalls(key, member);
+    return result.value === 1 || (await this.#local.recalls(key, member));
+  }
+
   async #apply(key: string, limit: number, windowMs: number, counting: boolean): Promise<CounterState> {
     checkCounterArguments(key, limit, windowMs);
     const window = Math.ceil(windowMs);
@@ -64,6 +78,10 @@ export class RedisCounters implements Counters {
     const [start, count] = result.value;
     return counterState(windowAt({ start, count }, window, now), limit, window, now, counting).state;
   }
+}
+
+function setKey(key: string): string {
+  return key.length <= 100 ? `set:${key}` : `set:#${createHash('sha256').update(key).digest('base64url')}`;
 }
 
 /** Keys of any length make short keys; short ones stay readable. */

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { skipUnlessPostgres } from '../../src/metadata/postgres.testing.js';
-import { ACCEPT_ALL, pushImage } from '../support/images.js';
-import { uniqueName } from '../support/oci.js';
+import { ACCEPT_ALL, makeImage, makeIndex, OCI_INDEX, pushImage } from '../support/images.js';
+import { pushManifest, uniqueName } from '../support/oci.js';
 import { deleteRedisPrefix, redisKeys, redisTestPrefix, redisTestUrl, skipUnlessRedis } from '../support/redis.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -47,6 +47,24 @@ describe('pull limits shared by replicas through Redis', { skip }, () => {
     assert.equal((await pull(b, from)).status, 429);
     assert.equal((await pull(a, from)).status, 429);
     assert.ok((await redisKeys(redisTestUrl(), prefix)).includes('count:pulls:address:203.0.113.50'), 'the counter lives in Redis');
+  });
+
+  it('a multi-arch pull counts once across replicas, and only for the client that fetched the index', async () => {
+    const multi = `test/${uniqueName('multi')}`;
+    const amd64 = makeImage({ platform: { architecture: 'amd64', os: 'linux' }, layers: 1, layerBytes: 100 });
+    const arm64 = makeImage({ platform: { architecture: 'arm64', os: 'linux' }, layers: 1, layerBytes: 100 });
+    await pushImage(a.url, multi, amd64.digest, { image: amd64 });
+    await pushImage(a.url, multi, arm64.digest, { image: arm64 });
+    await pushManifest(a.url, multi, 'latest', makeIndex([{ image: amd64, architecture: 'amd64' }, { image: arm64, architecture: 'arm64' }]).body, OCI_INDEX);
+    const get = async (server: TestServer, reference: string, from: string) => {
+      const res = await fetch(`${server.url}/v2/${multi}/manifests/${reference}`, { headers: { accept: ACCEPT_ALL, 'x-forwarded-for': from } });
+      await res.arrayBuffer();
+      return res.headers.get('ratelimit-remaining');
+    };
+    assert.equal(await get(a, 'latest', '203.0.113.60'), '2;w=3600');
+    assert.equal(await get(b, amd64.digest, '203.0.113.60'), '2;w=3600', 'the other replica knows this client fetched the index');
+    assert.equal(await get(b, arm64.digest, '203.0.113.61'), '2;w=3600', 'another client pays for the platform manifest');
+    assert.equal(await get(a, amd64.digest, '203.0.113.61'), '1;w=3600');
   });
 
   it('pull counts written by both replicas add up', async () => {

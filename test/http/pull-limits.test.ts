@@ -101,6 +101,16 @@ for (const { backend, options } of await testBackends()) {
       assert.equal((await pull(single.digest, from, 'GET', multi)).remaining, '0;w=3600', 'an image no index lists is a pull');
       assert.equal((await pull(arm64.digest, from, 'GET', multi)).status, 200, 'platform manifests stay free at the limit');
       assert.equal((await pull('latest', from, 'GET', multi)).status, 429);
+
+      // free only for the client that fetched the index: a published index makes nothing free for others
+      const other = '203.0.113.14';
+      assert.equal((await pull(amd64.digest, other, 'GET', multi)).remaining, '2;w=3600', 'another client pulling the platform manifest by digest pays');
+      assert.equal((await pull(arm64.digest, other, 'GET', multi)).remaining, '1;w=3600');
+      assert.equal((await pull('latest', other, 'GET', multi)).remaining, '0;w=3600');
+      assert.equal((await pull(amd64.digest, other, 'GET', multi)).status, 200, 'now it fetched the index');
+      // and only within the window
+      clock.advance(3600_000);
+      assert.equal((await pull(amd64.digest, other, 'GET', multi)).remaining, '2;w=3600', 'a new window: the index must be fetched again');
     });
 
     it('IPv6 clients are counted per /64', async () => {

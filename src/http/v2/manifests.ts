@@ -12,9 +12,11 @@ import { parseContentLength } from './range.js';
  */
 export async function headOrGetManifest(ctx: V2Context, reference: string, gate: PullGate): Promise<void> {
   const { registry, request, reply, name, actor } = ctx;
-  const admission = await gate.admit({ repository: name, reference, actor, client: request.ip, get: !ctx.head });
+  const pull = { repository: name, reference, actor, client: request.ip, get: !ctx.head };
+  const admission = await gate.admit(pull);
   reply.headers(admission.headers);
   const record = await registry.manifests.get(name, reference, parseAccept(request.headers.accept), admission.counted ? { actor } : undefined);
+  if (admission.counted && gate.served) await gate.served(pull, record);
   reply.headers({
     'content-type': record.mediaType,
     'content-length': String(record.size),
