@@ -177,7 +177,7 @@ describe('the story in the browser and the docker CLI', { ...skipUnless(chromium
         ['/r/alice/webapp/-/insights', 'repository-insights'],
       ] as const) {
         await p.goto(`${server.url}${path}`);
-        await p.locator('main h1').waitFor();
+        await p.locator('main h1').first().waitFor(); // a README may bring an h1 of its own
         await p.waitForFunction(() => !document.querySelector('[role="status"].loading'));
         await checkPage(p, { name: `${name}-${label}-en` });
         const overflow = await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
