@@ -63,6 +63,8 @@ export const TABLES = {
   webhook_deliveries: { key: ['id'] },
   webhook_attempts: { key: ['delivery', 'attempt'] },
   audit_events: { key: ['id'] },
+  gc_runs: { key: ['id'] },
+  leases: { key: ['name'], skip: 'a lease is held by a process of the old installation; none holds one in the new' },
   uploads: {
     key: ['id'],
     skip: 'upload sessions in flight are not moved (their bytes stay in the old store); clients retry the push',

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { MediaType } from '../oci/media-types.js';
+import { dialectOf } from './dialect.js';
 import { appendOutbox } from './outbox.js';
 import type { Database, ManifestDetailsTable, UploadsTable } from './schema.js';
 
@@ -78,6 +79,14 @@ export interface ReferrerRecord {
   annotations: Record<string, string> | undefined;
 }
 
+/** The collector is deleting the blob's bytes (or they are gone): it cannot be linked now; push it again. */
+export class BlobBeingDeleted extends Error {
+  constructor(readonly digest: string) {
+    super(`blob ${digest} is being garbage-collected`);
+    this.name = 'BlobBeingDeleted';
+  }
+}
+
 export type UploadRecord = Omit<UploadsTable, 'locked_until' | 'claim'>;
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -87,7 +96,12 @@ type Db = Kysely<Database> | Transaction<Database>;
  * sessions. One implementation over Kysely serves SQLite and PostgreSQL.
  */
 export class RegistryIndex {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** row locks (FOR SHARE) exist on PostgreSQL only; SQLite runs one writing transaction at a time */
+  private readonly postgres: boolean;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.postgres = dialectOf(db) === 'postgres';
+  }
 
   // ---- repositories -------------------------------------------------------------------------
 
@@ -115,9 +129,14 @@ export class RegistryIndex {
     return rows.map((r) => r.name);
   }
 
-  /** Removes a repository with its tags, manifests, blob links and upload sessions (bytes stay for GC). */
-  async deleteRepository(name: string): Promise<string[]> {
+  /**
+   * Removes a repository with its tags, manifests, blob links and upload sessions (bytes stay for
+   * GC), and writes its 'repository.deleted' outbox event when it existed.
+   */
+  async deleteRepository(name: string, event: { now?: number; actor?: string } = {}): Promise<string[]> {
     return this.db.transaction().execute(async (trx) => {
+      const existed = await trx.selectFrom('repositories').select('name').where('name', '=', name).executeTakeFirst();
+      if (existed) await appendOutbox(trx, { type: 'repository.deleted', payload: { repository: name, actor: event.actor ?? null } }, event.now ?? Date.now());
       const uploads = await trx.selectFrom('uploads').select('id').where('repository', '=', name).execute();
       for (const table of ['tags', 'manifest_references', 'manifest_details', 'manifests', 'blob_links', 'uploads'] as const) {
         await trx.deleteFrom(table).where('repository', '=', name).execute();
@@ -177,17 +196,36 @@ export class RegistryIndex {
     return row && Number(row.size);
   }
 
-  async linkBlob(repository: string, digest: string, size: number, now: number): Promise<void> {
-    await this.db.transaction().execute((trx) => this.link(trx, repository, digest, size, now));
+  /**
+   * Links a blob into a repository (creating its row when it is new). `bytesPresent` is asked when
+   * no row exists, for bytes stored before the call (an upload's commit, a mount's check): a row
+   * exists from the moment a blob is stored until the collector deleted its bytes, so when it is
+   * absent the bytes may have gone since. Throws BlobBeingDeleted when the collector is deleting
+   * the blob, or its bytes are gone: nothing links it any more (docs/garbage-collection.md).
+   */
+  async linkBlob(repository: string, digest: string, size: number, now: number, bytesPresent?: () => Promise<boolean>): Promise<void> {
+    await this.db.transaction().execute((trx) => this.link(trx, repository, digest, size, now, bytesPresent));
   }
 
-  private async link(db: Db, repository: string, digest: string, size: number, now: number): Promise<void> {
+  private async link(db: Db, repository: string, digest: string, size: number, now: number, bytesPresent?: () => Promise<boolean>): Promise<void> {
+    // a shared lock on the row (PostgreSQL): the collector cannot mark the blob before this commits,
+    // and once it has, the row read here says so
+    const row = await db
+      .selectFrom('blobs')
+      .select('deleting_at')
+      .where('digest', '=', digest)
+      .$if(this.postgres, (q) => q.forShare())
+      .executeTakeFirst();
+    if (row && row.deleting_at !== null) throw new BlobBeingDeleted(digest);
+    if (!row) {
+      if (bytesPresent && !(await bytesPresent())) throw new BlobBeingDeleted(digest);
+      await db
+        .insertInto('blobs')
+        .values({ digest, size, created_at: now, deleting_at: null })
+        .onConflict((oc) => oc.column('digest').doNothing())
+        .execute();
+    }
     await this.ensureRepository(db, repository, now);
-    await db
-      .insertInto('blobs')
-      .values({ digest, size, created_at: now })
-      .onConflict((oc) => oc.column('digest').doNothing())
-      .execute();
     await db
       .insertInto('blob_links')
       .values({ repository, digest, linked_at: now, last_seen_at: now })
@@ -285,9 +323,9 @@ export class RegistryIndex {
   }
 
   /** Completes an upload: the blob becomes readable in the repository and the session ends, together. */
-  async completeUpload(id: string, repository: string, digest: string, size: number, now: number): Promise<void> {
+  async completeUpload(id: string, repository: string, digest: string, size: number, now: number, bytesPresent?: () => Promise<boolean>): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await this.link(trx, repository, digest, size, now);
+      await this.link(trx, repository, digest, size, now, bytesPresent);
       await trx.deleteFrom('uploads').where('id', '=', id).execute();
     });
   }
@@ -308,6 +346,8 @@ export class RegistryIndex {
     return this.db.transaction().execute(async (trx) => {
       const { missing, mismatched } = await this.checkReferences(trx, m.repository, m.references);
       if (missing.length > 0 || mismatched) return { missing, mismatched };
+      // a manifest pushed again (a new tag for it): the collector cannot take it while this runs
+      if (this.postgres) await trx.selectFrom('manifests').select('digest').where('repository', '=', m.repository).where('digest', '=', m.digest).forShare().execute();
       await this.ensureRepository(trx, m.repository, m.now);
       await trx
         .insertInto('manifests')
@@ -366,6 +406,9 @@ export class RegistryIndex {
         .select(['blob_links.digest', 'blobs.size'])
         .where('blob_links.repository', '=', repository)
         .where('blob_links.digest', 'in', batch)
+        // held until the manifest is stored: the collector cannot remove these links meanwhile,
+        // and a link it removed first is not seen here (docs/garbage-collection.md)
+        .$if(this.postgres, (q) => q.forShare('blob_links'))
         .execute();
       for (const r of rows) stored.set(`blob ${r.digest}`, r.size === null ? -1 : Number(r.size));
     }
@@ -375,6 +418,7 @@ export class RegistryIndex {
         .select(['digest', 'size'])
         .where('repository', '=', repository)
         .where('digest', 'in', batch)
+        .$if(this.postgres, (q) => q.forShare())
         .execute();
       for (const r of rows) stored.set(`manifest ${r.digest}`, Number(r.size));
     }
@@ -476,9 +520,15 @@ export class RegistryIndex {
     await insertDetails(this.db, repository, digest, details);
   }
 
-  async deleteTag(repository: string, tag: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+  /** Deletes a tag (and writes its 'tag.deleted' outbox event); the manifest stays. */
+  async deleteTag(repository: string, tag: string, event: { now?: number; actor?: string } = {}): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
+      if (!row) return false;
+      await trx.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).execute();
+      await appendOutbox(trx, { type: 'tag.deleted', payload: { repository, tag, digest: row.digest, actor: event.actor ?? null } }, event.now ?? Date.now());
+      return true;
+    });
   }
 
   async listTags(repository: string, page: Page): Promise<string[]> {
@@ -514,7 +564,7 @@ export class RegistryIndex {
  * manifests (Helm charts, signatures...), null when it holds none. From the manifests' own
  * columns (an image manifest's artifact_type is its config's type), so it needs no details.
  */
-function repositoryKind(repository: string) {
+export function repositoryKind(repository: string) {
   const images = sql.join(IMAGE_KINDS.map((t) => sql`${t}`));
   return sql<string | null>`case
     when exists (select 1 from manifests where repository = ${repository} and (media_type in (${images}))) then 'image'

@@ -14,6 +14,8 @@ export interface BlobsTable {
   digest: string;
   size: number;
   created_at: number;
+  /** set when the collector decided to delete the bytes: nothing links the blob again (007-lifecycle) */
+  deleting_at: number | null;
 }
 
 /** Which repository may read which blob; `last_seen_at` is refreshed by HEAD and mount (for GC). */
@@ -416,6 +418,27 @@ export interface AuditEventsTable {
   details: string | null;
 }
 
+/** A named lock one process holds until it expires (the garbage collector's, across replicas). */
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
+export interface GcRunsTable {
+  id: string;
+  trigger: string;
+  status: 'running' | 'succeeded' | 'failed';
+  dry_run: number;
+  untagged: number;
+  grace_ms: number;
+  started_at: number;
+  finished_at: number | null;
+  /** JSON */
+  report: string | null;
+  error: string | null;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -454,4 +477,6 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   audit_events: AuditEventsTable;
+  leases: LeasesTable;
+  gc_runs: GcRunsTable;
 }

@@ -3,15 +3,18 @@ import { pipeline } from 'node:stream/promises';
 import { parseDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { normalizeRepositoryName, type RepositoryName } from '../oci/names.js';
-import type { RegistryIndex } from '../metadata/registry-index.js';
+import { BlobBeingDeleted, type RegistryIndex } from '../metadata/registry-index.js';
 import { BlobNotFound, type BlobStore, type ByteRange } from '../storage/blob-store.js';
 import type { Actor, Clock, PushGate, RegistryEvents } from './ports.js';
 import type { FlightReader } from './proxy/blob-flight.js';
 import type { ProxyCache } from './proxy/proxy-cache.js';
 import type { UploadService, UploadStatus } from './uploads.js';
 
-/** How stale a link's last-seen time may get before a HEAD refreshes it (GC grace, later). */
-const TOUCH_INTERVAL_MS = 60 * 60 * 1000;
+/**
+ * How stale a link's last-seen time may get before a HEAD refreshes it: well under the collector's
+ * grace period (an hour by default), so that a client that checked a blob recently keeps it.
+ */
+const TOUCH_INTERVAL_MS = 5 * 60 * 1000;
 
 export type MountResult = { mounted: true; digest: Digest } | { mounted: false; upload: UploadStatus };
 
@@ -91,9 +94,18 @@ export class BlobService {
       // a mount can be the first push into a repository: the gate creates it (with the owner's
       // default visibility) and applies the plan's limits, as for an upload
       await this.gate.check({ repository, actor, sizeDelta: 0, operation: 'upload' });
-      await this.index.linkBlob(repository, digest, size, this.clock.now());
-      this.events.emit({ type: 'blob.mounted', repository, digest, from, actor });
-      return { mounted: true, digest };
+      // a blob the collector is deleting cannot be mounted: the client uploads it instead
+      const linked = await this.index.linkBlob(repository, digest, size, this.clock.now(), async () => (await this.store.stat(digest)) !== undefined).then(
+        () => true,
+        (error: unknown) => {
+          if (error instanceof BlobBeingDeleted) return false;
+          throw error;
+        },
+      );
+      if (linked) {
+        this.events.emit({ type: 'blob.mounted', repository, digest, from, actor });
+        return { mounted: true, digest };
+      }
     }
     return { mounted: false, upload: await this.uploads.start(repository, actor) };
   }

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import type { MetadataDatabase } from '../metadata/database.js';
 import { makeDigest, type Digest } from '../oci/digest.js';
 import { testDatabases } from '../metadata/postgres.testing.js';
+import { GcIndex } from '../metadata/gc-index.js';
 import { RegistryIndex } from '../metadata/registry-index.js';
 import type { RepositoryName } from '../oci/names.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -21,6 +22,7 @@ import { Registry, type RegistryOptions } from './registry.js';
  */
 export interface Engine {
   index: RegistryIndex;
+  gcIndex: GcIndex;
   store: BlobStore;
   /** the registry the tests drive; `replica()` makes another over the same index and store */
   registry: Registry;
@@ -85,11 +87,13 @@ async function openEngine(
   };
   const events: RegistryEvent[] = [];
   const index = new RegistryIndex(database.db);
+  const gcIndex = new GcIndex(database.db);
   const { store } = storage;
   const replica = (more: Partial<RegistryOptions> = {}) =>
-    new Registry({ index, store, gate, clock, events: { emit: (event) => events.push(event) }, ...options, ...more });
+    new Registry({ index, gcIndex, store, gate, clock, events: { emit: (event) => events.push(event) }, ...options, ...more });
   return {
     index,
+    gcIndex,
     store,
     registry: replica(),
     clock,

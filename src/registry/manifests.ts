@@ -198,7 +198,7 @@ export class ManifestService {
   async delete(repository: RepositoryName, referenceParam: string, actor: Actor): Promise<void> {
     const reference = lookupReference(referenceParam);
     if (reference.kind === 'tag') {
-      if (!(await this.index.deleteTag(repository, reference.tag))) throw manifestUnknown(referenceParam);
+      if (!(await this.index.deleteTag(repository, reference.tag, { now: this.clock.now(), actor: actor.account }))) throw manifestUnknown(referenceParam);
       await this.cache.invalidate(repository);
       this.events.emit({ type: 'tag.deleted', repository, tag: reference.tag, actor });
       return;

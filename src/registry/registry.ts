@@ -1,4 +1,5 @@
 import type { RegistryIndex } from '../metadata/registry-index.js';
+import type { GcIndex } from '../metadata/gc-index.js';
 import type { ProxyIndex } from '../metadata/proxy-index.js';
 import { OciError } from '../oci/errors.js';
 import type { RepositoryName } from '../oci/names.js';
@@ -10,6 +11,9 @@ import { noEvents, noManifestCache, openPushGate, systemClock, type Clock, type 
 import { ProxyCache } from './proxy/proxy-cache.js';
 import type { ProxyDirectory, ProxyObserver } from './proxy/ports.js';
 import { UploadService } from './uploads.js';
+import { GarbageCollector, type GcHooks } from './gc/collector.js';
+
+export const DEFAULT_PROXY_IDLE_MS = 30 * 24 * 3_600_000;
 
 export interface RegistryOptions {
   index: RegistryIndex;
@@ -25,6 +29,10 @@ export interface RegistryOptions {
   manifestCache?: ManifestCache;
   /** the pull-through cache: which repositories are copies of an upstream's (default: none) */
   proxies?: { directory: ProxyDirectory; index: ProxyIndex; observer?: ProxyObserver; spoolDir?: string };
+  /** the garbage collector's queries (default: no collector) */
+  gcIndex?: GcIndex;
+  /** collector settings: cached repositories nobody read for `proxyIdleMs` are dropped (default 30 days); test hooks */
+  gc?: { proxyIdleMs?: number; hooks?: GcHooks; leaseMs?: number };
 }
 
 /** The registry engine, no HTTP: what /v2 and the CLI call. */
@@ -35,6 +43,8 @@ export class Registry {
   readonly listings: ListingService;
   /** the pull-through cache, when proxy namespaces are wired in */
   readonly proxy: ProxyCache | undefined;
+  /** online garbage collection, when its index is wired in */
+  readonly gc: GarbageCollector | undefined;
   private readonly index: RegistryIndex;
   private readonly store: BlobStore;
   private readonly manifestCache: ManifestCache;
@@ -52,6 +62,18 @@ export class Registry {
     this.manifestCache = options.manifestCache ?? noManifestCache;
     this.manifests = new ManifestService(index, gate, events, clock, manifestMaxBytes, this.manifestCache, store, this.proxy);
     this.listings = new ListingService(index, this.proxy);
+    this.gc =
+      options.gcIndex &&
+      new GarbageCollector({
+        gcIndex: options.gcIndex,
+        index,
+        store,
+        clock,
+        manifestCache: this.manifestCache,
+        ...(proxies ? { proxies: { index: proxies.index, idleMs: options.gc?.proxyIdleMs ?? DEFAULT_PROXY_IDLE_MS } } : {}),
+        ...(options.gc?.hooks ? { hooks: options.gc.hooks } : {}),
+        ...(options.gc?.leaseMs ? { leaseMs: options.gc.leaseMs } : {}),
+      });
     this.index = index;
     this.store = store;
   }
@@ -66,8 +88,8 @@ export class Registry {
   }
 
   /** Deletes a repository with its tags, manifests and blob links (bytes stay for garbage collection). */
-  async deleteRepository(name: string): Promise<void> {
-    const uploads = await this.index.deleteRepository(name);
+  async deleteRepository(name: string, actor?: string): Promise<void> {
+    const uploads = await this.index.deleteRepository(name, { ...(actor ? { actor } : {}) });
     // before the deletion answers: no replica serves a manifest of it from the cache afterwards
     await this.manifestCache.invalidate(name as RepositoryName);
     for (const uploadId of uploads) await this.store.abortUpload(uploadId);

@@ -3,7 +3,7 @@ import { finished, Transform, type Readable } from 'node:stream';
 import { digestAlgorithm, makeDigest, parseDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { namespaceOf, type RepositoryName } from '../oci/names.js';
-import type { RegistryIndex, UploadRecord } from '../metadata/registry-index.js';
+import { BlobBeingDeleted, type RegistryIndex, type UploadRecord } from '../metadata/registry-index.js';
 import { UploadNotFound, type BlobStore } from '../storage/blob-store.js';
 import { EMPTY_SHA256, hashingStream } from './hashing.js';
 import type { Actor, Clock, PushAllowance, PushGate, RegistryEvents } from './ports.js';
@@ -116,7 +116,13 @@ export class UploadService {
         await this.discard(uploadId);
         throw new OciError('BLOB_UPLOAD_UNKNOWN', 'upload data is gone (expired or cancelled); restart the upload');
       }
-      await this.index.completeUpload(uploadId, repository, digest, session.size, this.clock.now());
+      try {
+        await this.index.completeUpload(uploadId, repository, digest, session.size, this.clock.now(), this.bytesPresent(digest));
+      } catch (error) {
+        if (!(error instanceof BlobBeingDeleted)) throw error;
+        await this.discard(uploadId);
+        throw collected(digest);
+      }
       this.live.delete(uploadId);
       this.events.emit({ type: 'blob.uploaded', repository, digest, size: session.size, actor });
       return { digest, size: session.size };
@@ -139,7 +145,9 @@ export class UploadService {
       const actual = makeDigest(digestAlgorithm(digest), hash.digest('hex'));
       if (actual !== digest) throw new OciError('DIGEST_INVALID', `provided digest ${digest} does not match the uploaded content (${actual})`);
       await this.store.commit(uploadId, digest, size);
-      await this.index.linkBlob(repository, digest, size, this.clock.now());
+      await this.index.linkBlob(repository, digest, size, this.clock.now(), this.bytesPresent(digest)).catch((error: unknown) => {
+        throw error instanceof BlobBeingDeleted ? collected(digest) : error;
+      });
       this.events.emit({ type: 'blob.uploaded', repository, digest, size, actor });
       return { digest, size };
     } catch (error) {
@@ -177,6 +185,14 @@ export class UploadService {
     // whatever the TTL: nothing started within the last day is touched.
     if (this.store.sweepIncomplete) removed += await this.store.sweepIncomplete(Math.min(before, now - 24 * 3_600_000));
     return removed;
+  }
+
+  /**
+   * Asked by the index when a committed blob has no row: a commit keeps bytes stored already, and
+   * the collector may have deleted those since (docs/garbage-collection.md).
+   */
+  private bytesPresent(digest: Digest): () => Promise<boolean> {
+    return async () => (await this.store.stat(digest)) !== undefined;
   }
 
   private async session(repository: RepositoryName, uploadId: string): Promise<UploadRecord> {
@@ -300,6 +316,11 @@ interface Claim {
   id: string;
   /** set when a renewal found the claim taken over */
   lost: boolean;
+}
+
+/** The upload's bytes were those of a blob the collector was deleting (a commit keeps what is stored): pushing again stores them anew. */
+function collected(digest: Digest): OciError {
+  return new OciError('BLOB_UPLOAD_UNKNOWN', `blob ${digest} was being garbage-collected while this upload finished; push it again`);
 }
 
 function claimLost(): OciError {
