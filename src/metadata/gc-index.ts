@@ -93,6 +93,12 @@ export class GcIndex {
       .execute();
   }
 
+  /** When the latest run that was not a dry run started (a schedule counts from there). */
+  async lastRunStartedAt(): Promise<number | undefined> {
+    const row = await this.db.selectFrom('gc_runs').select(({ fn }) => fn.max('started_at').as('last')).where('dry_run', '=', 0).executeTakeFirst();
+    return row?.last === null || row?.last === undefined ? undefined : Number(row.last);
+  }
+
   /** The latest runs, newest first. */
   async runs(limit: number): Promise<GcRunRecord[]> {
     const rows = await this.db.selectFrom('gc_runs').selectAll().orderBy('started_at', 'desc').limit(limit).execute();

@@ -32,7 +32,7 @@ export interface RegistryOptions {
   /** the garbage collector's queries (default: no collector) */
   gcIndex?: GcIndex;
   /** collector settings: cached repositories nobody read for `proxyIdleMs` are dropped (default 30 days); test hooks */
-  gc?: { proxyIdleMs?: number; hooks?: GcHooks; leaseMs?: number };
+  gc?: { proxyIdleMs?: number; graceMs?: number; hooks?: GcHooks; leaseMs?: number };
 }
 
 /** The registry engine, no HTTP: what /v2 and the CLI call. */
@@ -73,6 +73,7 @@ export class Registry {
         ...(proxies ? { proxies: { index: proxies.index, idleMs: options.gc?.proxyIdleMs ?? DEFAULT_PROXY_IDLE_MS } } : {}),
         ...(options.gc?.hooks ? { hooks: options.gc.hooks } : {}),
         ...(options.gc?.leaseMs ? { leaseMs: options.gc.leaseMs } : {}),
+        ...(options.gc?.graceMs !== undefined ? { graceMs: options.gc.graceMs } : {}),
       });
     this.index = index;
     this.store = store;

@@ -173,6 +173,20 @@ export const ConfigSchema = z
       .default({ enabled: false }),
     /** the audit log: entries older than `retention` are removed */
     audit: z.object({ retention: duration.default(365 * 24 * 3600_000) }).strict().default({ retention: 365 * 24 * 3600_000 }),
+    /** online garbage collection (docs/garbage-collection.md) */
+    gc: z
+      .object({
+        /** how often a collection runs (one replica runs each), or off */
+        schedule: z.union([z.literal('off'), duration]).default(24 * 3_600_000),
+        /** nothing younger than this is collected: blobs stored, links seen, manifests pushed */
+        grace: duration.default(3_600_000),
+        /** scheduled runs also collect manifests that no tag keeps */
+        untagged: booleanish.default(false),
+        /** cached repositories of the pull-through cache that nobody read for this long are dropped */
+        proxyIdle: duration.default(30 * 24 * 3_600_000),
+      })
+      .strict()
+      .default({ schedule: 24 * 3_600_000, grace: 3_600_000, untagged: false, proxyIdle: 30 * 24 * 3_600_000 }),
     /** the first administrator, created on first start when no account exists */
     admin: z.object({ user: z.string().optional(), password: z.string().optional() }).strict().default({}),
   })
@@ -221,6 +235,10 @@ export const ENVIRONMENT: Record<string, string> = {
   PIER_AUDIT_RETENTION: 'audit.retention',
   PIER_METRICS: 'metrics.enabled',
   PIER_METRICS_TOKEN: 'metrics.token',
+  PIER_GC_SCHEDULE: 'gc.schedule',
+  PIER_GC_GRACE: 'gc.grace',
+  PIER_GC_UNTAGGED: 'gc.untagged',
+  PIER_GC_PROXY_IDLE: 'gc.proxyIdle',
   PIER_ADMIN_USER: 'admin.user',
   PIER_ADMIN_PASSWORD: 'admin.password',
 };

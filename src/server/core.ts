@@ -8,6 +8,7 @@ import { PullLimits } from '../hub/pull-limits.js';
 import { ReplicationService } from '../hub/replication/replication.js';
 import { WebhookService, type WebhookObserver } from '../hub/webhooks/webhooks.js';
 import { openDatabase, type MetadataDatabase } from '../metadata/database.js';
+import { GcIndex } from '../metadata/gc-index.js';
 import { ProxyIndex } from '../metadata/proxy-index.js';
 import { RegistryIndex } from '../metadata/registry-index.js';
 import { systemClock, type Clock, type PullGate, type RegistryEvents } from '../registry/ports.js';
@@ -92,6 +93,8 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     manifestCache: shared.manifestCache,
     // blobs being fetched from upstreams are spooled beside the data, for the clients that wait for them
     proxies: { directory: hub.proxies, index: new ProxyIndex(database.db), observer: options.proxyObserver ? options.proxyObserver(proxyLog(logger)) : proxyLog(logger), spoolDir: join(config.data, 'proxy-spool') },
+    gcIndex: new GcIndex(database.db),
+    gc: { proxyIdleMs: config.gc.proxyIdle, graceMs: config.gc.grace },
   });
   const replication = new ReplicationService({
     db: database.db,

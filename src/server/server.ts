@@ -19,6 +19,7 @@ import { parseListen, type Config } from './config.js';
 import { openCore, type CoreOptions } from './core.js';
 import { createLogger } from './log-format.js';
 import { createReadiness, databaseCheck, storageCheck } from './readiness.js';
+import { GcSchedule } from '../registry/gc/schedule.js';
 import { startupStep } from './startup-problems.js';
 import { describeCertificate, loadTls, secureContextOptions, validityProblem } from './tls.js';
 
@@ -144,6 +145,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     hub.pullStats.start(1000, (error) => logger.error({ err: error }, 'could not write pull counts; kept for the next try'));
     hub.outbox.start(1000, (error, message) => logger.error({ err: error, event: message && { id: message.id, type: message.type } }, 'outbox delivery failed; it is retried'));
     undo.push(() => hub.outbox.stop());
+    // garbage collection every gc.schedule, counted from the latest run of any replica
+    const gcSchedule =
+      registry.gc && config.gc.schedule !== 'off'
+        ? new GcSchedule(registry.gc, clock, {
+            intervalMs: config.gc.schedule,
+            graceMs: config.gc.grace,
+            untagged: config.gc.untagged,
+            onReport: (report) => logger.info({ gc: report }, `garbage collection: ${report.blobs} blobs and ${report.manifests} manifests deleted, ${report.bytesFreed} bytes freed`),
+            onError: (error) => logger.error({ err: error }, 'garbage collection failed; the next run finishes it'),
+          })
+        : undefined;
+    gcSchedule?.start();
+    undo.push(() => gcSchedule?.stop());
     // replication runs (queued by pushes, schedules and requests) and due schedules, every 2 s
     core.replication.start(2000);
     undo.push(() => core.replication.stop());
@@ -193,6 +207,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           clearInterval(sweeper);
           backfill.abort();
           await app.close();
+          await gcSchedule?.stop();
           await backfilled;
           await hub.outbox.stop();
           await core.replication.stop();

@@ -72,6 +72,8 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, o
         data: dataDir,
         'storage.fsync': false,
         'auth.mode': 'open',
+        // collections run when a test asks (a scheduled one would race with a test's clock jumps)
+        'gc.schedule': 'off',
         ...(databaseUrl ? { 'database.url': databaseUrl } : {}),
         ...overrides,
       },

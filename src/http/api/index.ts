@@ -11,6 +11,7 @@ import { registerOrganizationTokens } from './org-tokens.js';
 import { registerOrganizations } from './orgs.js';
 import { registerPlans } from './plans.js';
 import { registerCategories } from './categories.js';
+import { registerGc } from './gc.js';
 import { registerProxies } from './proxies.js';
 import { registerPullLimit } from './pull-limit.js';
 import { registerReplication } from './replication.js';
@@ -95,6 +96,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext, options: Regi
       registerReplication(routes, ctx);
       registerWebhooks(routes, ctx);
       registerAudit(routes, ctx);
+      registerGc(routes, ctx);
 
       routes.route({
         method: 'GET',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { GcIndex, LinkKey } from '../../metadata/gc-index.js';
+import type { GcIndex, GcRunRecord, LinkKey } from '../../metadata/gc-index.js';
 import type { ProxyIndex } from '../../metadata/proxy-index.js';
 import type { RegistryIndex } from '../../metadata/registry-index.js';
 import type { Digest } from '../../oci/digest.js';
@@ -71,6 +71,8 @@ export interface CollectorOptions {
   proxies?: { index: ProxyIndex; idleMs: number };
   /** how long the lease holds without renewal (renewed every third of it while the run goes on) */
   leaseMs?: number;
+  /** the grace period of a run that names none (the gc.grace setting; default one hour) */
+  graceMs?: number;
   hooks?: GcHooks;
 }
 
@@ -96,6 +98,16 @@ export class CollectorBusy extends Error {
 export class GarbageCollector {
   constructor(private readonly options: CollectorOptions) {}
 
+  /** The latest runs, newest first, with their reports. */
+  runs(limit = 20): Promise<GcRunRecord[]> {
+    return this.options.gcIndex.runs(limit);
+  }
+
+  /** When the latest run that was not a dry run started, on any replica. */
+  lastRunStartedAt(): Promise<number | undefined> {
+    return this.options.gcIndex.lastRunStartedAt();
+  }
+
   async collect(options: CollectOptions = {}): Promise<GcReport> {
     const { gcIndex, clock } = this.options;
     const runId = randomUUID();
@@ -116,7 +128,7 @@ export class GarbageCollector {
       runId,
       dryRun: options.dryRun ?? false,
       untagged: options.untagged ?? false,
-      graceMs: options.graceMs ?? DEFAULT_GRACE_MS,
+      graceMs: options.graceMs ?? this.options.graceMs ?? DEFAULT_GRACE_MS,
       resumedBlobs: 0,
       proxyRepositories: 0,
       manifests: 0,

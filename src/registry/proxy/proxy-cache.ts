@@ -202,7 +202,7 @@ export class ProxyCache {
         throw error instanceof RemoteError ? upstreamError(route, error, 'blob', digest) : error;
       });
       if (size === undefined) throw blobUnknown(digest);
-      await index.linkBlob(route.repository, digest, stored, clock.now());
+      await index.linkBlob(route.repository, digest, stored, clock.now(), () => stillStored(store, digest));
       return { stored };
     }
     if (!download) {
@@ -218,7 +218,7 @@ export class ProxyCache {
       fetch: () => client.getBlob(route.remote, digest),
       link: async (repositories, size) => {
         // not into a repository whose proxy was removed while the blob came
-        for (const name of repositories) if (await this.route(name as RepositoryName)) await index.linkBlob(name, digest, size, clock.now());
+        for (const name of repositories) if (await this.route(name as RepositoryName)) await index.linkBlob(name, digest, size, clock.now(), () => stillStored(store, digest));
       },
     }));
     this.#watch(flight, route);
@@ -232,7 +232,7 @@ export class ProxyCache {
     // it ended in the meantime
     await flight.done;
     if (flight.state !== 'verified' || flight.size === undefined) throw upstreamError(route, flight.error ?? new Error('the fetch failed'), 'blob', digest);
-    if (!flight.linked.has(route.repository)) await index.linkBlob(route.repository, digest, flight.size, clock.now());
+    if (!flight.linked.has(route.repository)) await index.linkBlob(route.repository, digest, flight.size, clock.now(), () => stillStored(store, digest));
     return { stored: flight.size };
   }
 
@@ -247,7 +247,7 @@ export class ProxyCache {
         return;
       }
       if (!flight.linked.has(route.repository) && flight.size !== undefined) {
-        await this.#options.index.linkBlob(route.repository, flight.digest, flight.size, this.#options.clock.now()).catch(() => {});
+        await this.#options.index.linkBlob(route.repository, flight.digest, flight.size, this.#options.clock.now(), () => stillStored(this.#options.store, flight.digest)).catch(() => {});
       }
       if (!this.#reported.has(flight)) {
         this.#reported.add(flight);
@@ -358,4 +358,9 @@ function upstreamError(route: ProxyRoute, error: Error, kind: string, reference:
     }
   }
   return new OciError('UNKNOWN', `the upstream registry could not be reached for ${where}, which is not cached: ${error.message}`, { status: 502 });
+}
+
+/** Asked when a blob has no row (docs/garbage-collection.md): the collector may have deleted bytes the cache found stored. */
+async function stillStored(store: BlobStore, digest: Digest): Promise<boolean> {
+  return (await store.stat(digest)) !== undefined;
 }
