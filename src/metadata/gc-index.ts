@@ -240,7 +240,7 @@ export class GcIndex {
       const keys = (eb: any): Expression<SqlBool> => eb.or(links.map((l) => eb.and([eb('repository', '=', l.repository), eb('digest', '=', l.digest)])));
       // waits for the pushes that hold these links (a manifest naming them): their references
       // are committed, and seen by the delete below, before it runs
-      if (this.postgres) await trx.selectFrom('blob_links').select('digest').where(keys).forUpdate().execute();
+      if (this.postgres) await trx.selectFrom('blob_links').select('digest').where(keys).orderBy('repository').orderBy('digest').forUpdate().execute();
       const result = await trx
         .deleteFrom('blob_links as l')
         .where(keys)
@@ -291,7 +291,7 @@ export class GcIndex {
     if (digests.length === 0) return [];
     return this.db.transaction().execute(async (trx) => {
       // waits for the links being made to these blobs (an upload's commit, a mount): seen below
-      if (this.postgres) await trx.selectFrom('blobs').select('digest').where('digest', 'in', digests).forUpdate().execute();
+      if (this.postgres) await trx.selectFrom('blobs').select('digest').where('digest', 'in', digests).orderBy('digest').forUpdate().execute();
       await trx
         .updateTable('blobs as b')
         .set({ deleting_at: now })

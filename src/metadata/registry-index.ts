@@ -399,7 +399,8 @@ export class RegistryIndex {
     const blobs = [...new Set(references.filter((r) => r.kind === 'blob').map((r) => r.digest))];
     const manifests = [...new Set(references.filter((r) => r.kind === 'manifest').map((r) => r.digest))];
     const stored = new Map<string, number>();
-    for (const batch of chunks(blobs, 500)) {
+    // read in key order (sorted batches): they lock in the collector's order, never against it
+    for (const batch of chunks([...blobs].sort(), 500)) {
       const rows = await db
         .selectFrom('blob_links')
         .leftJoin('blobs', 'blobs.digest', 'blob_links.digest')
@@ -407,18 +408,19 @@ export class RegistryIndex {
         .where('blob_links.repository', '=', repository)
         .where('blob_links.digest', 'in', batch)
         // held until the manifest is stored: the collector cannot remove these links meanwhile,
-        // and a link it removed first is not seen here (docs/garbage-collection.md)
-        .$if(this.postgres, (q) => q.forShare('blob_links'))
+        // and a link it removed first is not seen here (docs/garbage-collection.md); taken in key
+        // order, as the collector takes them, so that the two never deadlock
+        .$if(this.postgres, (q) => q.orderBy('blob_links.digest').forShare('blob_links'))
         .execute();
       for (const r of rows) stored.set(`blob ${r.digest}`, r.size === null ? -1 : Number(r.size));
     }
-    for (const batch of chunks(manifests, 500)) {
+    for (const batch of chunks([...manifests].sort(), 500)) {
       const rows = await db
         .selectFrom('manifests')
         .select(['digest', 'size'])
         .where('repository', '=', repository)
         .where('digest', 'in', batch)
-        .$if(this.postgres, (q) => q.forShare())
+        .$if(this.postgres, (q) => q.orderBy('digest').forShare())
         .execute();
       for (const r of rows) stored.set(`manifest ${r.digest}`, Number(r.size));
     }
