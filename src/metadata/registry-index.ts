@@ -458,25 +458,30 @@ export class RegistryIndex {
     return row && toManifestRecord(row);
   }
 
-  /** Deletes a manifest with its tags and references (and writes its 'manifest.deleted' outbox event). */
+  /**
+   * Deletes a manifest with its tags and references, and its referrers (signatures, SBOMs: the
+   * manifests whose subject it is) with theirs, each with its 'manifest.deleted' outbox event.
+   * An index's children stay: another index, or a tag, may still name them.
+   */
   async deleteManifest(repository: string, digest: string, event: { now?: number; actor?: string } = {}): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const result = await trx
-        .deleteFrom('manifests')
-        .where('repository', '=', repository)
-        .where('digest', '=', digest)
-        .executeTakeFirst();
-      if (Number(result.numDeletedRows) === 0) return false;
-      await trx.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', digest).execute();
-      await trx
-        .deleteFrom('manifest_references')
-        .where('repository', '=', repository)
-        .where('manifest_digest', '=', digest)
-        .execute();
-      await trx.deleteFrom('manifest_details').where('repository', '=', repository).where('digest', '=', digest).execute();
-      await trx.updateTable('repositories').set({ kind: repositoryKind(repository) }).where('name', '=', repository).execute();
-      await appendOutbox(trx, { type: 'manifest.deleted', payload: { repository, digest, actor: event.actor ?? null } }, event.now ?? Date.now());
-      return true;
+      const now = event.now ?? Date.now();
+      let deleted = false;
+      for (const pending = [digest]; pending.length > 0; ) {
+        const current = pending.pop()!;
+        const result = await trx.deleteFrom('manifests').where('repository', '=', repository).where('digest', '=', current).executeTakeFirst();
+        if (Number(result.numDeletedRows) === 0) continue;
+        deleted = true;
+        await trx.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', current).execute();
+        await trx.deleteFrom('manifest_references').where('repository', '=', repository).where('manifest_digest', '=', current).execute();
+        await trx.deleteFrom('manifest_details').where('repository', '=', repository).where('digest', '=', current).execute();
+        const payload = { repository, digest: current, actor: event.actor ?? null, ...(current !== digest ? { subject: digest } : {}) };
+        await appendOutbox(trx, { type: 'manifest.deleted', payload }, now);
+        const referrers = await trx.selectFrom('manifests').select('digest').where('repository', '=', repository).where('subject', '=', current).execute();
+        pending.push(...referrers.map((r) => r.digest));
+      }
+      if (deleted) await trx.updateTable('repositories').set({ kind: repositoryKind(repository) }).where('name', '=', repository).execute();
+      return deleted;
     });
   }
 

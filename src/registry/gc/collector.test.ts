@@ -51,7 +51,12 @@ async function pushImage(registry: Registry, repository: RepositoryName, tag: st
 }
 
 async function pushIndex(registry: Registry, repository: RepositoryName, tag: string | undefined, children: Image[]): Promise<Digest> {
-  const bytes = json({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: children.map((c) => ({ ...c.descriptor, platform: { os: 'linux', architecture: 'amd64' } })) });
+  const bytes = json({
+    schemaVersion: 2,
+    mediaType: MediaType.OciIndex,
+    manifests: children.map((c) => ({ ...c.descriptor, platform: { os: 'linux', architecture: 'amd64' } })),
+    annotations: { nonce: randomBytes(6).toString('hex') },
+  });
   await registry.manifests.put(repository, tag ?? sha256(bytes), bytes, MediaType.OciIndex, [], actor);
   return sha256(bytes);
 }
@@ -173,6 +178,26 @@ for (const setup of await engineSetups()) {
         await assert.rejects(registry().manifests.get(repo, digest, undefined), oci('MANIFEST_UNKNOWN'), digest);
       }
       for (const digest of [...untagged.blobs, ...lonelyChild.blobs]) assert.equal(await stored(digest), false, digest);
+    });
+
+    it('deleting a manifest deletes its referrers with it; deleting an index leaves its children to whatever else names them', async () => {
+      const repo = repositoryName();
+      const child = await pushImage(registry(), repo, undefined);
+      const first = await pushIndex(registry(), repo, 'one', [child]);
+      await pushIndex(registry(), repo, 'two', [child]);
+      const signed = await pushImage(registry(), repo, 'signed');
+      const signature = await pushImage(registry(), repo, 'sig', { subject: signed.descriptor });
+      const attestation = await pushImage(registry(), repo, undefined, { subject: signature.descriptor });
+      await registry().manifests.delete(repo, signed.digest, actor);
+      for (const digest of [signed.digest, signature.digest, attestation.digest]) {
+        await assert.rejects(registry().manifests.get(repo, digest, undefined), oci('MANIFEST_UNKNOWN'), digest);
+      }
+      assert.deepEqual((await registry().listings.tags(repo, {})).items, ['one', 'two']);
+      await registry().manifests.delete(repo, first, actor);
+      later();
+      await gc({ untagged: true });
+      await pullsWhole(repo, child);
+      for (const digest of [...signed.blobs, ...signature.blobs]) assert.equal(await stored(digest), false, digest);
     });
 
     it('runs once at a time: a second collector is refused while the lease is held, and takes over a lease that expired', async () => {
