@@ -184,9 +184,11 @@ export const ConfigSchema = z
         untagged: booleanish.default(false),
         /** cached repositories of the pull-through cache that nobody read for this long are dropped */
         proxyIdle: duration.default(30 * 24 * 3_600_000),
+        /** how long the collector's lock outlives a collector that died (renewed every third of it while one runs) */
+        lease: duration.default(60_000),
       })
       .strict()
-      .default({ schedule: 24 * 3_600_000, grace: 3_600_000, untagged: false, proxyIdle: 30 * 24 * 3_600_000 }),
+      .default({ schedule: 24 * 3_600_000, grace: 3_600_000, untagged: false, proxyIdle: 30 * 24 * 3_600_000, lease: 60_000 }),
     /** the first administrator, created on first start when no account exists */
     admin: z.object({ user: z.string().optional(), password: z.string().optional() }).strict().default({}),
   })
@@ -239,6 +241,7 @@ export const ENVIRONMENT: Record<string, string> = {
   PIER_GC_GRACE: 'gc.grace',
   PIER_GC_UNTAGGED: 'gc.untagged',
   PIER_GC_PROXY_IDLE: 'gc.proxyIdle',
+  PIER_GC_LEASE: 'gc.lease',
   PIER_ADMIN_USER: 'admin.user',
   PIER_ADMIN_PASSWORD: 'admin.password',
 };

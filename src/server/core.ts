@@ -94,7 +94,7 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     // blobs being fetched from upstreams are spooled beside the data, for the clients that wait for them
     proxies: { directory: hub.proxies, index: new ProxyIndex(database.db), observer: options.proxyObserver ? options.proxyObserver(proxyLog(logger)) : proxyLog(logger), spoolDir: join(config.data, 'proxy-spool') },
     gcIndex: new GcIndex(database.db),
-    gc: { proxyIdleMs: config.gc.proxyIdle, graceMs: config.gc.grace },
+    gc: { proxyIdleMs: config.gc.proxyIdle, graceMs: config.gc.grace, leaseMs: config.gc.lease },
   });
   const replication = new ReplicationService({
     db: database.db,
