@@ -131,9 +131,10 @@ export class GcIndex {
     return rows.map((r) => ({ digest: r.digest, size: Number(r.size) }));
   }
 
-  /** The bytes of a marked blob are gone: its row goes (a new push of it starts afresh). */
-  async forgetDeleted(digest: string): Promise<void> {
-    await this.db.deleteFrom('blobs').where('digest', '=', digest).where('deleting_at', 'is not', null).execute();
+  /** The bytes of these marked blobs are gone: their rows go (a new push of one starts afresh). */
+  async forgetDeleted(digests: string[]): Promise<void> {
+    if (digests.length === 0) return;
+    await this.db.deleteFrom('blobs').where('digest', 'in', digests).where('deleting_at', 'is not', null).execute();
   }
 
   // ---- untagged manifests -------------------------------------------------------------------
