@@ -131,12 +131,10 @@ export class RegistryIndex {
 
   /**
    * Removes a repository with its tags, manifests, blob links and upload sessions (bytes stay for
-   * GC), and writes its 'repository.deleted' outbox event when it existed.
+   * GC). Its 'repository.deleted' event is the hub's (hub/repositories.ts forget), with its rows.
    */
-  async deleteRepository(name: string, event: { now?: number; actor?: string } = {}): Promise<string[]> {
+  async deleteRepository(name: string): Promise<string[]> {
     return this.db.transaction().execute(async (trx) => {
-      const existed = await trx.selectFrom('repositories').select('name').where('name', '=', name).executeTakeFirst();
-      if (existed) await appendOutbox(trx, { type: 'repository.deleted', payload: { repository: name, actor: event.actor ?? null } }, event.now ?? Date.now());
       const uploads = await trx.selectFrom('uploads').select('id').where('repository', '=', name).execute();
       for (const table of ['tags', 'manifest_references', 'manifest_details', 'manifests', 'blob_links', 'uploads'] as const) {
         await trx.deleteFrom(table).where('repository', '=', name).execute();

@@ -89,8 +89,8 @@ export class Registry {
   }
 
   /** Deletes a repository with its tags, manifests and blob links (bytes stay for garbage collection). */
-  async deleteRepository(name: string, actor?: string): Promise<void> {
-    const uploads = await this.index.deleteRepository(name, { ...(actor ? { actor } : {}) });
+  async deleteRepository(name: string): Promise<void> {
+    const uploads = await this.index.deleteRepository(name);
     // before the deletion answers: no replica serves a manifest of it from the cache afterwards
     await this.manifestCache.invalidate(name as RepositoryName);
     for (const uploadId of uploads) await this.store.abortUpload(uploadId);

@@ -77,7 +77,7 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
     emit(event) {
       hub.pullStats.emit(event);
       // the outbox row was written with the change: a running dispatcher delivers it now
-      if (event.type === 'manifest.pushed' || event.type === 'manifest.deleted') hub.outbox.notify();
+      if (event.type === 'manifest.pushed' || event.type === 'manifest.deleted' || event.type === 'tag.deleted') hub.outbox.notify();
     },
   };
   const pullGate = new PullLimits({ counters: shared.counters, settings: hub.settings, plans: hub.plans });

@@ -212,7 +212,7 @@ class Run {
         scanned++;
         this.report.proxyRepositories++;
         if (this.dryRun) continue;
-        await this.deps.index.deleteRepository(repository, { now: this.deps.clock.now() });
+        await this.deps.index.deleteRepository(repository);
         await proxies.index.forget(repository);
         await this.deps.manifestCache.invalidate(repository as RepositoryName);
       }
