@@ -113,6 +113,8 @@ export const AUDITED: Record<string, Audited | null> = {
   'POST /replication/rules': { action: 'admin.replication.created', target: ({ body }) => String(body.name), namespace: () => undefined, details: ({ body }) => pick(body, 'direction', 'url', 'repositories') },
   'PATCH /replication/rules/{name}': { action: 'admin.replication.changed', namespace: () => undefined, details: changed },
   'DELETE /replication/rules/{name}': { action: 'admin.replication.deleted', namespace: () => undefined },
+  // a collection deletes content: who ran it, and how (its report is in GET /admin/gc/runs)
+  'POST /admin/gc': { action: 'admin.gc', target: () => 'gc', namespace: () => undefined, details: ({ body }) => pick(body, 'dry_run', 'untagged', 'grace_seconds') },
   // a star is a bookmark, not a security matter
   'PUT /repositories/{namespace}/{name}/star': null,
   'DELETE /repositories/{namespace}/{name}/star': null,
