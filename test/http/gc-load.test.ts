@@ -116,24 +116,31 @@ for (const setup of setups) {
           // tags move (three per worker), some are deleted, some manifests are deleted by digest
           const tag = `w${w}-t${round % 3}`;
           refusals += (await pushLikeDocker(base, repo, tag, unique, manifest)) - 1;
+          succeeded++;
           if (round % 4 === 3) await status(`${base}/v2/${repo}/manifests/w${w}-t${(round + 1) % 3}`, { method: 'DELETE' });
           if (round % 5 === 4) await status(`${base}/v2/${repo}/manifests/${sha256(manifest)}`, { method: 'DELETE' });
         }
       };
 
       // With a grace of zero nothing protects a blob between its upload and the manifest that names
-      // it: a collector that never paused would refuse pushes forever (each refusal clean, each
-      // retry losing again). It pauses between runs for about as long as a push takes (S3 is slower).
-      const pause = setup.s3 ? 1500 : 300;
+      // it: a collector that ran back to back could refuse pushes forever (each refusal clean, each
+      // retry losing again, the more so on a loaded machine). So a collector runs again once a push
+      // has succeeded since its last run: it still runs while pushes are in flight, all along.
+      let succeeded = 0;
       const collector = async () => {
+        let seen = -1;
         for (let i = 0; !done; i++) {
+          if (succeeded === seen) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            continue;
+          }
+          seen = succeeded;
           try {
             await servers[i % servers.length]!.registry.gc!.collect({ graceMs: 0, untagged: i % 2 === 1 });
             collections++;
           } catch (error) {
             if (!(error instanceof CollectorBusy)) throw error;
           }
-          await new Promise((resolve) => setTimeout(resolve, pause * (1 + Math.random())));
         }
       };
 
