@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../server/config.js';
 import type { PierCore } from '../server/core.js';
+import { auditCli } from './audit.js';
 import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
 import { usageError } from './errors.js';
 
@@ -13,6 +14,7 @@ export function registerKeys(program: Command): void {
       await withCore(flags, {}, async (core, config) => {
         const ring = await openKeyRing(core, config);
         const kid = await ring.rotate();
+        await auditCli(core.hub, { action: 'admin.keys.rotated', target: kid });
         process.stdout.write(`${kid}\n`);
         process.stderr.write('new signing key; running servers use it after their next key reload (within a minute)\n');
       });
@@ -39,6 +41,7 @@ export function registerKeys(program: Command): void {
     await withCore(flags, {}, async (core) => {
       const { deleteSigningKeys } = await import('../auth/signing-key-store.js');
       const removed = await deleteSigningKeys(core.database.db);
+      await auditCli(core.hub, { action: 'admin.keys.reset', target: 'signing keys', details: { removed } });
       process.stderr.write(`forgot ${removed} signing key${removed === 1 ? '' : 's'}: start Pier (every replica with the same secret file) and it makes a new one\n`);
     });
   });

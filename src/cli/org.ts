@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { isOrganizationRole } from '../hub/organizations.js';
+import { auditCli } from './audit.js';
 import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
 import { CliError, usageError } from './errors.js';
 
@@ -16,6 +17,7 @@ export function registerOrg(program: Command): void {
     if (flags.owner === undefined) throw usageError('name the first owner with --owner USER');
     await withCore(flags, {}, async ({ hub }) => {
       await hub.organizations.create(name, flags.owner!);
+      await auditCli(hub, { action: 'organization.created', target: name, namespace: name, details: { owner: flags.owner } });
       process.stdout.write(`created organisation ${name}, owned by ${flags.owner}\n`);
     });
   });
@@ -31,6 +33,7 @@ export function registerOrg(program: Command): void {
     await withCore(flags, {}, async ({ hub }) => {
       if (!(await hub.organizations.get(name))) throw new CliError(`no organisation "${name}"`);
       await hub.organizations.addMember(name, user, role);
+      await auditCli(hub, { action: 'member.added', target: `${name}/${user}`, namespace: name, details: { role } });
       process.stdout.write(`added ${user} to ${name} as ${role}\n`);
     });
   });
@@ -39,6 +42,7 @@ export function registerOrg(program: Command): void {
     async (name: string, user: string, flags: DataDirFlags) => {
       await withCore(flags, {}, async ({ hub }) => {
         await hub.organizations.removeMember(name, user);
+        await auditCli(hub, { action: 'member.removed', target: `${name}/${user}`, namespace: name });
         process.stdout.write(`removed ${user} from ${name}\n`);
       });
     },
@@ -52,6 +56,7 @@ export function registerOrg(program: Command): void {
   ).action(async (name: string, flags: DataDirFlags & { undo?: boolean }) => {
     await withCore(flags, {}, async ({ hub }) => {
       await hub.organizations.setVerifiedPublisher(name, flags.undo !== true);
+      await auditCli(hub, { action: 'admin.organization.verified', target: name, namespace: name, details: { verified: flags.undo !== true } });
       process.stdout.write(flags.undo ? `${name} is no longer a verified publisher\n` : `${name} is a verified publisher\n`);
     });
   });

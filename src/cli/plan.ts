@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Plan } from '../hub/plans.js';
 import { formatBytes } from '../hub/usage.js';
+import { auditCli } from './audit.js';
 import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
 import { CliError } from './errors.js';
 
@@ -33,6 +34,7 @@ export function registerPlan(program: Command): void {
       await withCore(flags, {}, async ({ hub }) => {
         const change = await hub.plans.assign(account, planName, { name: 'pier plan set', admin: true });
         if (change.status === 'pending') throw new CliError(`the ${planName} plan of ${account} waits for ${hub.plans.provider.name}: ${change.next}`);
+        await auditCli(hub, { action: 'plan.changed', target: account, namespace: account, details: { plan: change.plan.name } });
         const usage = await hub.limits.usage.of(account);
         process.stdout.write(`${account} now has the ${change.plan.name} plan\n`);
         // the plan's allowance is shared with the organisations billed to the account

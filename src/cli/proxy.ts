@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { PROXY_VISIBILITIES, type ProxyVisibility } from '../hub/proxies.js';
 import { parseDuration } from '../server/duration.js';
+import { auditCli } from './audit.js';
 import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
 import { usageError } from './errors.js';
 import { readPassword } from './password-input.js';
@@ -43,6 +44,11 @@ export function registerProxy(program: Command): void {
         ...(ttlMs !== undefined ? { ttlMs } : {}),
         ...(visibility ? { visibility } : {}),
       });
+      await auditCli(hub, {
+        action: 'admin.proxy.created',
+        target: added.namespace,
+        details: { url: added.url, ...(flags.username !== undefined ? { username: flags.username } : {}), visibility: added.visibility },
+      });
       process.stdout.write(`${added.namespace} is now a pull-through cache of ${added.url}: pull ${added.namespace}/<name> to read <name> there\n`);
     });
   });
@@ -78,6 +84,7 @@ export function registerProxy(program: Command): void {
     async (namespace: string, flags: DataDirFlags) => {
       await withCore(flags, {}, async ({ hub, registry }) => {
         const repositories = await hub.proxies.remove(namespace, registry);
+        await auditCli(hub, { action: 'admin.proxy.deleted', target: namespace, details: { repositories: repositories.length } });
         process.stdout.write(`removed the proxy namespace ${namespace} and ${repositories.length} cached ${repositories.length === 1 ? 'repository' : 'repositories'}\n`);
       });
     },

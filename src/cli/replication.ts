@@ -3,6 +3,7 @@ import type { ReplicationRule } from '../hub/replication/rules.js';
 import type { ReplicationRun } from '../hub/replication/runs.js';
 import { formatBytes } from '../hub/usage.js';
 import { parseDuration } from '../server/duration.js';
+import { auditCli } from './audit.js';
 import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
 import { CliError, usageError } from './errors.js';
 import { readPassword } from './password-input.js';
@@ -48,7 +49,7 @@ export function registerReplication(program: Command): void {
     const intervalMs = flags.every === undefined ? undefined : parseDuration(flags.every);
     if (flags.every !== undefined && intervalMs === undefined) throw usageError(`--every: expected a duration such as 15m, 1h or 1d, got "${flags.every}"`);
     const password = flags.passwordStdin ? await readPassword() : undefined;
-    await withCore(flags, {}, async ({ replication: service }) => {
+    await withCore(flags, {}, async ({ hub, replication: service }) => {
       const rule = await service.rules.create(name, {
         direction: flags.push ? 'push' : 'pull',
         url: flags.url!,
@@ -58,6 +59,7 @@ export function registerReplication(program: Command): void {
         ...(intervalMs !== undefined ? { intervalMs } : {}),
         ...(flags.username !== undefined && password !== undefined ? { credentials: { username: flags.username, password } } : {}),
       });
+      await auditCli(hub, { action: 'admin.replication.created', target: rule.name, details: { direction: rule.direction, url: rule.url, repositories: rule.repositories } });
       process.stdout.write(`added ${describeRule(rule)}\n`);
     });
   });
@@ -87,8 +89,9 @@ export function registerReplication(program: Command): void {
   });
 
   dataDirOptions(replication.command('remove <name>').description('remove a rule (its runs stay in the history)')).action(async (name: string, flags: DataDirFlags) => {
-    await withCore(flags, {}, async ({ replication: service }) => {
+    await withCore(flags, {}, async ({ hub, replication: service }) => {
       await service.rules.remove(name);
+      await auditCli(hub, { action: 'admin.replication.deleted', target: name });
       process.stdout.write(`removed the replication rule ${name}\n`);
     });
   });

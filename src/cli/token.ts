@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { isTokenScope, TOKEN_SCOPES } from '../auth/access-policy.js';
 import { TOKEN_LIFETIME_RULE, tokenLifetimeSeconds } from '../hub/tokens.js';
+import { auditCli } from './audit.js';
 import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
 import { usageError } from './errors.js';
 
@@ -25,6 +26,12 @@ export function registerToken(program: Command): void {
     }
     await withCore(flags, {}, async ({ hub }) => {
       const { token: secret, info } = await hub.tokens.createPersonalAccessToken(user, { label: flags.label!, scopes: flags.scope, expiresIn: flags.expires });
+      await auditCli(hub, {
+        action: 'token.created',
+        target: info.id,
+        namespace: user,
+        details: { label: info.label, scopes: info.scopes, ...(info.expiresAt !== null ? { expires_at: new Date(info.expiresAt).toISOString() } : {}) },
+      });
       process.stdout.write(`${secret}\n`);
       const expiry = info.expiresAt === null ? 'never expires' : `expires ${new Date(info.expiresAt).toISOString()}`;
       process.stderr.write(`created token ${info.id} for ${user} (${info.scopes.join(', ')}; ${expiry}); it is shown only this once\n`);

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { auditCli } from './audit.js';
 import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
 import { readPassword, requirePasswordStdin } from './password-input.js';
 
@@ -17,6 +18,7 @@ export function registerUser(program: Command): void {
     const password = await readPassword();
     await withCore(flags, { create: true }, async ({ hub }) => {
       const account = await hub.accounts.create({ name, password, email: flags.email, admin: flags.admin === true });
+      await auditCli(hub, { action: 'account.created', target: account.name, namespace: account.name, details: { admin: account.admin } });
       process.stdout.write(`created ${account.admin ? 'administrator' : 'user'} ${account.name}\n`);
     });
   });
@@ -40,6 +42,7 @@ export function registerUser(program: Command): void {
     async (name: string, flags: DataDirFlags) => {
       await withCore(flags, {}, async ({ hub, registry }) => {
         const { repositories } = await hub.deleteAccount(name, registry);
+        await auditCli(hub, { action: 'admin.user.deleted', target: name, namespace: name, details: { repositories: repositories.length } });
         const list = repositories.length > 0 ? `: ${repositories.join(', ')}` : '';
         process.stdout.write(`deleted user ${name} and ${repositories.length} ${repositories.length === 1 ? 'repository' : 'repositories'}${list}\n`);
       });
@@ -56,6 +59,7 @@ export function registerUser(program: Command): void {
     const password = await readPassword();
     await withCore(flags, {}, async ({ hub }) => {
       await hub.accounts.setPassword(name, password);
+      await auditCli(hub, { action: 'admin.user.password_set', target: name, namespace: name });
       process.stdout.write(`changed the password of ${name}; its earlier docker logins and sessions have ended\n`);
     });
   });

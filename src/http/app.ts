@@ -145,7 +145,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
-  registerV2(app, { registry: options.registry, authorizer: options.auth ? tokenAuthorizer(options.auth) : openAuthorizer, pullGate: options.pullGate });
+  registerV2(app, { registry: options.registry, authorizer: options.auth ? tokenAuthorizer(options.auth) : openAuthorizer, pullGate: options.pullGate, audit: options.hub.audit });
   if (options.auth) registerToken(app, options.auth);
   const apiContext = createApiContext({
     hub: options.hub,

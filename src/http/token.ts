@@ -6,6 +6,7 @@ import { secretKind } from '../auth/secret-token.js';
 import { HubError } from '../hub/errors.js';
 import { isValidRepositoryName, normalizeRepositoryName } from '../oci/names.js';
 import type { TokenAuth } from './token-auth.js';
+import { requestOrigin } from './request-origin.js';
 
 /**
  * Docker's token endpoint (distribution's docs/content/spec/auth/): GET with Basic credentials and
@@ -200,7 +201,6 @@ async function issue(auth: TokenAuth, request: FastifyRequest, input: TokenReque
 /** A sign-in at /token in the audit log (a failure to write it is logged, never the sign-in's failure). */
 async function auditLogin(auth: TokenAuth, request: FastifyRequest, username: string, result: 'ok' | 'failed' | 'refused', via?: string): Promise<void> {
   const name = username.toLowerCase();
-  const agent = request.headers['user-agent'];
   try {
     await auth.hub.audit.record({
       action: 'login',
@@ -209,9 +209,7 @@ async function auditLogin(auth: TokenAuth, request: FastifyRequest, username: st
       target: name || null,
       namespace: name || null,
       result,
-      address: request.ip,
-      userAgent: typeof agent === 'string' ? agent : null,
-      requestId: String(request.id),
+      ...requestOrigin(request),
       details: { endpoint: 'token' },
     });
   } catch (error) {

@@ -112,10 +112,10 @@ export class Hub {
       plans: this.plans,
       standing: this.standing,
     });
-    this.pushGate = new HubPushGate(this.repositories, this.limits);
+    this.audit = new AuditLog(db, clock);
+    this.pushGate = new HubPushGate(this.repositories, this.limits, this.audit);
     this.pullStats = new PullStats(db, clock);
     this.outbox = new OutboxDispatcher(db, clock);
-    this.audit = new AuditLog(db, clock);
     this.categories = new CategoryService(db, clock);
     this.stars = new StarService(db, clock);
     this.pages = new RepositoryPages(db, { settings: this.settings, categories: this.categories, stars: this.stars, policy: this.policy });

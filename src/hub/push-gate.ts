@@ -1,6 +1,7 @@
 import { OciError } from '../oci/errors.js';
 import type { PushAllowance, PushCheck, PushGate } from '../registry/ports.js';
 import { namespaceOf } from '../oci/names.js';
+import type { AuditLog } from './audit.js';
 import { HubError } from './errors.js';
 import type { RepositoryService } from './repositories.js';
 import type { NamespaceLimits } from './usage.js';
@@ -10,12 +11,14 @@ import type { NamespaceLimits } from './usage.js';
  * was decided when the token was issued; here the repository is created on first push, in the
  * push path itself, with the owner's default visibility, and the namespace's plan refuses what it
  * does not allow: a private repository over its limit (new, or read-only after a downgrade),
- * storage over its quota. Refusals are DENIED with the plan's message, which docker prints.
+ * storage over its quota. Refusals are DENIED with the plan's message, which docker prints. A
+ * repository created here is written in the audit log, with who pushed and from where.
  */
 export class HubPushGate implements PushGate {
   constructor(
     private readonly repositories: RepositoryService,
     private readonly limits?: NamespaceLimits,
+    private readonly audit?: AuditLog,
   ) {}
 
   async check(push: PushCheck): Promise<PushAllowance | void> {
@@ -37,9 +40,25 @@ export class HubPushGate implements PushGate {
     const allowance = billing && push.operation !== 'manifest' ? await limits.storageAllowance(billing, namespace, push.operation === 'upload', held) : undefined;
     // a new private repository over the limit is refused here, and not created
     const repository = push.operation === 'chunk' ? undefined : await this.repositories.ensure(push.repository);
+    if (repository?.created) await this.#audited(push, repository.private);
     if (!billing) return;
     if (repository?.private && !repository.created) await limits.checkWritable(billing, namespace, push.repository);
     if (push.operation === 'manifest') return limits.checkManifest(billing, namespace, push.sizeDelta);
     return allowance ?? {};
+  }
+
+  /** The first push's entry: `registry` when a client pushed, `system` for Pier's own copies (replication). */
+  async #audited(push: PushCheck, isPrivate: boolean): Promise<void> {
+    const { actor } = push;
+    await this.audit?.record({
+      action: 'repository.created',
+      actor: actor.account ?? null,
+      via: actor.origin ? 'registry' : 'system',
+      target: push.repository,
+      namespace: namespaceOf(push.repository),
+      result: 'ok',
+      ...(actor.origin ?? {}),
+      details: { is_private: isPrivate, by: 'push' },
+    });
   }
 }

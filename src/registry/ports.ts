@@ -6,6 +6,16 @@ import type { RepositoryName } from '../oci/names.js';
 export interface Actor {
   /** undefined for an anonymous client */
   account?: string;
+  /** where the request came from (the audit log's "from where"); undefined for Pier's own work */
+  origin?: RequestOrigin;
+}
+
+/** The client of a request, as the HTTP layer saw it; the registry only carries it along. */
+export interface RequestOrigin {
+  /** the client's address (the forwarded one behind a trusted proxy) */
+  address: string;
+  userAgent: string | null;
+  requestId: string;
 }
 
 export interface PushCheck {

@@ -2,12 +2,14 @@
 // from which address (and user agent, request id), on what, with what result; administrators
 // read everything, an account what concerns it, an organisation's owners their organisation;
 // filters by actor, action and time; `pier audit export` writes the same entries as JSON lines.
-// Every state-changing route of the API is in the audit table (src/http/api/audit-trail.ts).
+// Every state-changing route of the API is in the audit table (src/http/api/audit-trail.ts);
+// /v2 writes its deletions and the repositories a first push creates, and commands of `pier`
+// that change state write theirs (via 'cli').
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AUDITED } from '../../src/http/api/audit-trail.js';
 import { createUser, expectJson, expectProblem, PASSWORD, startApiServer, type ApiServer } from '../support/api.js';
-import { tokenGet } from '../support/auth.js';
+import { tokenFor, tokenGet } from '../support/auth.js';
 import { runPier } from '../support/cli.js';
 import { pushImage } from '../support/images.js';
 import { testBackends } from '../support/server.js';
@@ -75,6 +77,81 @@ for (const { backend, options } of await testBackends()) {
     });
     after(() => server?.stop());
 
+    it('records what /v2 did: a first push creates the repository, deletions by tag and by digest, a refused one', async () => {
+      const login = { username: 'olive', secret: PASSWORD };
+      const token = await tokenFor(server.url, login, ['repository:acme/first:pull,push,delete']);
+      const pushed = await pushImage(server.url, 'acme/first', 'v1', { token });
+      await pushImage(server.url, 'acme/first', 'v2', { token, image: pushed });
+      const v2 = (method: string, path: string, bearer?: string) =>
+        fetch(`${server.url}/v2/acme/first/${path}`, { method, headers: { ...AGENT, ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) } });
+      // the token dance's first half (no credential) writes nothing; the second does
+      assert.equal((await v2('DELETE', 'manifests/v1')).status, 401);
+      assert.equal((await v2('DELETE', 'manifests/v1', token)).status, 202);
+      assert.equal((await v2('DELETE', 'manifests/gone', token)).status, 404);
+      // mark (a member, no delete on it) holds a token without delete: refused, and written
+      const marks = await tokenFor(server.url, { username: 'mark', secret: PASSWORD }, ['repository:acme/first:pull,delete']);
+      assert.equal((await v2('DELETE', `manifests/${pushed.digest}`, marks)).status, 401);
+      assert.equal((await v2('DELETE', `manifests/${pushed.digest}`, token)).status, 202);
+
+      const page = await read('/audit?namespace=acme&page_size=100', 'olive');
+      const of = (action: string) => page.results.filter((e) => e.action === action && e.target?.startsWith('acme/first'));
+      const [created, ...again] = of('repository.created');
+      assert.equal(again.length, 0, 'one entry: the first push');
+      assert.equal(created!.actor, 'olive');
+      assert.equal(created!.via, 'registry');
+      assert.equal(created!.address, '127.0.0.1');
+      assert.ok(created!.request_id);
+      assert.deepEqual(created!.details, { is_private: false, by: 'push' });
+      const tags = of('tag.deleted');
+      assert.deepEqual(
+        tags.map((e) => [e.target, e.result, e.actor]),
+        [
+          ['acme/first:gone', 'failed', 'olive'],
+          ['acme/first:v1', 'ok', 'olive'],
+        ],
+      );
+      assert.equal(tags[1]!.user_agent, 'audit-test/1.0');
+      const manifests = of('manifest.deleted');
+      assert.deepEqual(
+        manifests.map((e) => [e.target, e.result, e.actor]),
+        [
+          [`acme/first@${pushed.digest}`, 'ok', 'olive'],
+          [`acme/first@${pushed.digest}`, 'refused', null],
+        ],
+      );
+      assert.ok(manifests.every((e) => e.via === 'registry' && e.address === '127.0.0.1' && e.namespace === 'acme'));
+    });
+
+    it('records what commands of pier change (via cli, with the user who ran them)', async () => {
+      const env: Record<string, string> = server.databaseUrl ? { PIER_DATABASE_URL: server.databaseUrl } : {};
+      const data = ['--data', server.dataDir];
+      for (const args of [
+        ['org', 'add-member', 'acme', 'alice', '--role', 'member'],
+        ['plan', 'set', 'alice', 'pro'],
+        ['token', 'create', 'alice', '--label', 'laptop', '--scope', 'repo:read'],
+      ]) {
+        const run = await runPier([...args, ...data], { env });
+        assert.equal(run.code, 0, `${args.join(' ')}: ${run.stderr}`);
+      }
+      const page = await read('/audit?page_size=100', 'boss');
+      const cli = page.results.filter((e) => e.via === 'cli');
+      const entry = (action: string) => {
+        const found = cli.find((e) => e.action === action);
+        assert.ok(found, `${action}: ${JSON.stringify(cli)}`);
+        assert.equal(found.actor, null);
+        assert.equal(found.result, 'ok');
+        assert.equal(typeof found.details?.user, 'string');
+        return found;
+      };
+      assert.deepEqual([entry('member.added').target, entry('member.added').namespace, entry('member.added').details?.role], ['acme/alice', 'acme', 'member']);
+      assert.deepEqual([entry('plan.changed').target, entry('plan.changed').details?.plan], ['alice', 'pro']);
+      const token = entry('token.created');
+      assert.equal(token.namespace, 'alice');
+      assert.deepEqual(token.details?.scopes, ['repo:read']);
+      // alice reads what was done to her account from the command line
+      assert.ok(find(await read('/audit?page_size=100', 'alice'), 'token.created', (e) => e.via === 'cli'));
+    });
+
     it('answers “who made this repository public, and from where?”', async () => {
       const page = await read('/audit?namespace=acme&action=repository.visibility', 'olive');
       const made = page.results.filter((e) => e.target === 'acme/app');
@@ -103,7 +180,7 @@ for (const { backend, options } of await testBackends()) {
       expect('login', 'alice', 'failed', 'alice');
       assert.deepEqual(expect('login', 'mark', 'failed', 'mark').details, { endpoint: 'token' });
       expect('login', 'mark', 'ok', 'mark');
-      const created = expect('token.created', find(all, 'token.created')?.target ?? '', 'ok', 'alice');
+      const created = expect('token.created', find(all, 'token.created', (e) => e.via !== 'cli')?.target ?? '', 'ok', 'alice');
       assert.deepEqual(created.details, { label: 'ci', scopes: ['repo:read'] });
       expect('token.revoked', created.target);
       expect('member.added', 'acme/mark', 'ok', 'olive');

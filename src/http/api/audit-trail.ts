@@ -1,4 +1,3 @@
-import type { FastifyRequest } from 'fastify';
 import { HubError } from '../../hub/errors.js';
 import type { AuditResult } from '../../hub/audit.js';
 import type { Caller } from './authenticate.js';
@@ -165,10 +164,4 @@ export function resultOf(error: unknown, signingIn = false): AuditResult {
   if (error instanceof ApiProblem) return ['unauthorized', 'forbidden', 'plan-limit', 'csrf', 'too-many-requests'].includes(error.kind) ? 'refused' : 'failed';
   if (error instanceof HubError) return ['unauthorized', 'forbidden', 'plan_limit', 'too_many_requests'].includes(error.kind) ? 'refused' : 'failed';
   return 'failed';
-}
-
-/** Where the request came from: the client's address (X-Forwarded-For from trusted proxies only), its user agent and id. */
-export function requestFacts(request: FastifyRequest): { address: string; userAgent: string | null; requestId: string } {
-  const agent = request.headers['user-agent'];
-  return { address: request.ip, userAgent: typeof agent === 'string' ? agent : null, requestId: String(request.id) };
 }

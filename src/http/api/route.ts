@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { auditRecordOf, requestFacts } from './audit-trail.js';
+import { auditRecordOf } from './audit-trail.js';
+import { requestOrigin } from '../request-origin.js';
 import { authenticate, requireAccountCaller, requireAdmin, requireCaller, type Caller } from './authenticate.js';
 import type { ApiContext } from './context.js';
 import { ApiProblem, badRequest, sendProblem, toProblem, type FieldError, type ProblemKind } from './problem.js';
@@ -212,7 +213,7 @@ export class ApiRouter {
     const record = auditRecordOf(route.method, route.path, { ...(seen.caller ? { caller: seen.caller } : {}), params, body, result }, error);
     if (!record) return;
     try {
-      await this.ctx.hub.audit.record({ ...record, ...requestFacts(request) });
+      await this.ctx.hub.audit.record({ ...record, ...requestOrigin(request) });
     } catch (failure) {
       request.log.error({ err: failure, action: record.action }, 'could not write the audit entry');
     }

@@ -57,5 +57,6 @@ export async function headOrGetBlob(ctx: V2Context, digestParam: string): Promis
 
 export async function deleteBlob(ctx: V2Context, digestParam: string): Promise<void> {
   await ctx.registry.blobs.delete(ctx.name, digestParam, ctx.actor);
+  await ctx.deleted?.();
   await ctx.reply.code(202).header('content-length', '0').send();
 }

@@ -16,6 +16,8 @@ export interface V2Context {
   catalogFilter?: CatalogFilter;
   /** which repositories the caller may pull, for a mount without `from`; undefined: any */
   readable?: (repository: string) => Promise<boolean>;
+  /** a DELETE that did its work calls this before it answers (the audit entry is in when the client hears) */
+  deleted?: () => Promise<void>;
 }
 
 /** Whether a request carries a body (PUT of an upload may or may not). */

@@ -3,6 +3,8 @@ import { OciError } from '../../oci/errors.js';
 import { normalizeRepositoryName, type RepositoryName } from '../../oci/names.js';
 import { openPullGate, type Actor, type PullGate } from '../../registry/ports.js';
 import type { Registry } from '../../registry/registry.js';
+import { requestOrigin } from '../request-origin.js';
+import { auditedDeletion, deletionOf, type RepositoryHooks, type V2AuditTrail } from './audit.js';
 import { AuthorizationError, requiredScopes, type V2Authorizer } from './authorize.js';
 import { deleteBlob, headOrGetBlob } from './blobs.js';
 import { drainRefusedBody, type V2Context } from './context.js';
@@ -17,6 +19,8 @@ export interface V2Options {
   authorizer: V2Authorizer;
   /** pull rate limits, asked on every manifest GET and HEAD (default: none) */
   pullGate?: PullGate;
+  /** where deletions (a tag, a manifest, a blob) are written, with who and from where (default: nowhere) */
+  audit?: V2AuditTrail;
 }
 
 const ALL_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -58,12 +62,10 @@ async function handleV2(options: V2Options, request: FastifyRequest, reply: Fast
       return void (await reply.code(200).header('content-type', 'application/json').send('{}'));
     }
     const name = normalizeRepositoryName(route.name);
-    const actor = await authorizeRepository(options, request, route, name, query);
-    const readable = options.authorizer.readable?.(request);
-    // reads of a name that Pier mirrors go to its copy in the mirror namespace (registry.readName)
-    const reads = (request.method === 'GET' || head) && route.kind !== 'upload';
-    const target = reads ? await options.registry.readName(name) : name;
-    await dispatch({ registry: options.registry, request, reply, query, name: target, actor, head, readable }, route, options.pullGate ?? openPullGate);
+    const deletion = deletionOf(route, request.method, name);
+    const serve = (hooks: RepositoryHooks) => serveRepository(options, request, reply, { route, name, query, head }, hooks);
+    // a deletion is written in the audit log: done, refused or failed
+    await (deletion ? auditedDeletion(options.audit, request, deletion, serve) : serve({}));
   } catch (error) {
     if (!reply.sent) {
       // the client may still be sending: read on (bounded) so that it gets this answer
@@ -72,6 +74,25 @@ async function handleV2(options: V2Options, request: FastifyRequest, reply: Fast
     }
     else request.log.warn({ err: error }, 'error after the response started');
   }
+}
+
+/** Authorizes a request on a repository, then serves it (`hooks`: what the audit of a deletion hears). */
+async function serveRepository(
+  options: V2Options,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  { route, name, query, head }: { route: RepositoryRoute; name: RepositoryName; query: URLSearchParams; head: boolean },
+  hooks: RepositoryHooks,
+): Promise<void> {
+  // who, and from where: the registry carries it to the hub (a first push's audit entry)
+  const actor: Actor = { ...(await authorizeRepository(options, request, route, name, query)), origin: requestOrigin(request) };
+  hooks.authorized?.(actor);
+  const readable = options.authorizer.readable?.(request);
+  // reads of a name that Pier mirrors go to its copy in the mirror namespace (registry.readName)
+  const reads = (request.method === 'GET' || head) && route.kind !== 'upload';
+  const target = reads ? await options.registry.readName(name) : name;
+  const ctx: V2Context = { registry: options.registry, request, reply, query, name: target, actor, head, readable, ...(hooks.deleted ? { deleted: hooks.deleted } : {}) };
+  await dispatch(ctx, route, options.pullGate ?? openPullGate);
 }
 
 /**
@@ -104,7 +125,9 @@ async function authorizeRepository(options: V2Options, request: FastifyRequest, 
   }
 }
 
-function dispatch(ctx: V2Context, route: Exclude<V2Route, { kind: 'base' } | { kind: 'catalog' }>, pullGate: PullGate): Promise<void> {
+type RepositoryRoute = Exclude<V2Route, { kind: 'base' } | { kind: 'catalog' }>;
+
+function dispatch(ctx: V2Context, route: RepositoryRoute, pullGate: PullGate): Promise<void> {
   const method = ctx.request.method;
   switch (route.kind) {
     case 'tags':

@@ -45,6 +45,7 @@ export async function putManifest(ctx: V2Context, reference: string): Promise<vo
 
 export async function deleteManifest(ctx: V2Context, reference: string): Promise<void> {
   await ctx.registry.manifests.delete(ctx.name, reference, ctx.actor);
+  await ctx.deleted?.();
   await ctx.reply.code(202).header('content-length', '0').send();
 }
 
