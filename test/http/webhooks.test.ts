@@ -1,12 +1,13 @@
 // Webhooks end to end over HTTP: a real receiver on loopback (allowed by the server's
 // webhooks.allowNetworks) sees signed deliveries of pushes in order per repository, retries after
 // it answers 500 (each attempt visible in the API), redeliveries, a rotated secret, organisation
-// hooks with CloudEvents-style bodies, a plan without the feature refused, and a hook that keeps
+// hooks with CloudEvents-style bodies, tags deleted through /v2 and the API, a plan without the feature refused, and a hook that keeps
 // failing disabled with the reason. A server that allows nothing refuses loopback, link-local,
 // private and metadata targets, and a name that resolves to loopback.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createUser, expectJson, expectProblem, PASSWORD, startApiServer, type ApiServer } from '../support/api.js';
+import { tokenFor } from '../support/auth.js';
 import { pushImage } from '../support/images.js';
 import { testBackends } from '../support/server.js';
 import { verifyPierSignature, WebhookReceiver } from '../support/webhook-receiver.js';
@@ -111,6 +112,28 @@ for (const { backend, options } of await testBackends()) {
       assert.equal(first.attempt_list[0]!.error, 'answered 500');
       assert.equal(first.attempt_list[0]!.response_excerpt, 'no: 500');
       assert.equal(detail.active, true);
+    });
+
+    it('delivers tags deleted through /v2 and through the API, with the tag and the digest it named', async () => {
+      const hook = await addHook('/repositories/acme/tags/webhooks', { name: 'untag', url: `${base}/untag`, events: ['tag.deleted'] });
+      const image = await pushImage(server.registry, 'acme/tags', 'a');
+      await pushImage(server.registry, 'acme/tags', 'b', { image });
+      assert.equal((await server.api('/repositories/acme/tags/tags/a', { method: 'DELETE', auth: olive })).status, 204);
+      const token = await tokenFor(server.url, { username: 'olive', secret: PASSWORD }, ['repository:acme/tags:delete']);
+      const res = await fetch(`${server.url}/v2/acme/tags/manifests/b`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 202);
+      await receiver.until(() => receiver.at('/untag').length >= 2);
+      const got = receiver.at('/untag');
+      assert.deepEqual(got.map((r) => r.headers['x-pier-event']), ['tag.deleted', 'tag.deleted']);
+      const bodies = got.map((r) => JSON.parse(r.body) as { type: string; subject: string; data: { tag: string; digest: string; actor: string } });
+      assert.deepEqual(
+        bodies.map((b) => [b.type, b.subject, b.data.tag, b.data.digest, b.data.actor]),
+        [
+          ['io.pier.tag.deleted', 'acme/tags', 'a', image.digest, 'olive'],
+          ['io.pier.tag.deleted', 'acme/tags', 'b', image.digest, 'olive'],
+        ],
+      );
+      assert.ok(got.every((r) => verifyPierSignature(hook.secret, r.body, r.headers['x-pier-signature'])));
     });
 
     it('redelivers by hand, and signs with a rotated secret from then on', async () => {
