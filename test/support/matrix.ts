@@ -91,14 +91,14 @@ export function matrixClient(setup: MatrixSetup, options: { requireToken?: boole
     const scope = parseChallenge(first.headers.get('www-authenticate')).params.scope;
     const tokenAnswer = await tokenGet(url, { login, scopes: scope ? scope.split(' ') : [] });
     if (options.requireToken) assert.equal(tokenAnswer.status, 200, `${subject} logs in: ${tokenAnswer.text}`);
-    const tokens = [tokenAnswer.text, ...[...tokenAnswer.headers.entries()].filter(([k]) => k !== 'date').map(([k, v]) => `${k}: ${v}`)];
+    const tokens = [tokenAnswer.text, ...[...tokenAnswer.headers.entries()].filter(([k]) => k !== 'date' && k !== 'x-request-id').map(([k, v]) => `${k}: ${v}`)];
     if (tokenAnswer.body.token) tokens.push(JSON.stringify(jwtPayload(tokenAnswer.body.token as string)));
     const issued = tokenAnswer.status === 200;
     // a client whose credentials are refused stops at the challenge
     const res = issued ? await request(route, repo, tokenAnswer.body.token as string, victimRef) : first;
     const headers: Record<string, string> = {};
     res.headers.forEach((value, key) => {
-      if (!['date', 'keep-alive', 'connection'].includes(key)) headers[key] = value;
+      if (!['date', 'keep-alive', 'connection', 'x-request-id'].includes(key)) headers[key] = value;
     });
     const body = issued ? await res.text() : '';
     if (!issued) headers['x-token-status'] = String(tokenAnswer.status);
