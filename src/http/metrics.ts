@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { WebhookObserver } from '../hub/webhooks/webhooks.js';
 import type { ProxyObserver } from '../registry/proxy/ports.js';
 import { StorageUnavailable } from '../storage/blob-store.js';
+import { refusalOf } from './refusals.js';
 
 /** What the metrics read from the database when scraped. */
 export interface MetricsSources {
@@ -72,7 +73,7 @@ export class PierMetrics {
     this.#pulls = new Counter({ name: 'pier_pulls_total', help: 'Pulls: manifests served by GET', registers });
     this.#refusals = new Counter({
       name: 'pier_refusals_total',
-      help: 'Requests refused, by reason: rate_limit (429), auth (401), denied (403: a permission or a plan limit)',
+      help: 'Requests refused, by reason: rate_limit (429), auth (401), permission (403: not allowed), plan (403: over a limit of the plan, or a feature it lacks)',
       labelNames: ['reason', 'kind'],
       registers,
     });
@@ -158,7 +159,7 @@ export class PierMetrics {
       if (status === 503 && kind.startsWith('v2_')) this.#backendErrors.inc({ backend: 'storage' });
       if (status === 429) this.#refusals.inc({ reason: 'rate_limit', kind });
       else if (status === 401) this.#refusals.inc({ reason: 'auth', kind });
-      else if (status === 403) this.#refusals.inc({ reason: 'denied', kind });
+      else if (status === 403) this.#refusals.inc({ reason: refusalOf(request) ?? 'permission', kind });
       if (status === 401 && (kind === 'token' || SIGN_IN.has(`${method} ${request.url.split('?', 1)[0]}`))) this.#loginFailures.inc({ endpoint: kind === 'token' ? 'token' : 'api' });
     };
     app.addHook('onResponse', async (request, reply) => done(request, reply.statusCode));

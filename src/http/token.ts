@@ -6,6 +6,7 @@ import { secretKind } from '../auth/secret-token.js';
 import { HubError } from '../hub/errors.js';
 import { isValidRepositoryName, normalizeRepositoryName } from '../oci/names.js';
 import type { TokenAuth } from './token-auth.js';
+import { noteRefusal } from './refusals.js';
 import { requestOrigin } from './request-origin.js';
 
 /**
@@ -51,6 +52,9 @@ export function registerToken(app: FastifyInstance, auth: TokenAuth): void {
 
 /** A /token failure: distribution's envelope, `details` (docker shows it), and OAuth2's fields on POST. */
 class TokenError extends Error {
+  /** a refusal a plan decided (the refusals metric tells it from a permission) */
+  byPlan = false;
+
   constructor(
     readonly status: number,
     readonly code: string,
@@ -81,6 +85,7 @@ async function handle(reply: FastifyReply, work: () => Promise<TokenAnswer>): Pr
 }
 
 function sendError(reply: FastifyReply, error: TokenError): FastifyReply {
+  if (error.byPlan) noteRefusal(reply.request, 'plan');
   const body: Record<string, unknown> = { errors: [{ code: error.code, message: error.message }], details: error.message };
   if (error.oauth) Object.assign(body, { error: error.oauth, error_description: error.message });
   return reply
@@ -236,7 +241,11 @@ async function logIn(auth: TokenAuth, request: FastifyRequest, login: { username
     attempt = await attemptLogin(auth.throttle, username, address, () => verify(auth, username, login.secret));
   } catch (error) {
     // a right credential that may not be used now (an organisation token its plan no longer includes): say why
-    if (error instanceof HubError && (error.kind === 'plan_limit' || error.kind === 'forbidden')) throw new TokenError(403, 'DENIED', error.message, 'invalid_grant');
+    if (error instanceof HubError && (error.kind === 'plan_limit' || error.kind === 'forbidden')) {
+      const refusal = new TokenError(403, 'DENIED', error.message, 'invalid_grant');
+      refusal.byPlan = error.kind === 'plan_limit';
+      throw refusal;
+    }
     throw error;
   }
   if (attempt.outcome === 'refused') {

@@ -25,7 +25,7 @@ export class HubPushGate implements PushGate {
     try {
       return await this.decide(push);
     } catch (error) {
-      if (error instanceof HubError && (error.kind === 'forbidden' || error.kind === 'plan_limit')) throw new OciError('DENIED', error.message);
+      if (error instanceof HubError && (error.kind === 'forbidden' || error.kind === 'plan_limit')) throw new OciError('DENIED', error.message, { byPlan: error.kind === 'plan_limit' });
       throw error;
     }
   }

@@ -31,11 +31,13 @@ export class OciError extends Error {
   readonly status: number;
   readonly detail: unknown;
   readonly headers: Record<string, string>;
+  /** a DENIED that a plan's limit decided, not a permission (the refusals metric tells them apart) */
+  readonly byPlan: boolean;
 
   constructor(
     code: ErrorCode,
     message?: string,
-    options: { status?: number; detail?: unknown; headers?: Record<string, string> } = {},
+    options: { status?: number; detail?: unknown; headers?: Record<string, string>; byPlan?: boolean } = {},
   ) {
     super(message ?? ERROR_CODES[code].message);
     this.name = 'OciError';
@@ -43,6 +45,7 @@ export class OciError extends Error {
     this.status = options.status ?? ERROR_CODES[code].status;
     this.detail = options.detail;
     this.headers = options.headers ?? {};
+    this.byPlan = options.byPlan ?? false;
   }
 
   toEnvelope(): { errors: Array<{ code: string; message: string; detail?: unknown }> } {

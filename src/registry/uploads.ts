@@ -350,7 +350,7 @@ interface Quota {
  */
 function quotaOf(allowance: PushAllowance | void, offset: number, chunk: ChunkInfo, body: Readable): Quota | undefined {
   if (!allowance || allowance.maxBytes === undefined) return undefined;
-  const refusal = new OciError('DENIED', allowance.refusal ?? 'this upload is larger than the storage left to this namespace');
+  const refusal = new OciError('DENIED', allowance.refusal ?? 'this upload is larger than the storage left to this namespace', { byPlan: true });
   const room = allowance.maxBytes - offset;
   if (chunk.length !== undefined && chunk.length > room) {
     body.resume();

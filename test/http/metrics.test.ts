@@ -1,9 +1,10 @@
 // /metrics: off by default; on, behind its bearer token, the counters of a push and a pull move
 // (requests by route kind and status, latency, bytes in and out, pulls), and so do refusals by
-// reason, failed sign-ins, webhook deliveries and the outbox's gauges.
+// reason (a plan's limit apart from a permission), failed sign-ins, webhook deliveries and the
+// outbox's gauges.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createUser, expectJson, PASSWORD, startApiServer, type ApiServer } from '../support/api.js';
+import { createUser, expectJson, expectProblem, PASSWORD, startApiServer, type ApiServer } from '../support/api.js';
 import { bearer, tokenFor, tokenGet } from '../support/auth.js';
 import { pushImage } from '../support/images.js';
 import { sample, scrape } from '../support/prometheus.js';
@@ -22,6 +23,7 @@ for (const { backend, options } of await testBackends()) {
       base = await receiver.start();
       server = await startApiServer({ 'metrics.enabled': true, 'metrics.token': TOKEN, 'webhooks.allowNetworks': '127.0.0.1/32' }, { backend });
       await createUser(server, 'alice');
+      await createUser(server, 'bob');
       await server.hub.plans.apply('alice', 'team');
     });
     after(async () => {
@@ -82,6 +84,27 @@ for (const { backend, options } of await testBackends()) {
       assert.match(after, /^pier_process_resident_memory_bytes \d+/m);
       // the token is a secret: not in the page it protects
       assert.ok(!after.includes(TOKEN));
+    });
+
+    it('tells refusals by a plan from permissions denied', async () => {
+      const bob = { basic: ['bob', PASSWORD] as [string, string] };
+      await server.hub.repositories.create('alice/open', false);
+      // two private repositories, then the free plan (one): bob is over its limit, p2 read-only
+      await server.hub.plans.apply('bob', 'team');
+      for (const name of ['p1', 'p2']) await expectJson(await server.api('/namespaces/bob/repositories', { method: 'POST', json: { name, is_private: true }, auth: bob }), 201);
+      await server.hub.plans.apply('bob', 'free');
+      const before = await scrape(server.url, TOKEN);
+      await expectProblem(await server.api('/namespaces/bob/repositories', { method: 'POST', json: { name: 'p3', is_private: true }, auth: bob }), 403, undefined, 'plan-limit');
+      const token = await tokenFor(server.url, { username: 'bob', secret: PASSWORD }, ['repository:bob/p2:pull,push']);
+      const push = await fetch(`${server.url}/v2/bob/p2/blobs/uploads/`, { method: 'POST', headers: bearer(token) });
+      assert.equal(push.status, 403, await push.text());
+      await expectProblem(await server.api('/repositories/alice/open', { method: 'PATCH', json: { description: 'mine now' }, auth: bob }), 403, undefined, 'forbidden');
+      const after = await scrape(server.url, TOKEN);
+      const moved = (labels: Record<string, string>) => sample(after, 'pier_refusals_total', labels) - sample(before, 'pier_refusals_total', labels);
+      assert.equal(moved({ reason: 'plan', kind: 'api' }), 1);
+      assert.equal(moved({ reason: 'plan', kind: 'v2_upload' }), 1);
+      assert.equal(moved({ reason: 'permission', kind: 'api' }), 1);
+      assert.equal(moved({ reason: 'permission', kind: 'v2_upload' }), 0);
     });
   });
 }

@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { HubError, type HubErrorKind } from '../../hub/errors.js';
+import { noteRefusal } from '../refusals.js';
 
 /**
  * RFC 9457 problems: every error of /api (and of the app outside /v2, /token and /v1/search's
@@ -147,6 +148,7 @@ function fastifyDetail(error: { code?: string; message: string }): string {
 }
 
 export function sendProblem(reply: FastifyReply, problem: ApiProblem): FastifyReply {
+  if (problem.kind === 'plan-limit') noteRefusal(reply.request, 'plan');
   reply.code(problem.status).header('content-type', 'application/problem+json').header('cache-control', 'no-store');
   for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value);
   return reply.send(problem.body());

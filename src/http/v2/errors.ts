@@ -1,10 +1,12 @@
 import type { FastifyBaseLogger, FastifyReply } from 'fastify';
 import { OciError } from '../../oci/errors.js';
 import { StorageUnavailable } from '../../storage/blob-store.js';
+import { noteRefusal } from '../refusals.js';
 
 /** Renders any error as the OCI envelope, once, for every /v2 route. */
 export function sendOciError(reply: FastifyReply, error: unknown, log: FastifyBaseLogger, head = false): FastifyReply {
   const oci = toOciError(error, log);
+  if (oci.byPlan) noteRefusal(reply.request, 'plan');
   reply.code(oci.status).headers(oci.headers).header('content-type', 'application/json');
   if (head) return reply.header('content-length', '0').send();
   return reply.send(JSON.stringify(oci.toEnvelope()));

@@ -54,7 +54,7 @@ export function tokenAuthorizer(auth: TokenAuth): V2Authorizer {
       const subject = subjectOf(claims);
       const standing = await policy.refusal(subject);
       if (standing?.kind === 'gone') throw refusal(auth, required, 'invalid_token', `the access token is no longer valid: ${standing.message}`);
-      if (standing) throw new OciError('DENIED', standing.message);
+      if (standing) throw new OciError('DENIED', standing.message, { byPlan: standing.kind === 'plan' });
       // what the token was granted, as far as the policy still allows it now: a repository made
       // private, a member taken off a team, a plan without team permissions count at once
       for (const scope of required) {
