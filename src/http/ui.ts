@@ -40,7 +40,7 @@ const SECURITY_HEADERS: Record<string, string> = {
 };
 
 /** Paths that belong to the APIs: never answered with the UI, even when nothing else matches. */
-const RESERVED = ['/v2', '/api', '/token', '/v1', '/healthz', '/readyz'];
+const RESERVED = ['/v2', '/api', '/token', '/v1', '/healthz', '/readyz', '/metrics'];
 
 /** Vite names everything under assets/ by its content hash: such a file never changes. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';

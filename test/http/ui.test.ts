@@ -89,7 +89,7 @@ describe('web UI: serving', () => {
   });
 
   it('never answers an API path with the UI', async () => {
-    const paths = ['/v2/nothing/here', '/v2', '/v2x', '/api', '/api/v1/nothing', '/api/docs/x', '/token', '/token/x', '/v1/nothing', '/v1', '/healthz/x', '/readyz/x'];
+    const paths = ['/v2/nothing/here', '/v2', '/v2x', '/api', '/api/v1/nothing', '/api/docs/x', '/token', '/token/x', '/v1/nothing', '/v1', '/healthz/x', '/readyz/x', '/metrics', '/metrics/x'];
     for (const path of paths) {
       const res = await fetch(`${url}${path}`);
       const type = res.headers.get('content-type') ?? '';
