@@ -10,6 +10,8 @@ interface Tally {
 
 interface RepositoryTally extends Tally {
   tags: Map<string, Tally>;
+  /** pulls that named a digest: they become pulls of the tags naming it when written */
+  digests: Map<string, Tally>;
   /** pulls per UTC day (days since 1970-01-01) */
   days: Map<number, number>;
 }
@@ -37,7 +39,9 @@ export interface PullCount {
 
 /**
  * Pull counts per repository and per tag, and per repository per day, from 'manifest.pulled'
- * events (a pull as the pull gate counts it: a multi-arch pull once). A pull only adds to a
+ * events (a pull as the pull gate counts it: a multi-arch pull once). A pull by digest is a pull
+ * of every tag naming that digest when the counts are written: `docker pull name:tag` asks the
+ * tag with a HEAD (free) and GETs the manifest by digest, and that pull is the tag's. A pull only adds to a
  * tally in memory; flush() writes the tallies as increments (so replicas add up), every second
  * while the server runs and when it closes, in one transaction: `repository_pulls`, `tag_pulls`,
  * `repository_pull_days`, and `hub_repositories.pull_count` (the sort key of "most pulled").
@@ -62,14 +66,11 @@ export class PullStats implements RegistryEvents {
     if (event.type !== 'manifest.pulled') return;
     const now = this.#clock.now();
     let repository = this.#pending.get(event.repository);
-    if (!repository) this.#pending.set(event.repository, (repository = { pulls: 0, last: now, tags: new Map(), days: new Map() }));
+    if (!repository) this.#pending.set(event.repository, (repository = { pulls: 0, last: now, tags: new Map(), digests: new Map(), days: new Map() }));
     add(repository, 1, now);
     const day = dayOf(now);
     repository.days.set(day, (repository.days.get(day) ?? 0) + 1);
-    if (isDigestLike(event.reference)) return;
-    const tag = repository.tags.get(event.reference);
-    if (tag) add(tag, 1, now);
-    else repository.tags.set(event.reference, { pulls: 1, last: now });
+    tally(isDigestLike(event.reference) ? repository.digests : repository.tags, isDigestLike(event.reference) ? event.digest : event.reference, 1, now);
   }
 
   /** Writes what was counted since the last flush; what fails to be written is kept for the next. */
@@ -134,9 +135,6 @@ export class PullStats implements RegistryEvents {
     // in key order, so that replicas flushing at once lock rows in the same order (no deadlock)
     const names = [...batch.keys()].sort();
     const repositories = names.map((repository) => ({ repository, pulls: batch.get(repository)!.pulls, last_pulled_at: batch.get(repository)!.last }));
-    const tags = names.flatMap((repository) =>
-      [...batch.get(repository)!.tags.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([tag, n]) => ({ repository, tag, pulls: n.pulls, last_pulled_at: n.last })),
-    );
     const days = names.flatMap((repository) =>
       [...batch.get(repository)!.days.entries()].sort(([a], [b]) => a - b).map(([day, pulls]) => ({ repository, day, pulls })),
     );
@@ -168,6 +166,17 @@ export class PullStats implements RegistryEvents {
           await trx.updateTable('hub_repositories').set({ pull_count: sql`pull_count + ${pulls}` }).where('name', '=', repository).execute();
         }
         if (prune) await trx.deleteFrom('repository_pull_days').where('day', '<', today - PULL_HISTORY_DAYS).execute();
+        const tags: Array<{ repository: string; tag: string; pulls: number; last_pulled_at: number }> = [];
+        for (const repository of names) {
+          const { tags: byName, digests } = batch.get(repository)!;
+          // a fresh map: the batch stays as counted, for #restore when the transaction fails
+          const merged = new Map([...byName].map(([tag, n]) => [tag, { ...n }]));
+          for (const digestsChunk of chunks([...digests.keys()], 500)) {
+            const named = await trx.selectFrom('tags').select(['name', 'digest']).where('repository', '=', repository).where('digest', 'in', digestsChunk).execute();
+            for (const { name, digest } of named) tally(merged, name, digests.get(digest)!.pulls, digests.get(digest)!.last);
+          }
+          for (const [tag, n] of [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) tags.push({ repository, tag, pulls: n.pulls, last_pulled_at: n.last });
+        }
         for (const rows of chunks(tags, 500)) {
           await trx
             .insertInto('tag_pulls')
@@ -198,11 +207,8 @@ export class PullStats implements RegistryEvents {
       }
       add(current, failed.pulls, failed.last);
       for (const [day, pulls] of failed.days) current.days.set(day, (current.days.get(day) ?? 0) + pulls);
-      for (const [tag, t] of failed.tags) {
-        const now = current.tags.get(tag);
-        if (now) add(now, t.pulls, t.last);
-        else current.tags.set(tag, t);
-      }
+      for (const [tag, t] of failed.tags) tally(current.tags, tag, t.pulls, t.last);
+      for (const [digest, t] of failed.digests) tally(current.digests, digest, t.pulls, t.last);
     }
   }
 }
@@ -210,6 +216,13 @@ export class PullStats implements RegistryEvents {
 function add(tally: Tally, pulls: number, at: number): void {
   tally.pulls += pulls;
   if (at > tally.last) tally.last = at;
+}
+
+/** Adds `pulls` at `at` to the tally of `key`, created when missing. */
+function tally(tallies: Map<string, Tally>, key: string, pulls: number, at: number): void {
+  const existing = tallies.get(key);
+  if (existing) add(existing, pulls, at);
+  else tallies.set(key, { pulls, last: at });
 }
 
 function* chunks<T>(items: T[], size: number): Generator<T[]> {
