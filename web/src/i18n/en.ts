@@ -399,6 +399,28 @@ export const en = {
   'usage.pullsLeft': (p: { n: number; left: string }) => (p.n === 1 ? '1 pull left.' : `${p.left} pulls left.`),
   'usage.pullsReset': (p: { when: string }) => `Whole again on ${p.when}.`,
   'usage.pullsUnlimited': 'Pulls: no limit.',
+
+  'push.login': 'Sign in to this Pier from your terminal',
+  'push.tag': 'Tag a local image with the repository’s name',
+  'push.push': 'Push it',
+  'push.tokenHint': 'docker login asks for your password; a personal access token works too, and is better in scripts.',
+  'push.tokenLink': 'Create a token',
+  'push.newTag': 'Push a new tag',
+  'push.tagName': 'tagname',
+  'push.firstTitle': 'Push your first image',
+  'push.nothingYet': 'Nothing has been pushed here yet.',
+  'dashboard.firstPush': 'A push creates the repository if it does not exist yet:',
+  'settingsRepo.categories': 'Categories',
+  'settingsRepo.categoriesHint': (p: { max: number }) => `Where people browsing Explore find it. At most ${p.max}.`,
+  'settingsRepo.noCategories': 'No category exists yet: an administrator adds them.',
+  'orgs.noMembers': 'No member yet.',
+  'orgs.noMembersLibrary': 'No member: administrators manage the official images. Add people here, or on a team, to let them publish.',
+  'admin.seeOfficial': 'See the official images',
+  'admin.publishOfficial': 'Publish an official image',
+  'admin.publishOfficialHint': 'As an administrator, or a member allowed to push: the short name is enough, library/ is added.',
+  'settingsRepo.teammates': 'Teammates',
+  'settingsRepo.teammatesPersonal': 'Only you push to your own repositories. To work with teammates, create an organization, add them as members, and give a team access to the organization’s repositories.',
+  'settingsRepo.teammatesLink': 'Organizations',
 } satisfies Record<string, string | ((params: never) => string)>;
 
 type Widen<T> = { [K in keyof T]: T[K] extends string ? string : T[K] };

@@ -5,6 +5,7 @@ import { api } from '../api/browser';
 import { seg } from '../api/client';
 import type { Me, Organization, Paged, Repository, RepositorySummary } from '../api/types';
 import { RequireSession } from '../components/require-session';
+import { PushSteps } from '../components/push-steps';
 import { RepositoryList } from '../components/repo-card';
 import { Empty, ErrorNotice, Field, Loaded, Select, Submit, useAction, useTitle } from '../components/ui';
 import { useLoad } from '../components/use-load';
@@ -24,7 +25,7 @@ function DashboardOf({ me }: { me: Me }) {
     <div className="page dashboard">
       <h1>{t('dashboard.title')}</h1>
       <CreateRepository me={me} namespaces={namespaces} />
-      <NamespaceRepositories namespace={me.username} title={t('dashboard.mine')} />
+      <NamespaceRepositories namespace={me.username} title={t('dashboard.mine')} mine />
       <ErrorNotice error={orgs.error} />
       {(orgs.data?.results ?? []).map((o) => (
         <NamespaceRepositories key={o.name} namespace={o.name} title={t('dashboard.ofOrg', { org: o.name })} />
@@ -33,7 +34,7 @@ function DashboardOf({ me }: { me: Me }) {
   );
 }
 
-function NamespaceRepositories({ namespace, title }: { namespace: string; title: string }) {
+function NamespaceRepositories({ namespace, title, mine }: { namespace: string; title: string; mine?: boolean }) {
   const { t } = useI18n();
   const id = useId();
   const list = useLoad(
@@ -46,7 +47,15 @@ function NamespaceRepositories({ namespace, title }: { namespace: string; title:
       <Loaded state={list}>
         {(page) =>
           page.results.length === 0 ? (
-            <Empty>{t('dashboard.none')}</Empty>
+            <>
+              <Empty>{t('dashboard.none')}</Empty>
+              {mine && (
+                <>
+                  <p>{t('dashboard.firstPush')}</p>
+                  <PushSteps namespace={namespace} name="my-image" />
+                </>
+              )}
+            </>
           ) : (
             <>
               <RepositoryList repositories={page.results} label={title} />

@@ -4,6 +4,7 @@ import { Link } from 'react-router';
 import { api } from '../../api/browser';
 import { seg } from '../../api/client';
 import type { Organization } from '../../api/types';
+import { PushSteps } from '../../components/push-steps';
 import { Badge, ErrorNotice, Field, Submit, Toggle, useAction, useTitle } from '../../components/ui';
 import { useI18n } from '../../i18n/i18n';
 
@@ -15,11 +16,17 @@ export function AdminLibrary() {
     <section aria-labelledby="library-heading">
       <h2 id="library-heading">{t('admin.library')}</h2>
       <p>{t('admin.libraryIntro', { host })}</p>
-      <p>
+      <p className="actions">
         <Link to="/orgs/library" className="button primary">
           {t('admin.manageLibrary')}
         </Link>
+        <Link to="/search?official=true" className="button">
+          {t('admin.seeOfficial')}
+        </Link>
       </p>
+      <h3>{t('admin.publishOfficial')}</h3>
+      <p className="hint">{t('admin.publishOfficialHint')}</p>
+      <PushSteps namespace="library" name="my-image" />
     </section>
   );
 }

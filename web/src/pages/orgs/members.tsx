@@ -3,7 +3,7 @@ import { useState, type FormEvent } from 'react';
 import { api } from '../../api/browser';
 import { seg } from '../../api/client';
 import type { Member, Paged } from '../../api/types';
-import { ConfirmButton, DataTable, ErrorNotice, Field, Loaded, Select, Submit, useAction, useTitle } from '../../components/ui';
+import { ConfirmButton, DataTable, Empty, ErrorNotice, Field, Loaded, Select, Submit, useAction, useTitle } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
 import { useOrg } from './context';
@@ -41,7 +41,10 @@ export function OrgMembers() {
       <h2 id="members-heading">{t('orgs.members')}</h2>
       <ErrorNotice error={change.error ?? remove.error} />
       <Loaded state={list}>
-        {(page) => (
+        {(page) =>
+          page.results.length === 0 ? (
+            <Empty>{org.name === 'library' ? t('orgs.noMembersLibrary') : t('orgs.noMembers')}</Empty>
+          ) : (
           <DataTable caption={t('orgs.members')} columns={[t('field.username'), t('orgs.role'), t('orgs.memberSince')]} actions={manager}>
             {page.results.map((m) => (
               <tr key={m.username}>
@@ -64,7 +67,8 @@ export function OrgMembers() {
               </tr>
             ))}
           </DataTable>
-        )}
+          )
+        }
       </Loaded>
       {manager && (
         <form className="card form" onSubmit={submit} aria-labelledby="member-add">

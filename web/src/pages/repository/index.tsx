@@ -5,6 +5,7 @@ import { api } from '../../api/browser';
 import { ApiError } from '../../api/client';
 import { useSession } from '../../api/session';
 import type { Repository } from '../../api/types';
+import { PushSteps, PushTagCommand } from '../../components/push-steps';
 import { RepositoryBadges } from '../../components/repo-card';
 import { CopyField, ErrorNotice, Loading, Tabs, useAction, useTitle } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
@@ -86,7 +87,10 @@ function RepositoryView({ repository: r, location, reload }: { repository: Repos
         </h1>
         <p className="lead">{r.description || t('repo.noDescription')}</p>
         <div className="repo-summary">
-          <CopyField label={t('repo.pullCommand')} text={pullCommand(window.location.host, r.namespace, r.name)} />
+          <div className="commands">
+            <CopyField label={t('repo.pullCommand')} text={pullCommand(window.location.host, r.namespace, r.name)} />
+            {r.permissions.write && r.repository_type !== null && <PushTagCommand namespace={r.namespace} name={r.name} />}
+          </div>
           <dl className="facts repo-facts">
             <dt>{t('repo.pulls')}</dt>
             <dd>{number(r.pull_count)}</dd>
@@ -124,6 +128,12 @@ function Overview({ repository: r }: { repository: Repository }) {
   const { t } = useI18n();
   return (
     <div className="repo-overview">
+      {r.repository_type === null && r.permissions.write && (
+        <section aria-labelledby="repo-first-push" className="card">
+          <h2 id="repo-first-push">{t('push.firstTitle')}</h2>
+          <PushSteps namespace={r.namespace} name={r.name} />
+        </section>
+      )}
       {r.categories.length > 0 && (
         <ul className="chips" aria-label={t('repo.categories')}>
           {r.categories.map((c) => (

@@ -1,11 +1,11 @@
 // A repository's settings: descriptions and README (with a preview), visibility, deletion with a typed confirmation.
 import { lazy, Suspense, useId, useState } from 'react';
-import { useNavigate } from 'react-router';
+import { Link, useNavigate } from 'react-router';
 import { api } from '../../api/browser';
 import { ApiError, seg } from '../../api/client';
 import { useSession } from '../../api/session';
-import type { Paged, Repository, Team, TeamPermission } from '../../api/types';
-import { DataTable, Empty, ErrorNotice, Field, Loading, Select, Submit, useAction, useTitle } from '../../components/ui';
+import type { Category, Paged, Repository, Team, TeamPermission } from '../../api/types';
+import { DataTable, Empty, ErrorNotice, Field, Loaded, Loading, Select, Submit, useAction, useTitle } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
 import { displayName, repositoryApi } from './paths';
@@ -20,8 +20,9 @@ export default function RepositorySettings({ repository: r, reload }: { reposito
     <section aria-labelledby="repo-settings-heading" className="repo-settings">
       <h2 id="repo-settings-heading">{t('repo.settings')}</h2>
       <Descriptions repository={r} reload={reload} />
+      <Categories repository={r} reload={reload} />
       <Visibility repository={r} reload={reload} />
-      {r.namespace !== me?.username && <TeamPermissions repository={r} />}
+      {r.namespace !== me?.username ? <TeamPermissions repository={r} /> : <PersonalTeammates />}
       <DeleteRepository repository={r} />
     </section>
   );
@@ -92,6 +93,70 @@ function Descriptions({ repository: r, reload }: { repository: Repository; reloa
   );
 }
 
+/** The API's limit (MAX_CATEGORIES_PER_REPOSITORY): it refuses more. */
+const MAX_CATEGORIES = 3;
+
+/** The categories Explore lists the repository under: chosen among those administrators keep. */
+function Categories({ repository: r, reload }: { repository: Repository; reload(): void }) {
+  const { t } = useI18n();
+  const all = useLoad((signal) => api<Category[]>('/categories', { signal }), []);
+  const [chosen, setChosen] = useState(() => r.categories.map((c) => c.slug));
+  const [saved, setSaved] = useState(false);
+  const save = useAction(async () => {
+    setSaved(false);
+    await api(repositoryApi(r.namespace, r.name), { method: 'PATCH', json: { categories: chosen } });
+    setSaved(true);
+    reload();
+  });
+  const toggle = (slug: string, on: boolean) => {
+    setSaved(false);
+    setChosen((current) => (on ? [...current, slug] : current.filter((s) => s !== slug)));
+  };
+  return (
+    <form
+      className="card form"
+      aria-labelledby="repo-categories"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save.run();
+      }}
+    >
+      <h3 id="repo-categories">{t('settingsRepo.categories')}</h3>
+      <Loaded state={all}>
+        {(categories) =>
+          categories.length === 0 ? (
+            <Empty>{t('settingsRepo.noCategories')}</Empty>
+          ) : (
+            <>
+              <fieldset className="category-choices" aria-describedby="repo-categories-hint">
+                <legend className="visually-hidden">{t('settingsRepo.categories')}</legend>
+                {categories.map((c) => {
+                  const checked = chosen.includes(c.slug);
+                  return (
+                    <label key={c.slug} className="checkbox">
+                      <input type="checkbox" name="categories" value={c.slug} checked={checked} disabled={!checked && chosen.length >= MAX_CATEGORIES} onChange={(e) => toggle(c.slug, e.target.checked)} /> {c.name}
+                    </label>
+                  );
+                })}
+              </fieldset>
+              <small id="repo-categories-hint" className="hint">
+                {t('settingsRepo.categoriesHint', { max: MAX_CATEGORIES })}
+              </small>
+              <ErrorNotice error={save.error} />
+              {saved && (
+                <p className="notice notice-success" role="status">
+                  {t('common.saved')}
+                </p>
+              )}
+              <Submit busy={save.busy}>{t('common.save')}</Submit>
+            </>
+          )
+        }
+      </Loaded>
+    </form>
+  );
+}
+
 function Visibility({ repository: r, reload }: { repository: Repository; reload(): void }) {
   const { t } = useI18n();
   const change = useAction(async (isPrivate: boolean) => {
@@ -138,6 +203,20 @@ function DeleteRepository({ repository: r }: { repository: Repository }) {
         {t('settingsRepo.deleteSubmit')}
       </button>
     </form>
+  );
+}
+
+/** A personal repository has no teams: working together happens in an organisation. */
+function PersonalTeammates() {
+  const { t } = useI18n();
+  return (
+    <div className="card">
+      <h3>{t('settingsRepo.teammates')}</h3>
+      <p>{t('settingsRepo.teammatesPersonal')}</p>
+      <p>
+        <Link to="/orgs">{t('settingsRepo.teammatesLink')}</Link>
+      </p>
+    </div>
   );
 }
 

@@ -3,6 +3,7 @@ import { Link, useSearchParams } from 'react-router';
 import { api } from '../../api/browser';
 import { TAG_ORDERINGS, type Paged, type Repository, type Tag, type TagImage, type TagOrdering } from '../../api/types';
 import { Pager } from '../../components/pager';
+import { PushSteps } from '../../components/push-steps';
 import { Badge, CopyButton, DataTable, Empty, Loaded, Select } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
@@ -87,7 +88,10 @@ export function TagsTab({ repository: r }: { repository: Repository }) {
       <Loaded state={tags}>
         {(found) =>
           found.results.length === 0 ? (
-            <Empty>{name ? t('tags.noneMatching') : t('tags.none')}</Empty>
+            <>
+              <Empty>{name ? t('tags.noneMatching') : t('tags.none')}</Empty>
+              {!name && r.permissions.write && <PushSteps namespace={r.namespace} name={r.name} />}
+            </>
           ) : (
             <>
               <DataTable caption={t('repo.tags')} columns={[t('tags.tag'), t('tags.digest'), t('tags.platforms'), t('tags.size'), t('tags.lastPushed'), t('tags.pull')]}>
