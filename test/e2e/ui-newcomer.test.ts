@@ -1,6 +1,6 @@
 // The "Done means", as a newcomer who reads no documentation does it, in French: an
-// administrator runs the instance from its pages (users, plans, the library's official images,
-// sign-up), publishes an official image; the newcomer signs up, finds and pulls that official image,
+// administrator runs the instance from its pages (users, plans, categories, the library's
+// official images, sign-up), publishes an official image; the newcomer signs up, finds and pulls that official image,
 // creates a repository and pushes to it with the docker commands the pages show (copied from the
 // page and run as they are), tags a new version the same way, sees when a tag was last pulled,
 // files the repository in categories and makes it private. Every new page is checked (checkPage)
@@ -105,6 +105,19 @@ describe('a newcomer, from the browser and the terminal, in French', { ...skipUn
     await admin.getByRole('button', { name: 'Grant plan' }).click();
     await admin.getByText('carol is now on the team plan.').waitFor();
     assert.equal((await server.hub.plans.planOf('carol')).name, 'team');
+
+    // categories: one added (its slug made from its name), one removed from every repository
+    await admin.getByRole('link', { name: 'Categories' }).click();
+    await admin.getByRole('heading', { name: 'Add a category' }).waitFor();
+    await admin.getByLabel('Name', { exact: true }).fill('Game Servers');
+    await admin.getByRole('button', { name: 'Add category' }).click();
+    await admin.getByRole('cell', { name: 'game-servers', exact: true }).waitFor();
+    await checkBoth(admin, 'admin-categories');
+    await admin.getByRole('row', { name: /^Web Servers/ }).getByRole('button', { name: 'Remove' }).click();
+    await admin.getByRole('button', { name: 'Remove Web Servers from every repository' }).click();
+    await admin.getByRole('cell', { name: 'web-servers', exact: true }).waitFor({ state: 'detached' });
+    const slugs = (await server.hub.categories.list()).map((c) => c.slug);
+    assert.ok(slugs.includes('game-servers') && !slugs.includes('web-servers'), slugs.join(' '));
 
     // the official images: the library organisation, managed by administrators
     await admin.getByRole('link', { name: 'Official images' }).click();

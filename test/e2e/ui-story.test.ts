@@ -151,8 +151,9 @@ describe('the story in the browser and the docker CLI', { ...skipUnless(chromium
     await alice.getByRole('button', { name: 'Preview' }).click();
     await alice.locator('.preview h1', { hasText: 'Webapp' }).waitFor();
     await checkBoth(alice, 'repository-settings');
-    await alice.getByRole('button', { name: 'Save' }).click();
-    await alice.getByText('Saved.').waitFor();
+    const descriptions = alice.getByRole('form', { name: 'Description and README' });
+    await descriptions.getByRole('button', { name: 'Save' }).click();
+    await descriptions.getByText('Saved.').waitFor();
     await alice.getByRole('link', { name: 'Overview' }).click();
     await alice.locator('.readme h1', { hasText: 'Webapp' }).waitFor();
     assert.equal(await alice.locator('.readme strong').innerText(), 'pages');

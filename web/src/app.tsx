@@ -58,6 +58,7 @@ export const routes: RouteObject[] = [
           { path: 'plans', lazy: async () => ({ Component: (await admin()).AdminPlans }) },
           { path: 'library', lazy: async () => ({ Component: (await admin()).AdminLibrary }) },
           { path: 'publishers', lazy: async () => ({ Component: (await admin()).AdminPublishers }) },
+          { path: 'categories', lazy: async () => ({ Component: (await admin()).AdminCategories }) },
           { path: 'settings', lazy: async () => ({ Component: (await admin()).AdminSettings }) },
         ],
       },

@@ -421,6 +421,15 @@ export const en = {
   'settingsRepo.teammates': 'Teammates',
   'settingsRepo.teammatesPersonal': 'Only you push to your own repositories. To work with teammates, create an organization, add them as members, and give a team access to the organization’s repositories.',
   'settingsRepo.teammatesLink': 'Organizations',
+  'admin.categories': 'Categories',
+  'admin.categoriesIntro': 'Owners file their repositories under up to three of these; Explore and the search filters list them. Removing one takes it off every repository.',
+  'admin.categoryName': 'Name',
+  'admin.categorySlug': 'Short name (in links)',
+  'admin.categorySlugHint': (p: { slug: string }) => `Lowercase words joined by hyphens. Empty: ${p.slug}`,
+  'admin.addCategory': 'Add a category',
+  'admin.addCategorySubmit': 'Add category',
+  'admin.removeCategory': 'Remove',
+  'admin.confirmRemoveCategory': (p: { name: string }) => `Remove ${p.name} from every repository`,
 } satisfies Record<string, string | ((params: never) => string)>;
 
 type Widen<T> = { [K in keyof T]: T[K] extends string ? string : T[K] };

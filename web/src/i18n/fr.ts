@@ -420,4 +420,13 @@ export const fr: Messages = {
   'settingsRepo.teammates': 'Coéquipiers',
   'settingsRepo.teammatesPersonal': 'Vous seul poussez dans vos propres dépôts. Pour travailler avec des coéquipiers, créez une organisation, ajoutez-les comme membres et donnez à une équipe l’accès aux dépôts de l’organisation.',
   'settingsRepo.teammatesLink': 'Organisations',
+  'admin.categories': 'Catégories',
+  'admin.categoriesIntro': 'Les propriétaires y rangent leurs dépôts (trois au plus) ; l’exploration et les filtres de recherche les listent. En retirer une la retire de tous les dépôts.',
+  'admin.categoryName': 'Nom',
+  'admin.categorySlug': 'Nom court (dans les liens)',
+  'admin.categorySlugHint': (p: { slug: string }) => `Mots en minuscules reliés par des traits d’union. Vide : ${p.slug}`,
+  'admin.addCategory': 'Ajouter une catégorie',
+  'admin.addCategorySubmit': 'Ajouter la catégorie',
+  'admin.removeCategory': 'Retirer',
+  'admin.confirmRemoveCategory': (p: { name: string }) => `Retirer ${p.name} de tous les dépôts`,
 };

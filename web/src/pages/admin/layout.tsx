@@ -1,4 +1,4 @@
-// Administration: users, plans, the official namespace, verified publishers, settings.
+// Administration: users, plans, the official namespace, verified publishers, categories, settings.
 import { Outlet } from 'react-router';
 import { RequireSession } from '../../components/require-session';
 import { Tabs } from '../../components/ui';
@@ -18,6 +18,7 @@ export function AdminLayout() {
               { to: '/admin/plans', label: t('admin.plans') },
               { to: '/admin/library', label: t('admin.library') },
               { to: '/admin/publishers', label: t('admin.publishers') },
+              { to: '/admin/categories', label: t('admin.categories') },
               { to: '/admin/settings', label: t('admin.settings') },
             ]}
           />
