@@ -425,6 +425,7 @@ export const en = {
   'admin.categoriesIntro': 'Owners file their repositories under up to three of these; Explore and the search filters list them. Removing one takes it off every repository.',
   'admin.categoryName': 'Name',
   'admin.categorySlug': 'Short name (in links)',
+  'admin.categorySlugRule': 'Lowercase words joined by hyphens.',
   'admin.categorySlugHint': (p: { slug: string }) => `Lowercase words joined by hyphens. Empty: ${p.slug}`,
   'admin.addCategory': 'Add a category',
   'admin.addCategorySubmit': 'Add category',

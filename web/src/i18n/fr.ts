@@ -424,6 +424,7 @@ export const fr: Messages = {
   'admin.categoriesIntro': 'Les propriétaires y rangent leurs dépôts (trois au plus) ; l’exploration et les filtres de recherche les listent. En retirer une la retire de tous les dépôts.',
   'admin.categoryName': 'Nom',
   'admin.categorySlug': 'Nom court (dans les liens)',
+  'admin.categorySlugRule': 'Mots en minuscules reliés par des traits d’union.',
   'admin.categorySlugHint': (p: { slug: string }) => `Mots en minuscules reliés par des traits d’union. Vide : ${p.slug}`,
   'admin.addCategory': 'Ajouter une catégorie',
   'admin.addCategorySubmit': 'Ajouter la catégorie',

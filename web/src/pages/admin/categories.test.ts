@@ -5,7 +5,7 @@ import { slugOf } from './categories';
 describe('a category\'s slug from its name', () => {
   it('lowercases, drops accents and joins words with single hyphens, as the API wants', () => {
     assert.equal(slugOf('Web Servers'), 'web-servers');
-    assert.equal(slugOf('Databases & Storage'), 'databases-storage');
+    assert.equal(slugOf('Databases & Storage'), 'databases-and-storage');
     assert.equal(slugOf('  Sécurité réseau  '), 'securite-reseau');
     assert.equal(slugOf('CI/CD -- tools!'), 'ci-cd-tools');
     assert.match(slugOf('Machine Learning & AI'), /^[a-z0-9]+(-[a-z0-9]+)*$/);

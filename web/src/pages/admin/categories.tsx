@@ -7,12 +7,13 @@ import { ConfirmButton, DataTable, Empty, ErrorNotice, Field, Loaded, Submit, us
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
 
-/** `Web Servers` → `web-servers`: the API's slug form (lowercase words joined by hyphens). */
+/** `Databases & Storage` → `databases-and-storage`: the API's slug form (lowercase words joined by hyphens), as the built-in list writes them. */
 export function slugOf(name: string): string {
   return name
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
+    .replace(/&/g, ' and ')
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '');
 }
@@ -70,7 +71,7 @@ export function AdminCategories() {
       >
         <h3 id="category-new">{t('admin.addCategory')}</h3>
         <Field label={t('admin.categoryName')} name="name" value={name} onChange={setName} required />
-        <Field label={t('admin.categorySlug')} name="slug" value={slug} onChange={setSlug} hint={t('admin.categorySlugHint', { slug: slugOf(name) || 'web-servers' })} pattern="[a-z0-9]+(-[a-z0-9]+)*" />
+        <Field label={t('admin.categorySlug')} name="slug" value={slug} onChange={setSlug} hint={slugOf(name) ? t('admin.categorySlugHint', { slug: slugOf(name) }) : t('admin.categorySlugRule')} pattern="[a-z0-9]+(-[a-z0-9]+)*" />
         <Field label={t('teams.description')} name="description" value={description} onChange={setDescription} />
         <ErrorNotice error={create.error} />
         <Submit busy={create.busy}>{t('admin.addCategorySubmit')}</Submit>
