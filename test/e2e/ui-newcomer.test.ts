@@ -223,6 +223,9 @@ describe('a newcomer, from the browser and the terminal, in French', { ...skipUn
     await zoe.getByRole('heading', { name: 'Tag 2.0' }).waitFor();
     const lastPulled = zoe.locator('dt', { hasText: 'Dernier téléchargement' }).locator('xpath=following-sibling::dd[1]');
     assert.notEqual(await lastPulled.innerText(), 'Jamais');
+    const pulls = zoe.locator('.tag-page dt', { hasText: 'Téléchargements' }).locator('xpath=following-sibling::dd[1]');
+    assert.equal(await pulls.innerText(), '1', 'one pull of 2.0');
+    await checkBoth(zoe, 'repository-tag-pulled');
   });
 
   it('files the repository in categories, and makes it private', async (t) => {

@@ -11,7 +11,7 @@ import { buildStep, platformName, shortDigest } from './tags';
 
 /** A tag: its digest, who pushed it, its platforms and, for each, the layers and the build steps that made them. */
 export function TagPage({ repository: r, tag }: { repository: Repository; tag: string }) {
-  const { t, bytes, dateTime } = useI18n();
+  const { t, bytes, number, dateTime } = useI18n();
   useTitle(`${displayName(r.namespace, r.name)}:${tag}`);
   const path = `${repositoryApi(r.namespace, r.name)}/tags/${encodeURIComponent(tag)}`;
   const state = useLoad(async (signal) => {
@@ -41,6 +41,8 @@ export function TagPage({ repository: r, tag }: { repository: Repository; tag: s
           {dateTime(found.last_pushed)}
           {found.last_updater_username && ` ${t('tags.by', { name: found.last_updater_username })}`}
         </dd>
+        <dt>{t('repo.pulls')}</dt>
+        <dd>{number(found.pull_count)}</dd>
         <dt>{t('tag.lastPulled')}</dt>
         <dd>{found.last_pulled ? dateTime(found.last_pulled) : t('tag.neverPulled')}</dd>
       </dl>
