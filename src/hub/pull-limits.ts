@@ -58,10 +58,12 @@ export class PullLimits implements PullGate, PullAllowances {
   }
 
   async admit(pull: PullCheck): Promise<PullAdmission> {
+    // a platform of an index this client just pulled is part of that pull, limited or not (the
+    // pull statistics count what the gate counts)
+    const counted = pull.get && !(isDigestLike(pull.reference) && (await this.#counters.recalls(listedKey(clientKey(pull), pull.repository), pull.reference)));
     const limit = await this.#limitOf(pull);
-    if (!limit || limit.limit === null) return { counted: pull.get, headers: {} };
+    if (!limit || limit.limit === null) return { counted, headers: {} };
     const windowMs = limit.windowSeconds * 1000;
-    const counted = pull.get && !(isDigestLike(pull.reference) && (await this.#counters.recalls(listedKey(limit.key, pull.repository), pull.reference)));
 
     const state = counted ? await this.#counters.hit(limit.key, limit.limit, windowMs) : await this.#counters.peek(limit.key, limit.limit, windowMs);
     const w = `;w=${limit.windowSeconds}`;
@@ -89,14 +91,14 @@ export class PullLimits implements PullGate, PullAllowances {
   async served(pull: PullCheck, manifest: { mediaType: string; content: Buffer }): Promise<void> {
     if (!isIndexMediaType(manifest.mediaType)) return;
     const limit = await this.#limitOf(pull);
-    if (!limit || limit.limit === null) return;
+    const windowSeconds = limit?.windowSeconds ?? (await this.#settings.pullLimits()).anonymousPullWindowSeconds;
     let children: string[];
     try {
       children = parseManifest(manifest.content, manifest.mediaType).manifests.map((m) => m.digest);
     } catch {
       return; // stored before a stricter parser: nothing to make free
     }
-    await this.#counters.remember(listedKey(limit.key, pull.repository), children.slice(0, MAX_REMEMBERED_CHILDREN), limit.windowSeconds * 1000);
+    await this.#counters.remember(listedKey(clientKey(pull), pull.repository), children.slice(0, MAX_REMEMBERED_CHILDREN), windowSeconds * 1000);
   }
 
   /** The limit that applies to this client: undefined when its address is exempt. */
@@ -107,12 +109,12 @@ export class PullLimits implements PullGate, PullAllowances {
     if (family !== 0 && this.#exemptList(settings.pullLimitExempt).check(client, family === 6 ? 'ipv6' : 'ipv4')) return undefined;
     return pull.actor.account
       ? await this.#accountLimit(pull.actor.account)
-      : { key: `pulls:address:${addressKey(client)}`, limit: settings.anonymousPullLimit, windowSeconds: settings.anonymousPullWindowSeconds, anonymous: true as const };
+      : { key: clientKey(pull), limit: settings.anonymousPullLimit, windowSeconds: settings.anonymousPullWindowSeconds, anonymous: true as const };
   }
 
   async #accountLimit(account: string) {
     const plan = await this.#plans.planOf(account);
-    return { key: `pulls:account:${account}`, limit: plan.pullsPerWindow, windowSeconds: plan.pullWindowSeconds, account, plan };
+    return { key: accountKey(account), limit: plan.pullsPerWindow, windowSeconds: plan.pullWindowSeconds, account, plan };
   }
 
   /** How to raise the limit: the next plan that allows more, when there is one. */
@@ -133,9 +135,18 @@ export class PullLimits implements PullGate, PullAllowances {
 /** How many children of one index are remembered (an index lists a few dozen platforms at most, in practice). */
 const MAX_REMEMBERED_CHILDREN = 1000;
 
-/** The set of manifests a client (its limit's key) may fetch by digest in a repository for free. */
-function listedKey(limitKey: string, repository: string): string {
-  return `listed:${limitKey}:${repository}`;
+/** Who a pull is counted for: its account, or its address (an IPv6 /64) when anonymous. */
+function clientKey(pull: PullCheck): string {
+  return pull.actor.account ? accountKey(pull.actor.account) : `pulls:address:${addressKey(normalizeAddress(pull.client))}`;
+}
+
+function accountKey(account: string): string {
+  return `pulls:account:${account}`;
+}
+
+/** The set of manifests a client (its clientKey) may fetch by digest in a repository for free. */
+function listedKey(client: string, repository: string): string {
+  return `listed:${client}:${repository}`;
 }
 
 /** An address or a CIDR (`10.0.0.0/8`, `2001:db8::/32`): its network and prefix length, or undefined when it is neither. */

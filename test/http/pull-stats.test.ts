@@ -53,9 +53,10 @@ for (const { backend, options } of await testBackends()) {
 
       assert.deepEqual(await server.hub.pullStats.get(repo), { pulls: 4, lastPulledAt: firstPull + 5_000 });
       const tags = await server.hub.pullStats.tags(repo);
-      assert.deepEqual(tags.get('v1'), { pulls: 2, lastPulledAt: firstPull });
+      // docker resolves a tag with HEAD and GETs the manifest by digest: a pull by digest counts for the tags naming it
+      assert.deepEqual(tags.get('v1'), { pulls: 3, lastPulledAt: firstPull + 5_000 });
       assert.deepEqual(tags.get('v2'), { pulls: 1, lastPulledAt: firstPull + 5_000 });
-      assert.equal(tags.size, 2, 'a pull by digest counts for the repository only');
+      assert.equal(tags.size, 2);
       const json = await shown(repo);
       assert.equal(json.pull_count, 4);
       assert.equal(json.last_pulled, new Date(firstPull + 5_000).toISOString());
@@ -64,7 +65,7 @@ for (const { backend, options } of await testBackends()) {
       await pull(repo, 'v1');
       await server.hub.pullStats.flush();
       assert.deepEqual(await server.hub.pullStats.get(repo), { pulls: 5, lastPulledAt: firstPull + 6_000 }, 'flushes add up');
-      assert.deepEqual((await server.hub.pullStats.tags(repo)).get('v1'), { pulls: 3, lastPulledAt: firstPull + 6_000 });
+      assert.deepEqual((await server.hub.pullStats.tags(repo)).get('v1'), { pulls: 4, lastPulledAt: firstPull + 6_000 });
     });
 
     it('a multi-arch pull (the index, then one platform manifest) counts once', async () => {
