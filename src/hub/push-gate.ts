@@ -36,14 +36,16 @@ export class HubPushGate implements PushGate {
     const limits = this.limits!;
     // a namespace over its storage quota is refused before anything, so that a refused push
     // does not leave an empty repository behind
-    const held = push.operation === 'chunk' ? push.sizeDelta : 0;
-    const allowance = billing && push.operation !== 'manifest' ? await limits.storageAllowance(billing, namespace, push.operation === 'upload', held) : undefined;
+    const held = push.held ?? 0;
+    // (an upload that reserved its declared length is refused by that length, after the others' reservations were tried)
+    const refuseWhenFull = push.operation === 'upload' && held === 0;
+    const allowance = billing && push.operation !== 'manifest' ? await limits.storageAllowance(billing, namespace, refuseWhenFull, held) : undefined;
     // a new private repository over the limit is refused here, and not created
     const repository = push.operation === 'chunk' ? undefined : await this.repositories.ensure(push.repository);
     if (repository?.created) await this.#audited(push, repository.private);
     if (!billing) return;
     if (repository?.private && !repository.created) await limits.checkWritable(billing, namespace, push.repository);
-    if (push.operation === 'manifest') return limits.checkManifest(billing, namespace, push.sizeDelta);
+    if (push.operation === 'manifest') return limits.checkManifest(billing, namespace, push.sizeDelta, push.digest);
     return allowance ?? {};
   }
 

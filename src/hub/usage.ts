@@ -35,20 +35,40 @@ export class NamespaceUsage {
         .select(sql<number | string>`coalesce(sum(blobs.size), 0)`.as('bytes'))
         .where('blobs.digest', 'in', this.linkedBlobs(namespace))
         .executeTakeFirst(),
+      // a manifest in several repositories (or under several tags) counts once, like a blob
       this.db
-        .selectFrom('manifests')
-        .select(sql<number | string>`coalesce(sum(manifests.size), 0)`.as('bytes'))
-        .where('manifests.repository', '>=', `${namespace}/`)
-        .where('manifests.repository', '<', `${namespace}0`)
+        .selectFrom(
+          this.db
+            .selectFrom('manifests')
+            .select(['manifests.digest', (eb) => eb.fn.max('manifests.size').as('size')])
+            .where('manifests.repository', '>=', `${namespace}/`)
+            .where('manifests.repository', '<', `${namespace}0`)
+            .groupBy('manifests.digest')
+            .as('held'),
+        )
+        .select(sql<number | string>`coalesce(sum(held.size), 0)`.as('bytes'))
         .executeTakeFirst(),
       this.db
         .selectFrom('uploads')
-        .select(sql<number | string>`coalesce(sum(uploads.size), 0)`.as('bytes'))
+        .select(sql<number | string>`coalesce(sum(uploads.size + uploads.reserved), 0)`.as('bytes'))
         .where('uploads.repository', '>=', `${namespace}/`)
         .where('uploads.repository', '<', `${namespace}0`)
         .executeTakeFirst(),
     ]);
     return Number(blobs?.bytes ?? 0) + Number(manifests?.bytes ?? 0) + Number(uploads?.bytes ?? 0);
+  }
+
+  /** Whether a repository of `namespace` holds the manifest `digest` already (its bytes count). */
+  async holdsManifest(namespace: string, digest: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('manifests')
+      .select('manifests.digest')
+      .where('manifests.repository', '>=', `${namespace}/`)
+      .where('manifests.repository', '<', `${namespace}0`)
+      .where('manifests.digest', '=', digest)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** The namespaces that share the allowance of `payer`: itself and the organisations billed to it, by name. */
@@ -171,9 +191,9 @@ export class NamespaceLimits {
     const { plan } = billing;
     if (plan.storageBytes === null) return undefined;
     const { namespaces, storageBytes: used } = await this.usage.allowanceStorage(billing.payer);
-    if (refuseWhenFull && used >= plan.storageBytes) throw await this.storageRefusal(billing, namespace, namespaces, used);
+    if (refuseWhenFull && used - heldBySession >= plan.storageBytes) throw await this.storageRefusal(billing, namespace, namespaces, used);
     const refusal = `${this.billedNote(billing, namespace)}this upload would take ${holders(billing, namespaces)} past the ${formatBytes(plan.storageBytes)} of storage of the ${plan.name} plan — delete images or ${await this.upgrade(plan, (p) => p.storageBytes)}`;
-    // the blob may have in all what is left, and what its own session already holds (counted in `used`)
+    // the blob may have in all what is left, and what its own session holds or reserved (counted in `used`)
     return { maxBytes: Math.max(0, plan.storageBytes - used + heldBySession), refusal };
   }
 
@@ -181,8 +201,10 @@ export class NamespaceLimits {
    * Refuses a manifest whose own bytes would take the allowance over its storage. Its blobs count
    * already: they were linked when they were uploaded or mounted.
    */
-  async checkManifest(billing: Billing, namespace: string, manifestBytes: number): Promise<void> {
+  async checkManifest(billing: Billing, namespace: string, manifestBytes: number, digest?: string): Promise<void> {
     if (billing.plan.storageBytes === null) return;
+    // pushed again, or tagged anew: the namespace holds these bytes already
+    if (digest && (await this.usage.holdsManifest(namespace, digest))) return;
     const { namespaces, storageBytes: used } = await this.usage.allowanceStorage(billing.payer);
     if (used + manifestBytes > billing.plan.storageBytes) throw await this.storageRefusal(billing, namespace, namespaces, used, manifestBytes);
   }

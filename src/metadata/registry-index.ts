@@ -87,7 +87,7 @@ export class BlobBeingDeleted extends Error {
   }
 }
 
-export type UploadRecord = Omit<UploadsTable, 'locked_until' | 'claim'>;
+export type UploadRecord = Omit<UploadsTable, 'locked_until' | 'claim' | 'reserved'>;
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -242,8 +242,12 @@ export class RegistryIndex {
 
   // ---- upload sessions ----------------------------------------------------------------------
 
-  async createUpload(upload: UploadRecord): Promise<void> {
-    await this.db.insertInto('uploads').values({ ...upload, locked_until: null, claim: null }).execute();
+  /** A new session; `claimed`: held from the start by a request that writes it at once (a one-request upload). */
+  async createUpload(upload: UploadRecord, claimed?: { claim: string; until: number; reserved: number }): Promise<void> {
+    await this.db
+      .insertInto('uploads')
+      .values({ ...upload, locked_until: claimed?.until ?? null, claim: claimed?.claim ?? null, reserved: claimed?.reserved ?? 0 })
+      .execute();
   }
 
   async getUpload(id: string): Promise<UploadRecord | undefined> {
@@ -261,10 +265,10 @@ export class RegistryIndex {
    * `claim` names the holder: renewing, releasing and recording the chunk all require it, so a
    * writer whose claim expired and was taken over can change nothing any more.
    */
-  async claimUpload(id: string, size: number, now: number, until: number, claim: string): Promise<boolean> {
+  async claimUpload(id: string, size: number, now: number, until: number, claim: string, reserved = 0): Promise<boolean> {
     const result = await this.db
       .updateTable('uploads')
-      .set({ locked_until: until, claim })
+      .set({ locked_until: until, claim, reserved })
       .where('id', '=', id)
       .where('size', '=', size)
       .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
@@ -278,15 +282,20 @@ export class RegistryIndex {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /** What the body its holder is writing may still add, counted against the quota (UploadsTable.reserved). */
+  async reserveUpload(id: string, claim: string, reserved: number): Promise<void> {
+    await this.db.updateTable('uploads').set({ reserved }).where('id', '=', id).where('claim', '=', claim).execute();
+  }
+
   async releaseUpload(id: string, claim: string): Promise<void> {
-    await this.db.updateTable('uploads').set({ locked_until: null, claim: null }).where('id', '=', id).where('claim', '=', claim).execute();
+    await this.db.updateTable('uploads').set({ locked_until: null, claim: null, reserved: 0 }).where('id', '=', id).where('claim', '=', claim).execute();
   }
 
   /** Records a chunk written under a claim, and releases the claim; false when the claim was lost. */
   async advanceUpload(id: string, claim: string, size: number, sha256: string, now: number): Promise<boolean> {
     const result = await this.db
       .updateTable('uploads')
-      .set({ size, sha256, updated_at: now, locked_until: null, claim: null })
+      .set({ size, sha256, updated_at: now, locked_until: null, claim: null, reserved: 0 })
       .where('id', '=', id)
       .where('claim', '=', claim)
       .executeTakeFirst();

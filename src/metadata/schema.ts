@@ -90,6 +90,12 @@ export interface UploadsTable {
   locked_until: number | null;
   /** who holds the claim (a random id per request) */
   claim: string | null;
+  /**
+   * bytes a body in flight may still add (a chunk's declared length, or what it reserved as it
+   * streams): counted against the storage quota with `size`, so parallel uploads cannot each take
+   * the room that is left; 0 between requests
+   */
+  reserved: Generated<number>;
 }
 
 export interface AccountsTable {

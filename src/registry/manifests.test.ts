@@ -107,7 +107,7 @@ for (const setup of await engineSetups()) {
       assert.deepEqual(eventsOf(repo), [{ type: 'manifest.pushed', repository: repo, digest, mediaType: MediaType.OciManifest, size: bytes.length, tags: ['v1', 'stable'], actor }]);
       const parsed = JSON.parse(bytes.toString()) as { config: { digest: string }; layers: Array<{ digest: string }> };
       const check = engine.gate.checks.filter((c) => c.repository === repo && c.operation === 'manifest');
-      assert.deepEqual(check, [{ repository: repo, actor, sizeDelta: bytes.length, operation: 'manifest', blobs: [parsed.config.digest, parsed.layers[0]!.digest] }]);
+      assert.deepEqual(check, [{ repository: repo, actor, sizeDelta: bytes.length, operation: 'manifest', blobs: [parsed.config.digest, parsed.layers[0]!.digest], digest }]);
 
       // a GET is a pull (HEAD is not: no `pull` argument)
       await manifests().get(repo, 'v1', undefined, { actor });

@@ -53,7 +53,7 @@ export class ManifestService {
 
     const references = referencesOf(manifest);
     const blobs = references.filter((r) => r.kind === 'blob').map((r) => r.digest);
-    await this.gate.check({ repository, actor, sizeDelta: body.length, operation: 'manifest', blobs });
+    await this.gate.check({ repository, actor, sizeDelta: body.length, operation: 'manifest', blobs, digest });
     // read before the transaction (a config is a blob read); what it names is checked inside it
     const details = await describeManifest(manifest, {
       readConfig: (configDigest, limit) => this.readConfig(repository, configDigest, limit),

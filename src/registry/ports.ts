@@ -34,6 +34,13 @@ export interface PushCheck {
   operation: 'upload' | 'chunk' | 'manifest';
   /** for 'manifest': the digests of the blobs it refers to (what it may add to a storage quota) */
   blobs?: readonly string[];
+  /** for 'manifest': its digest (a manifest the namespace already holds adds no bytes: a re-push, a new tag) */
+  digest?: string;
+  /**
+   * for 'upload' and 'chunk': bytes this request already counts in the namespace's usage (its
+   * session's bytes and what it reserved for the body in flight), so that they are not counted twice
+   */
+  held?: number;
 }
 
 /** What a push may still do, when the gate lets it through. */

@@ -99,11 +99,12 @@ for (const setup of await engineSetups()) {
         engine.events.filter((e) => e.repository === repo),
         [{ type: 'blob.uploaded', repository: repo, digest, size: 300_000, actor }],
       );
-      // the gate saw the start (with the actor) and each chunk (with the bytes the session held)
+      // the gate saw the start (with the actor) and each chunk (with the bytes the session held,
+      // and what it counts as its own: those and the chunk's declared length)
       assert.deepEqual(checksOf(repo), [
-        { actor, sizeDelta: 0, operation: 'upload' },
-        { actor: {}, sizeDelta: 0, operation: 'chunk' },
-        { actor: {}, sizeDelta: 100_000, operation: 'chunk' },
+        { actor, sizeDelta: 0, operation: 'upload', held: 0 },
+        { actor: {}, sizeDelta: 0, operation: 'chunk', held: 100_000 },
+        { actor: {}, sizeDelta: 100_000, operation: 'chunk', held: 300_000 },
       ]);
     });
 
@@ -288,9 +289,18 @@ for (const setup of await engineSetups()) {
         assert.ok(!(await storedUploads(engine.store)).includes(streamed.uploadId));
 
         assert.deepEqual(
-          checksOf(repo).map((c) => `${c.operation} ${c.sizeDelta}`),
-          ['upload 2000', 'upload 0', 'upload 800', 'upload 0', 'chunk 0', 'chunk 600', 'upload 0', 'chunk 0', 'chunk 600'],
-          'the gate is asked with what each step adds (a monolithic upload: its Content-Length)',
+          checksOf(repo).map((c) => `${c.operation} ${c.sizeDelta}/${c.held}`),
+          [
+            // declared: reserved, then refused (after trying again, in case parallel uploads' reservations were in the way)
+            ...['upload 2000/2000', ...Array<string>(7).fill('chunk 0/2000')],
+            ...['upload 0/0', 'chunk 0/1000', 'chunk 0/1100'], // streamed: reserves the room, then what it received past it, refused
+            ...['upload 800/800'],
+            ...['upload 0/0', 'chunk 0/0', 'chunk 0/1000'], // a session, its first chunk streamed (reserving the room)
+            ...['chunk 600/1200', ...Array<string>(7).fill('chunk 600/1200')], // a second chunk declared past the room
+            ...['upload 0/0', 'chunk 0/0', 'chunk 0/1000'],
+            ...['chunk 600/600', 'chunk 600/1000', 'chunk 600/1050'], // a second chunk streamed past the room
+          ],
+          'the gate is asked with what each step adds (a monolithic upload: its Content-Length) and what the request holds',
         );
       } finally {
         engine.gate.answer = () => undefined;

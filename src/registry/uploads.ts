@@ -1,5 +1,6 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { finished, Transform, type Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { digestAlgorithm, makeDigest, parseDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { namespaceOf, type RepositoryName } from '../oci/names.js';
@@ -57,7 +58,7 @@ export class UploadService {
   ) {}
 
   async start(repository: RepositoryName, actor: Actor): Promise<UploadStatus> {
-    await this.gate.check({ repository, actor, sizeDelta: 0, operation: 'upload' });
+    await this.gate.check({ repository, actor, sizeDelta: 0, operation: 'upload', held: 0 });
     const namespace = namespaceOf(repository);
     const limit = this.options.maxOpenSessions ?? 100;
     const open = await this.index.countUploads(namespace);
@@ -83,7 +84,7 @@ export class UploadService {
   async append(repository: RepositoryName, uploadId: string, body: Readable, chunk: ChunkInfo): Promise<UploadStatus> {
     const session = await this.session(repository, uploadId);
     checkOrder(session, chunk, body);
-    const { size } = await this.claimed(session, (claim) => this.appendTo(session, claim, body, chunk));
+    const { size } = await this.claimed(session, (claim) => this.appendTo(session, claim, body, chunk), chunk.length);
     return { uploadId, repository, size };
   }
 
@@ -126,32 +127,44 @@ export class UploadService {
       this.live.delete(uploadId);
       this.events.emit({ type: 'blob.uploaded', repository, digest, size: session.size, actor });
       return { digest, size: session.size };
-    });
+    }, body ? chunk.length : 0);
   }
 
-  /** A whole blob in one request (POST ?digest=): no session row, nothing visible until verified. */
+  /**
+   * A whole blob in one request (POST ?digest=): nothing visible until verified. It has a session
+   * row while its body streams, claimed from the start, so that its bytes count against the
+   * namespace's quota (and the idle sweep leaves it alone) like a chunked upload's.
+   */
   async monolithic(repository: RepositoryName, digestParam: string, body: Readable, chunk: ChunkInfo, actor: Actor) {
     const digest = requireDigest(digestParam);
-    const allowance = await this.gate.check({ repository, actor, sizeDelta: chunk.length ?? 0, operation: 'upload' });
-    const quota = quotaOf(allowance, 0, chunk, body);
     const uploadId = randomUUID();
-    await this.store.createUpload(uploadId);
+    const now = this.clock.now();
+    const claim: Claim = { id: randomUUID(), lost: false };
+    const reserved = chunk.length ?? 0;
+    const session = { id: uploadId, repository, size: 0, sha256: EMPTY_SHA256, created_at: now, updated_at: now };
+    await this.index.createUpload(session, { claim: claim.id, until: now + this.claimMs, reserved });
     try {
-      const hash = createHash(digestAlgorithm(digest));
-      const size = await this.store.append(uploadId, 0, hashingStream(quota ? quota.cap(body) : body, hash)).catch((error: unknown) => {
-        throw quota?.exceeded ? quota.refusal : error;
+      return await this.holding(uploadId, claim, async () => {
+        const allowance = await this.gate.check({ repository, actor, sizeDelta: reserved, operation: 'upload', held: reserved });
+        const quota = await quotaFor(allowance, 0, chunk, body, this.reserver(session, claim, actor));
+        await this.store.createUpload(uploadId);
+        const hash = createHash(digestAlgorithm(digest));
+        const size = await this.store.append(uploadId, 0, hashingStream(quota ? quota.cap(body) : body, hash)).catch((error: unknown) => {
+          throw quota?.exceeded ? quota.refusal : error;
+        });
+        checkLength(chunk, 0, size);
+        const actual = makeDigest(digestAlgorithm(digest), hash.digest('hex'));
+        if (actual !== digest) throw new OciError('DIGEST_INVALID', `provided digest ${digest} does not match the uploaded content (${actual})`);
+        await this.store.commit(uploadId, digest, size);
+        // linked, and the session row gone, together
+        await this.index.completeUpload(uploadId, repository, digest, size, this.clock.now(), this.bytesPresent(digest)).catch((error: unknown) => {
+          throw error instanceof BlobBeingDeleted ? collected(digest) : error;
+        });
+        this.events.emit({ type: 'blob.uploaded', repository, digest, size, actor });
+        return { digest, size };
       });
-      checkLength(chunk, 0, size);
-      const actual = makeDigest(digestAlgorithm(digest), hash.digest('hex'));
-      if (actual !== digest) throw new OciError('DIGEST_INVALID', `provided digest ${digest} does not match the uploaded content (${actual})`);
-      await this.store.commit(uploadId, digest, size);
-      await this.index.linkBlob(repository, digest, size, this.clock.now(), this.bytesPresent(digest)).catch((error: unknown) => {
-        throw error instanceof BlobBeingDeleted ? collected(digest) : error;
-      });
-      this.events.emit({ type: 'blob.uploaded', repository, digest, size, actor });
-      return { digest, size };
     } catch (error) {
-      await this.store.abortUpload(uploadId).catch(() => {});
+      await this.discard(uploadId).catch(() => {});
       throw error;
     }
   }
@@ -209,19 +222,36 @@ export class UploadService {
     await this.store.abortUpload(uploadId);
   }
 
+  private get claimMs(): number {
+    return this.options.claimMs ?? 60_000;
+  }
+
   /**
    * Runs `work` holding the session's claim, renewed while it runs; the claim ends with the
    * chunk's record, or here on failure. `work` gets the claim's id, which every step under it names.
+   * `reserved`: the declared length of the body about to be written, counted against the quota
+   * from the moment the claim is taken until the chunk is recorded or the claim released.
    */
-  private async claimed<T>(session: UploadRecord, work: (claim: Claim) => Promise<T>): Promise<T> {
-    const now = this.clock.now();
-    const claimMs = this.options.claimMs ?? 60_000;
+  private async claimed<T>(session: UploadRecord, work: (claim: Claim) => Promise<T>, reserved = 0): Promise<T> {
     const claim: Claim = { id: randomUUID(), lost: false };
-    if (!(await this.index.claimUpload(session.id, session.size, now, now + claimMs, claim.id))) {
-      throw new OciError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload', { status: 409 });
+    // A request that just failed (cut for a slow body, its client gone) releases its claim right
+    // after its answer left: a client that retries at once waits for that instead of a 409.
+    for (let waited = 0; ; waited += CLAIM_POLL_MS) {
+      const now = this.clock.now();
+      if (await this.index.claimUpload(session.id, session.size, now, now + this.claimMs, claim.id, reserved)) break;
+      // another request holds it, or wrote a chunk since this one read the session
+      const current = waited < CLAIM_WAIT_MS ? await this.index.getUpload(session.id) : undefined;
+      if (!current || current.size !== session.size) throw new OciError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload', { status: 409 });
+      await delay(CLAIM_POLL_MS);
     }
+    return this.holding(session.id, claim, work);
+  }
+
+  /** Runs `work` under a claim taken already, renewing it while it runs; released on failure. */
+  private async holding<T>(uploadId: string, claim: Claim, work: (claim: Claim) => Promise<T>): Promise<T> {
+    const claimMs = this.claimMs;
     const renewal = setInterval(() => {
-      this.index.renewUploadClaim(session.id, claim.id, this.clock.now() + claimMs).then(
+      this.index.renewUploadClaim(uploadId, claim.id, this.clock.now() + claimMs).then(
         (held) => {
           if (!held) claim.lost = true;
         },
@@ -232,11 +262,32 @@ export class UploadService {
     try {
       return await work(claim);
     } catch (error) {
-      await this.index.releaseUpload(session.id, claim.id).catch(() => {});
+      await this.index.releaseUpload(uploadId, claim.id).catch(() => {});
       throw error;
     } finally {
       clearInterval(renewal);
     }
+  }
+
+  /**
+   * How a body streaming into `session` (under `claim`) reserves more room past what it reserved:
+   * the new reservation is recorded first, then the gate says what is left counting everyone
+   * else's, so that parallel bodies cannot each take the same room. Resolves to the bytes the
+   * blob may have in all (Infinity: no limit any more).
+   */
+  private reserver(session: UploadRecord, claim: Claim, actor: Actor): Reserve {
+    return async (reserved, check = true) => {
+      await this.index.reserveUpload(session.id, claim.id, reserved);
+      if (!check) return NaN;
+      const allowance = await this.gate.check({
+        repository: session.repository as RepositoryName,
+        actor,
+        sizeDelta: session.size,
+        operation: 'chunk',
+        held: session.size + reserved,
+      });
+      return allowance?.maxBytes ?? Infinity;
+    };
   }
 
   /** Appends a chunk under a claim and returns the session as it now stands. */
@@ -244,10 +295,11 @@ export class UploadService {
     const { id: uploadId, size: offset } = session;
     // the storage a plan leaves: a chunk that would take the blob past it is refused, or stopped
     // where it crosses it, and the upload is discarded (it could never complete)
-    const allowance = await this.gate.check({ repository: session.repository as RepositoryName, actor: {}, sizeDelta: offset, operation: 'chunk' });
+    const held = offset + (chunk.length ?? 0);
+    const allowance = await this.gate.check({ repository: session.repository as RepositoryName, actor: {}, sizeDelta: offset, operation: 'chunk', held });
     let quota: Quota | undefined;
     try {
-      quota = quotaOf(allowance, offset, chunk, body);
+      quota = await quotaFor(allowance, offset, chunk, body, this.reserver(session, claim, {}));
     } catch (error) {
       await this.discard(uploadId);
       throw error;
@@ -312,6 +364,10 @@ export class UploadService {
   }
 }
 
+/** How long a request waits for another's claim on its session to be released, and how often it asks. */
+const CLAIM_WAIT_MS = 1_000;
+const CLAIM_POLL_MS = 50;
+
 interface Claim {
   id: string;
   /** set when a renewal found the claim taken over */
@@ -345,36 +401,108 @@ interface Quota {
 }
 
 /**
- * The storage a push may still use, for a blob that holds `offset` bytes already: undefined when
- * the gate sets no limit; a refusal (thrown) when the declared length is already too much.
+ * Records a reservation of `reserved` bytes for the body in flight; resolves to the blob's new
+ * maxBytes (NaN when `check` is false: a smaller reservation needs no check).
  */
-function quotaOf(allowance: PushAllowance | void, offset: number, chunk: ChunkInfo, body: Readable): Quota | undefined {
+type Reserve = (reserved: number, check?: boolean) => Promise<number>;
+
+/** What a body in flight reserves next, having received `received` bytes with `room` left to it as last known. */
+function nextReservation(received: number, room: number): number {
+  const step = Math.min(RESERVATION_STEP.max, Math.max(RESERVATION_STEP.min, Math.floor((room - received) / 4)));
+  return Math.max(received, Math.min(room, received + step));
+}
+
+/**
+ * A body past its reservation reserves a quarter of the room it has left, within these bounds:
+ * few database round trips for a large layer, and little held ahead of the bytes near the quota.
+ */
+const RESERVATION_STEP = { min: 64 * 1024, max: 8 * 1024 * 1024 };
+
+/** A declared length that parallel reservations leave no room for is tried again this often, after a pause of 10 to 60 ms. */
+const RESERVATION_ATTEMPTS = 8;
+
+/**
+ * The storage a push may still use, for a blob that holds `offset` bytes already and a body whose
+ * declared length (if any) is reserved already: undefined when the gate sets no limit; a refusal
+ * (thrown) when the declared length is too much. Parallel bodies that reserved at once may each
+ * find no room while some of them would fit: such a body gives its reservation back, waits a
+ * random moment and tries again, a few times, so that the ones that fit go on. Past its
+ * reservation, a body reserves more as it streams.
+ */
+async function quotaFor(allowance: PushAllowance | void, offset: number, chunk: ChunkInfo, body: Readable, reserve: Reserve): Promise<Quota | undefined> {
   if (!allowance || allowance.maxBytes === undefined) return undefined;
+  let maxBytes = allowance.maxBytes;
+  const declared = chunk.length;
+  for (let attempt = 1; declared !== undefined && declared > maxBytes - offset && attempt < RESERVATION_ATTEMPTS; attempt++) {
+    await reserve(0, false);
+    await delay(10 + Math.random() * 50);
+    maxBytes = await reserve(declared);
+  }
+  return quotaOf({ ...allowance, maxBytes }, offset, chunk, body, declared ?? 0, reserve);
+}
+
+function quotaOf(allowance: PushAllowance, offset: number, chunk: ChunkInfo, body: Readable, reserved: number, reserve: Reserve): Quota | undefined {
+  if (allowance.maxBytes === undefined) return undefined;
   const refusal = new OciError('DENIED', allowance.refusal ?? 'this upload is larger than the storage left to this namespace', { byPlan: true });
   const room = allowance.maxBytes - offset;
   if (chunk.length !== undefined && chunk.length > room) {
     body.resume();
     throw refusal;
   }
-  const quota: Quota = { refusal, exceeded: false, cap: (source) => capped(source, room, quota) };
+  const quota: Quota = {
+    refusal,
+    exceeded: false,
+    cap: (source) =>
+      capped(source, { room, reserved, more: async (bytes) => (await reserve(bytes)) - offset, less: (bytes) => reserve(bytes, false).then(() => {}) }, quota),
+  };
   return quota;
 }
 
+interface Room {
+  /** what the body may have in all, as last known */
+  room: number;
+  /** what it reserved (counted against the quota for everyone else) */
+  reserved: number;
+  /** reserves `bytes` in all, resolving to the room then left */
+  more(bytes: number): Promise<number>;
+  /** gives back a reservation larger than the room then left */
+  less(bytes: number): Promise<void>;
+}
+
 /**
- * Passes `source` through up to `room` bytes. Past that the stream fails with the refusal, and
- * the rest of the body is read and dropped rather than the connection reset, so that the client
- * still gets the 403 and its message. A source that fails or closes early fails the stream too.
+ * Passes `source` through while it stays within its reservation, reserving more past it (in
+ * steps, never more than the room last known, unless the body is already past it). Past the room
+ * the stream fails with the refusal, and the rest of the body is read and dropped rather than the
+ * connection reset, so that the client still gets the 403 and its message. A source that fails
+ * or closes early fails the stream too.
  */
-function capped(source: Readable, room: number, quota: Quota): Readable {
+function capped(source: Readable, room: Room, quota: Quota): Readable {
   let received = 0;
+  const refuse = (callback: (error: Error) => void) => {
+    quota.exceeded = true;
+    source.unpipe(transform);
+    source.resume();
+    callback(quota.refusal);
+  };
   const transform = new Transform({
     transform(bytes: Buffer, _encoding, callback) {
       received += bytes.length;
-      if (received <= room) return callback(null, bytes);
-      quota.exceeded = true;
-      source.unpipe(transform);
-      source.resume();
-      callback(quota.refusal);
+      if (received <= room.reserved) return callback(null, bytes);
+      const wanted = nextReservation(received, room.room);
+      room
+        .more(wanted)
+        .then(async (left) => {
+          room.room = left;
+          room.reserved = wanted;
+          if (received > left) return refuse(callback);
+          // others reserved meanwhile: hold no more than is left, so that they may go on too
+          if (wanted > left) {
+            await room.less(left);
+            room.reserved = left;
+          }
+          callback(null, bytes);
+        })
+        .catch((error: Error) => callback(error));
     },
   });
   finished(source, (error) => {

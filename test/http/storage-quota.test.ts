@@ -2,7 +2,10 @@
 // repositories whether a manifest names them or not, its manifests, the bytes of its open upload
 // sessions; and a namespace holds a bounded number of open sessions. What the red team did (eight
 // 90 kB unreferenced blobs under a 300 kB quota, thousands of sessions) is refused. A manifest of
-// 33,000 distinct layers under a quota is answered, not a 500. On SQLite and PostgreSQL.
+// 33,000 distinct layers under a quota is answered, not a 500. Usage counts distinct content: a
+// manifest pushed again or tagged anew adds nothing. Bodies in flight count while they stream (a
+// declared length at once, a streamed one as it reserves room ahead of its bytes), so parallel
+// uploads cannot each take the room that is left. On SQLite and PostgreSQL.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createUser, expectJson, PASSWORD, startApiServer, type ApiServer } from '../support/api.js';
@@ -10,6 +13,7 @@ import { bearer, tokenFor } from '../support/auth.js';
 import { pushImage } from '../support/images.js';
 import { MT, assertOciError, bin, jsonBytes, ociManifest, pushBlob, randomBlob, sha256 } from '../support/oci.js';
 import { testBackends } from '../support/server.js';
+import { socketRequest } from '../support/socket-client.js';
 
 const admin = { basic: ['boss', PASSWORD] as [string, string] };
 
@@ -23,7 +27,7 @@ for (const { backend, options } of await testBackends()) {
     before(async () => {
       server = await startApiServer({ 'uploads.maxOpenSessions': 3, 'manifests.maxBytes': 8 * 1024 * 1024 }, { backend });
       await createUser(server, 'boss', { admin: true });
-      for (const name of ['alice', 'bob', 'carol', 'dave', 'erin']) await createUser(server, name);
+      for (const name of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank']) await createUser(server, name);
     });
     after(() => server?.stop());
     // each test sets the free plan's quota; the next starts from the default
@@ -121,6 +125,100 @@ for (const { backend, options } of await testBackends()) {
       assert.equal(again.status, 202);
       for (const location of [...locations.slice(1), new URL(again.headers.get('location')!, server.url).toString()]) {
         await fetch(location, { method: 'DELETE', headers: bearer(token) });
+      }
+    });
+
+    it('at exactly the quota, a manifest the namespace holds may be pushed again and tagged anew; a new one is refused', async () => {
+      const token = await tokenOf('frank', 'frank/app');
+      const image = await pushImage(server.url, 'frank/app', 'v1', { token });
+      const used = await usage('frank');
+      await quota(used);
+      try {
+        const put = (reference: string, body: Buffer) =>
+          fetch(`${server.url}/v2/frank/app/manifests/${reference}`, { method: 'PUT', headers: { ...bearer(token), 'content-type': image.mediaType }, body: bin(body) });
+        for (const reference of ['v1', 'v2', 'latest', image.digest]) {
+          const res = await put(reference, image.manifest);
+          assert.equal(res.status, 201, `${reference}: ${await res.text()}`);
+        }
+        assert.equal(await usage('frank'), used, 'the same bytes, held once');
+        const other = JSON.parse(image.manifest.toString()) as Record<string, unknown>;
+        const changed = jsonBytes({ ...other, annotations: { n: '1' } });
+        await assertOciError(await put('v3', changed), 403, 'DENIED', { message: /this manifest adds/ });
+      } finally {
+        await quota(2_000_000_000);
+      }
+    });
+
+    it('parallel one-request uploads cannot together pass the quota: a declared length counts from the start', async () => {
+      const token = await tokenOf('gina', 'gina/files');
+      await quota(300_000);
+      try {
+        // six 100 kB blobs sent at once, each over about 300 ms: before any ends, all have asked
+        const bodies = Array.from({ length: 6 }, (_, i) => 0x61 + i);
+        const exchanges = await Promise.all(
+          bodies.map((fill) =>
+            socketRequest(server.url, {
+              method: 'POST',
+              path: `/v2/gina/files/blobs/uploads/?digest=${sha256(Buffer.alloc(100_000, fill))}`,
+              headers: { ...bearer(token), 'content-type': 'application/octet-stream' },
+              total: 100_000,
+              chunkSize: 10_000,
+              delayMs: 30,
+              fill,
+            }),
+          ),
+        );
+        const statuses = exchanges.map((e) => e.status);
+        const stored = statuses.filter((s) => s === 201).length;
+        assert.ok(stored >= 1 && stored <= 3, `${stored} stored: ${statuses.join(' ')}`);
+        for (const exchange of exchanges.filter((e) => e.status !== 201)) {
+          assert.equal(exchange.status, 403, exchange.body);
+          assert.match(exchange.body, /DENIED.*storage of the free plan/);
+        }
+        assert.equal(await usage('gina'), stored * 100_000, 'nothing past the quota, and no reservation left behind');
+      } finally {
+        await quota(2_000_000_000);
+      }
+    });
+
+    it('parallel streamed chunks (no Content-Length) cannot together pass the quota: they reserve room ahead of their bytes', async () => {
+      const token = await tokenOf('hank', 'hank/app');
+      await quota(200_000);
+      try {
+        const locations: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const res = await fetch(`${server.url}/v2/hank/app/blobs/uploads/`, { method: 'POST', headers: bearer(token) });
+          assert.equal(res.status, 202);
+          locations.push(res.headers.get('location')!);
+        }
+        // three 100 kB chunks at once under 200 kB: they cannot all be kept
+        const exchanges = await Promise.all(
+          locations.map((location, i) =>
+            socketRequest(server.url, {
+              method: 'PATCH',
+              path: new URL(location, server.url).pathname,
+              headers: { ...bearer(token), 'content-type': 'application/octet-stream' },
+              chunked: true,
+              total: 100_000,
+              chunkSize: 10_000,
+              delayMs: 30,
+              fill: 0x61 + i,
+            }),
+          ),
+        );
+        const statuses = exchanges.map((e) => e.status);
+        const kept = statuses.filter((s) => s === 202).length;
+        assert.ok(kept <= 2, `${kept} kept: ${statuses.join(' ')}`);
+        for (const exchange of exchanges.filter((e) => e.status !== 202)) {
+          assert.equal(exchange.status, 403, exchange.body);
+          assert.match(exchange.body, /DENIED.*storage of the free plan/);
+        }
+        const used = await usage('hank');
+        assert.equal(used, kept * 100_000, 'what the kept sessions hold, and no reservation left behind');
+        assert.ok(used <= 200_000);
+        for (const location of locations) await fetch(new URL(location, server.url), { method: 'DELETE', headers: bearer(token) });
+      } finally {
+        await quota(2_000_000_000);
       }
     });
 
