@@ -69,6 +69,31 @@ for (const { name, open, options } of await testDatabases()) {
       });
     }));
 
+    it("shows the images of an index of 33,001 platforms (more than SQLite binds in one statement)", withFixture(async ({ hub, registry, database }) => {
+      const real = await pushTestImage(registry, 'alice/wide', undefined, { architecture: 'amd64', layers: [100] });
+      const index = await pushTestIndex(registry, 'alice/wide', 'latest', [{ manifest: real, platform: { architecture: 'amd64', os: 'linux' } }], { account: 'alice' });
+      // 33,000 more children written straight into the index, and the index's details listing them all
+      const children = Array.from({ length: 33_000 }, (_, i) => `sha256:${i.toString(16).padStart(64, '0')}`);
+      for (let i = 0; i < children.length; i += 500) {
+        const batch = children.slice(i, i + 500);
+        const content = Buffer.from('{}');
+        await database.db
+          .insertInto('manifests')
+          .values(batch.map((digest) => ({ repository: 'alice/wide', digest, media_type: MediaType.OciManifest, size: 2, content, artifact_type: null, subject: null, annotations: null, created_at: 1 })))
+          .execute();
+        await database.db
+          .insertInto('manifest_details')
+          .values(batch.map((digest) => ({ repository: 'alice/wide', digest, content_type: 'image', size: 7, config_digest: null, os: 'linux', architecture: 'riscv64', variant: null, created: null, description: null, platforms: null, history: null })))
+          .execute();
+      }
+      const platforms = [real.digest, ...children].map((digest, i) => ({ digest, os: 'linux', architecture: i === 0 ? 'amd64' : 'riscv64', size: 7, pushedAt: 1 }));
+      await database.db.updateTable('manifest_details').set({ platforms: JSON.stringify(platforms) }).where('repository', '=', 'alice/wide').where('digest', '=', index.digest).execute();
+      const images = await hub.tags.images(anonymous, 'alice/wide', 'latest');
+      assert.equal(images.length, 33_001);
+      assert.equal(images[0]!.digest, real.digest);
+      assert.deepEqual([images[33_000]!.digest, images[33_000]!.architecture, images[33_000]!.size], [children[32_999], 'riscv64', 7]);
+    }));
+
     it('shows every platform of a multi-arch index with its own size, and leaves attestations out', withFixture(async ({ hub, registry }) => {
       const amd64 = await pushTestImage(registry, 'alice/multi', undefined, { architecture: 'amd64', layers: [1000] });
       const arm = await pushTestImage(registry, 'alice/multi', undefined, { architecture: 'arm', variant: 'v7', layers: [700, 50] });
