@@ -9,10 +9,11 @@ import { lifecycle } from './007-lifecycle.js';
 import { proxiesAndReplication } from './009-proxies-replication.js';
 import { webhooksAndAudit } from './010-webhooks-audit.js';
 import { hardeningEdges } from './011-hardening-edges.js';
+import { uploadReservations } from './012-upload-reservations.js';
 
 /**
  * Every migration, in numeric order. Names are stored; never rename or reorder a released one.
  * Numbers are reserved per feature, so one may land after a higher one was released: those never
  * applied run on upgrade whatever their place (database.ts: allowUnorderedMigrations).
  */
-export const MIGRATIONS: readonly Migration[] = [registryIndex, accounts, organizationsAndPlans, hardeningAccounts, browserSessions, repositoryPages, lifecycle, proxiesAndReplication, webhooksAndAudit, hardeningEdges];
+export const MIGRATIONS: readonly Migration[] = [registryIndex, accounts, organizationsAndPlans, hardeningAccounts, browserSessions, repositoryPages, lifecycle, proxiesAndReplication, webhooksAndAudit, hardeningEdges, uploadReservations];
