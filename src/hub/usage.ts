@@ -29,33 +29,39 @@ export class NamespaceUsage {
    * upload sessions have received so far.
    */
   async storageBytes(namespace: string): Promise<number> {
-    const [blobs, manifests, uploads] = await Promise.all([
-      this.db
-        .selectFrom('blobs')
-        .select(sql<number | string>`coalesce(sum(blobs.size), 0)`.as('bytes'))
-        .where('blobs.digest', 'in', this.linkedBlobs(namespace))
-        .executeTakeFirst(),
-      // a manifest in several repositories (or under several tags) counts once, like a blob
-      this.db
-        .selectFrom(
-          this.db
-            .selectFrom('manifests')
-            .select(['manifests.digest', (eb) => eb.fn.max('manifests.size').as('size')])
-            .where('manifests.repository', '>=', `${namespace}/`)
-            .where('manifests.repository', '<', `${namespace}0`)
-            .groupBy('manifests.digest')
-            .as('held'),
-        )
-        .select(sql<number | string>`coalesce(sum(held.size), 0)`.as('bytes'))
-        .executeTakeFirst(),
-      this.db
-        .selectFrom('uploads')
-        .select(sql<number | string>`coalesce(sum(uploads.size + uploads.reserved), 0)`.as('bytes'))
-        .where('uploads.repository', '>=', `${namespace}/`)
-        .where('uploads.repository', '<', `${namespace}0`)
-        .executeTakeFirst(),
-    ]);
-    return Number(blobs?.bytes ?? 0) + Number(manifests?.bytes ?? 0) + Number(uploads?.bytes ?? 0);
+    const db = this.db;
+    // One statement, so one snapshot: an upload completing (its session's bytes becoming a linked
+    // blob in one transaction) is counted once, never in neither place (three parallel queries
+    // could read the blobs before its commit and the sessions after).
+    const row = await db
+      .selectNoFrom([
+        db
+          .selectFrom('blobs')
+          .select(sql<number | string>`coalesce(sum(blobs.size), 0)`.as('bytes'))
+          .where('blobs.digest', 'in', this.linkedBlobs(namespace))
+          .as('blobs'),
+        // a manifest in several repositories (or under several tags) counts once, like a blob
+        db
+          .selectFrom(
+            db
+              .selectFrom('manifests')
+              .select(['manifests.digest', (eb) => eb.fn.max('manifests.size').as('size')])
+              .where('manifests.repository', '>=', `${namespace}/`)
+              .where('manifests.repository', '<', `${namespace}0`)
+              .groupBy('manifests.digest')
+              .as('held'),
+          )
+          .select(sql<number | string>`coalesce(sum(held.size), 0)`.as('bytes'))
+          .as('manifests'),
+        db
+          .selectFrom('uploads')
+          .select(sql<number | string>`coalesce(sum(uploads.size + uploads.reserved), 0)`.as('bytes'))
+          .where('uploads.repository', '>=', `${namespace}/`)
+          .where('uploads.repository', '<', `${namespace}0`)
+          .as('uploads'),
+      ])
+      .executeTakeFirst();
+    return Number(row?.blobs ?? 0) + Number(row?.manifests ?? 0) + Number(row?.uploads ?? 0);
   }
 
   /** Whether a repository of `namespace` holds the manifest `digest` already (its bytes count). */
