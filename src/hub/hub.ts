@@ -18,6 +18,7 @@ import { PlanService, type PlanFeature } from './plans.js';
 import { ProxyService } from './proxies.js';
 import { PullStats } from './pull-stats.js';
 import { HubPushGate } from './push-gate.js';
+import { TagImmutability } from './tag-immutability.js';
 import { RepositoryService } from './repositories.js';
 import { RepositoryPages } from './repository-pages.js';
 import { SearchService } from './search.js';
@@ -56,6 +57,8 @@ export class Hub {
   /** whether an account may still act with the tokens it holds (deleted, organisation tokens off its plan) */
   readonly standing: AccountStanding;
   readonly pushGate: HubPushGate;
+  /** per repository, the tag patterns a push may create but never move or delete */
+  readonly immutability: TagImmutability;
   /** plans and which one each account or organisation has (`planOf`) */
   readonly plans: PlanService;
   /** what a namespace uses (storage, private repositories) and the checks against its plan */
@@ -113,7 +116,8 @@ export class Hub {
       standing: this.standing,
     });
     this.audit = new AuditLog(db, clock);
-    this.pushGate = new HubPushGate(this.repositories, this.limits, this.audit);
+    this.immutability = new TagImmutability(db, this.plans, clock);
+    this.pushGate = new HubPushGate(this.repositories, this.limits, this.audit, this.immutability);
     this.pullStats = new PullStats(db, clock);
     this.outbox = new OutboxDispatcher(db, clock);
     this.categories = new CategoryService(db, clock);

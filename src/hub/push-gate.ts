@@ -1,5 +1,7 @@
 import { OciError } from '../oci/errors.js';
-import type { PushAllowance, PushCheck, PushGate } from '../registry/ports.js';
+import type { Actor, PushAllowance, PushCheck, PushGate, TagChange } from '../registry/ports.js';
+import type { RepositoryName } from '../oci/names.js';
+import type { TagImmutability } from './tag-immutability.js';
 import { namespaceOf } from '../oci/names.js';
 import type { AuditLog } from './audit.js';
 import { HubError } from './errors.js';
@@ -19,7 +21,14 @@ export class HubPushGate implements PushGate {
     private readonly repositories: RepositoryService,
     private readonly limits?: NamespaceLimits,
     private readonly audit?: AuditLog,
+    private readonly immutability?: TagImmutability,
   ) {}
+
+  /** Immutable tags: a push or deletion that would move or delete a protected tag is DENIED, naming the rule. */
+  async checkTags(repository: RepositoryName, change: TagChange, _actor: Actor): Promise<void> {
+    const refusal = await this.immutability?.refusal(repository, change);
+    if (refusal) throw new OciError('DENIED', refusal, { detail: { reason: 'immutable tag' } });
+  }
 
   async check(push: PushCheck): Promise<PushAllowance | void> {
     try {

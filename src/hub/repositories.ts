@@ -128,6 +128,7 @@ export class RepositoryService {
         await trx.deleteFrom('repository_categories').where('repository', 'in', batch).execute();
         await trx.deleteFrom('repository_pull_days').where('repository', 'in', batch).execute();
         await trx.deleteFrom('repository_readmes').where('repository', 'in', batch).execute();
+        await trx.deleteFrom('immutable_tag_rules').where('repository', 'in', batch).execute();
         await trx.deleteFrom('tag_pulls').where('repository', 'in', batch).execute();
         await trx.deleteFrom('repository_pulls').where('repository', 'in', batch).execute();
         const deleted = await trx.deleteFrom('hub_repositories').where('name', 'in', batch).returning('name').execute();

@@ -64,6 +64,7 @@ export const TABLES = {
   webhook_attempts: { key: ['delivery', 'attempt'] },
   audit_events: { key: ['id'] },
   gc_runs: { key: ['id'] },
+  immutable_tag_rules: { key: ['repository', 'pattern'] },
   leases: { key: ['name'], skip: 'a lease is held by a process of the old installation; none holds one in the new' },
   uploads: {
     key: ['id'],

@@ -445,6 +445,13 @@ export interface GcRunsTable {
   error: string | null;
 }
 
+export interface ImmutableTagRulesTable {
+  repository: string;
+  pattern: string;
+  created_at: number;
+  created_by: string | null;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -485,4 +492,5 @@ export interface Database {
   audit_events: AuditEventsTable;
   leases: LeasesTable;
   gc_runs: GcRunsTable;
+  immutable_tag_rules: ImmutableTagRulesTable;
 }

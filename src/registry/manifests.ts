@@ -54,6 +54,7 @@ export class ManifestService {
     const references = referencesOf(manifest);
     const blobs = references.filter((r) => r.kind === 'blob').map((r) => r.digest);
     await this.gate.check({ repository, actor, sizeDelta: body.length, operation: 'manifest', blobs, digest });
+    if (tags.length > 0) await this.gate.checkTags?.(repository, { tags, digest }, actor);
     // read before the transaction (a config is a blob read); what it names is checked inside it
     const details = await describeManifest(manifest, {
       readConfig: (configDigest, limit) => this.readConfig(repository, configDigest, limit),
@@ -197,6 +198,7 @@ export class ManifestService {
   /** DELETE by digest removes the manifest and its tags; DELETE by tag removes only the tag. */
   async delete(repository: RepositoryName, referenceParam: string, actor: Actor): Promise<void> {
     const reference = lookupReference(referenceParam);
+    await this.gate.checkTags?.(repository, reference.kind === 'tag' ? { tags: [reference.tag], digest: null } : { manifest: reference.digest }, actor);
     if (reference.kind === 'tag') {
       if (!(await this.index.deleteTag(repository, reference.tag, { now: this.clock.now(), actor: actor.account }))) throw manifestUnknown(referenceParam);
       await this.cache.invalidate(repository);

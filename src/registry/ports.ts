@@ -60,7 +60,15 @@ export interface PushAllowance {
  */
 export interface PushGate {
   check(push: PushCheck): Promise<PushAllowance | void>;
+  /**
+   * Asked before tags change: pushed (`tags` to `digest`), deleted (`digest` null) or deleted with
+   * the manifest they name (`manifest`). Refuse with OciError('DENIED', 'which rule') (immutable tags).
+   */
+  checkTags?(repository: RepositoryName, change: TagChange, actor: Actor): Promise<void>;
 }
+
+/** What a push or a deletion would do to a repository's tags. */
+export type TagChange = { tags: readonly string[]; digest: Digest | null } | { manifest: Digest };
 
 /** A manifest GET or HEAD, as the pull gate sees it. */
 export interface PullCheck {

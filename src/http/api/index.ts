@@ -12,6 +12,7 @@ import { registerOrganizations } from './orgs.js';
 import { registerPlans } from './plans.js';
 import { registerCategories } from './categories.js';
 import { registerGc } from './gc.js';
+import { registerImmutableTags } from './immutable-tags.js';
 import { registerProxies } from './proxies.js';
 import { registerPullLimit } from './pull-limit.js';
 import { registerReplication } from './replication.js';
@@ -82,6 +83,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext, options: Regi
       registerTokens(routes, ctx);
       registerRepositories(routes, ctx);
       registerTags(routes, ctx);
+      registerImmutableTags(routes, ctx);
       registerStars(routes, ctx);
       registerCategories(routes, ctx);
       registerSearchRoutes(routes, ctx);

@@ -164,6 +164,7 @@ export function registerTags(router: ApiRouter, ctx: ApiContext): void {
         await ctx.registry.manifests.delete(name as RepositoryName, params.tag, { account: caller.account.name });
       } catch (error) {
         if ((error as { code?: string }).code === 'MANIFEST_UNKNOWN') throw notFound(`tag "${params.tag}" not found in ${name}`);
+        if ((error as { code?: string }).code === 'DENIED') throw forbidden((error as Error).message);
         throw error;
       }
       request.log.info({ repository: name, tag: params.tag, by: caller.account.name }, 'tag deleted');
