@@ -2,7 +2,7 @@ import { Argument, type Command } from 'commander';
 import { isValidRepositoryName, namespaceOf, normalizeRepositoryName } from '../oci/names.js';
 import { auditCli } from './audit.js';
 import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
-import { usageError } from './errors.js';
+import { CliError, usageError } from './errors.js';
 
 export function registerRepo(program: Command): void {
   const repo = program.command('repo').description('manage repositories');
@@ -20,6 +20,35 @@ export function registerRepo(program: Command): void {
       await hub.repositories.setVisibility(name, visibility === 'private');
       await auditCli(hub, { action: 'repository.visibility', target: name, namespace: namespaceOf(name), details: { is_private: visibility === 'private' } });
       process.stdout.write(`${name} is now ${visibility}\n`);
+    });
+  });
+
+  dataDirOptions(
+    repo
+      .command('immutable')
+      .description('list, add or remove (--remove) the immutable tag rules of a repository: a glob such as v* or a /regular expression/')
+      .argument('<name>', 'repository, e.g. alice/app')
+      .argument('[pattern]', 'the tag pattern to add (or remove)')
+      .option('--remove', 'remove the pattern instead of adding it'),
+  ).action(async (rawName: string, pattern: string | undefined, flags: DataDirFlags & { remove?: boolean }) => {
+    if (!isValidRepositoryName(rawName)) throw usageError(`"${rawName}" is not a valid repository name`);
+    if (flags.remove && pattern === undefined) throw usageError('--remove needs the pattern to remove');
+    const name = normalizeRepositoryName(rawName);
+    await withCore(flags, {}, async ({ hub }) => {
+      if (!(await hub.repositories.visibility(name)).exists) throw new CliError(`no repository "${name}"`);
+      if (pattern === undefined) {
+        for (const rule of await hub.immutability.list(name)) process.stdout.write(`${rule.pattern}\n`);
+        return;
+      }
+      if (flags.remove) {
+        if (!(await hub.immutability.remove(name, pattern))) throw new CliError(`no immutable tag rule "${pattern}" on ${name}`);
+        await auditCli(hub, { action: 'immutable_tag_rule.deleted', target: name, namespace: namespaceOf(name), details: { pattern } });
+        process.stdout.write(`tags of ${name} matching ${pattern} are no longer immutable\n`);
+        return;
+      }
+      await hub.immutability.add(name, pattern, null);
+      await auditCli(hub, { action: 'immutable_tag_rule.created', target: name, namespace: namespaceOf(name), details: { pattern } });
+      process.stdout.write(`tags of ${name} matching ${pattern} are now immutable\n`);
     });
   });
 }

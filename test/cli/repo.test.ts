@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createUser, expectJson, expectProblem, PASSWORD, startApiServer, type ApiServer } from '../support/api.js';
 import { pushImage } from '../support/images.js';
 import { runPier } from '../support/cli.js';
+import { bearer, tokenFor } from '../support/auth.js';
 import { MT } from '../support/oci.js';
 
 /** An anonymous pull of `name:latest` through the server's token flow, as docker does it. */
@@ -63,5 +64,44 @@ describe('pier repo visibility', () => {
     const badWord = await runPier(['repo', 'visibility', 'alice/app', 'hidden', '--data', server.dataDir]);
     assert.equal(badWord.code, 2);
     assert.match(badWord.stderr, /public, private/);
+  });
+});
+
+describe('pier repo immutable', () => {
+  let server: ApiServer;
+  before(async () => {
+    server = await startApiServer();
+    await pushImage(server.registry, 'library/nginx', 'v1');
+    await createUser(server, 'boss', { admin: true });
+  });
+  const v2Delete = async () =>
+    fetch(`${server.url}/v2/library/nginx/manifests/v1`, { method: 'DELETE', headers: bearer(await tokenFor(server.url, { username: 'boss', secret: PASSWORD }, ['repository:library/nginx:delete'])) });
+  after(() => server.stop());
+
+  it('adds, lists and removes rules, which the running server applies at once; refuses a bad pattern or repository', async () => {
+    const add = await runPier(['repo', 'immutable', 'nginx', 'v*', '--data', server.dataDir]);
+    assert.equal(add.code, 0, add.stderr);
+    assert.equal(add.stdout, 'tags of library/nginx matching v* are now immutable\n');
+    assert.equal((await runPier(['repo', 'immutable', 'nginx', '/^rel-\\d+$/', '--data', server.dataDir])).code, 0);
+    const list = await runPier(['repo', 'immutable', 'library/nginx', '--data', server.dataDir]);
+    assert.equal(list.stdout, '/^rel-\\d+$/\nv*\n');
+    const moved = await v2Delete();
+    assert.equal(moved.status, 403);
+    assert.match(await moved.text(), /tag \\"v1\\" of library\/nginx is immutable \(rule \\"v\*\\"\)/);
+
+    const bad = await runPier(['repo', 'immutable', 'nginx', '/(/', '--data', server.dataDir]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid regular expression/);
+    const missing = await runPier(['repo', 'immutable', 'alice/nothing', 'v*', '--data', server.dataDir]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no repository "alice\/nothing"/);
+
+    const remove = await runPier(['repo', 'immutable', 'nginx', 'v*', '--remove', '--data', server.dataDir]);
+    assert.equal(remove.code, 0, remove.stderr);
+    assert.equal(remove.stdout, 'tags of library/nginx matching v* are no longer immutable\n');
+    const again = await runPier(['repo', 'immutable', 'nginx', 'v*', '--remove', '--data', server.dataDir]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /no immutable tag rule "v\*" on library\/nginx/);
+    assert.equal((await v2Delete()).status, 202);
   });
 });
