@@ -86,7 +86,7 @@ export function describe(report: GcReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-function formatBytes(bytes: number): string {
+export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let value = bytes;
   let unit = 0;

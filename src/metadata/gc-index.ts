@@ -116,6 +116,19 @@ export class GcIndex {
     }));
   }
 
+  // ---- the blobs the index knows (pier fsck) ------------------------------------------------
+
+  /** Blobs that are not being deleted, after `after` in digest order. */
+  async liveBlobs(after: string, limit: number): Promise<BlobKey[]> {
+    const rows = await this.db.selectFrom('blobs').select(['digest', 'size']).where('deleting_at', 'is', null).where('digest', '>', after).orderBy('digest').limit(limit).execute();
+    return rows.map((r) => ({ digest: r.digest, size: Number(r.size) }));
+  }
+
+  /** Whether a blob is still known and not being deleted (a check found its bytes missing meanwhile). */
+  async isLiveBlob(digest: string): Promise<boolean> {
+    return (await this.db.selectFrom('blobs').select('digest').where('digest', '=', digest).where('deleting_at', 'is', null).executeTakeFirst()) !== undefined;
+  }
+
   // ---- blobs whose deletion was decided (a run killed after marking them) -------------------
 
   /** Blobs marked for deletion, after `after` in digest order. */
