@@ -49,6 +49,10 @@ export class BlobService {
       if ('stored' in proxied) return { digest, size: proxied.stored };
       return { digest, ...proxied };
     }
+    // a HEAD answers from the index, but never for bytes that storage lost (pier fsck finds them):
+    // a client told the blob exists would not push it again, and its manifest would name a lost
+    // blob; told it is unknown, it uploads it, which restores it (a GET finds out as it reads)
+    if (!download && link.size !== 0 && (await this.store.stat(digest)) === undefined) throw blobUnknown(digest);
     const now = this.clock.now();
     if (now - link.lastSeenAt > TOUCH_INTERVAL_MS) await this.index.touchBlobLink(repository, digest, now);
     return { digest, size: link.size };

@@ -73,5 +73,14 @@ for (const { backend, options } of await testBackends()) {
         await assertOciError(res, 404, 'BLOB_UNKNOWN', { head: method === 'HEAD' });
       }
     });
+
+    it('pushed again, the lost blob is whole: HEAD answers 200 and fsck no longer reports it', async () => {
+      const lost = images[0]!.layers[0]!;
+      await pushImage(server.url, 'fsck/app', 'v0', { image: images[0]! });
+      assert.equal((await fetch(`${server.url}/v2/fsck/app/blobs/${lost.digest}`, { method: 'HEAD' })).status, 200);
+      assert.deepEqual(readFileSync(file(lost.digest)), lost.bytes);
+      const plain = await fsck();
+      assert.match(plain.stdout, /\n1 problems: 0 missing, 1 with another size/);
+    });
   });
 }
