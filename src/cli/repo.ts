@@ -1,5 +1,6 @@
 import { Argument, type Command } from 'commander';
-import { isValidRepositoryName, namespaceOf, normalizeRepositoryName } from '../oci/names.js';
+import { OciError } from '../oci/errors.js';
+import { isValidRepositoryName, namespaceOf, normalizeRepositoryName, type RepositoryName } from '../oci/names.js';
 import { auditCli } from './audit.js';
 import { dataDirOptions, withCore, type DataDirFlags } from './data-dir.js';
 import { CliError, usageError } from './errors.js';
@@ -49,6 +50,51 @@ export function registerRepo(program: Command): void {
       await hub.immutability.add(name, pattern, null);
       await auditCli(hub, { action: 'immutable_tag_rule.created', target: name, namespace: namespaceOf(name), details: { pattern } });
       process.stdout.write(`tags of ${name} matching ${pattern} are now immutable\n`);
+    });
+  });
+
+  dataDirOptions(
+    repo
+      .command('delete')
+      .description('delete a repository: its tags, manifests and what the hub keeps of it (garbage collection reclaims the bytes)')
+      .argument('<name>', 'repository, e.g. alice/app'),
+  ).action(async (rawName: string, flags: DataDirFlags) => {
+    if (!isValidRepositoryName(rawName)) throw usageError(`"${rawName}" is not a valid repository name`);
+    const name = normalizeRepositoryName(rawName);
+    await withCore(flags, {}, async ({ hub, registry }) => {
+      await hub.deleteRepository(name, registry);
+      await auditCli(hub, { action: 'repository.deleted', target: name, namespace: namespaceOf(name) });
+      process.stdout.write(`${name} deleted\n`);
+    });
+  });
+}
+
+/** `pier tag delete NAME:TAG` removes a tag; `NAME@DIGEST` a manifest and every tag naming it (immutable tags are refused). */
+export function registerTag(program: Command): void {
+  const tag = program.command('tag').description('manage tags');
+  dataDirOptions(
+    tag
+      .command('delete')
+      .description('delete a tag (NAME:TAG; its manifest stays), or a manifest with its tags (NAME@DIGEST)')
+      .argument('<reference>', 'e.g. alice/app:v1 or alice/app@sha256:...'),
+  ).action(async (reference: string, flags: DataDirFlags) => {
+    const at = reference.indexOf('@');
+    const colon = reference.lastIndexOf(':');
+    const split = at >= 0 ? at : colon > reference.lastIndexOf('/') ? colon : -1;
+    if (split < 0) throw usageError(`"${reference}" names no tag or digest: give NAME:TAG or NAME@DIGEST`);
+    const rawName = reference.slice(0, split);
+    const ref = reference.slice(split + 1);
+    if (!isValidRepositoryName(rawName)) throw usageError(`"${rawName}" is not a valid repository name`);
+    const name = normalizeRepositoryName(rawName);
+    await withCore(flags, {}, async ({ hub, registry }) => {
+      try {
+        await registry.manifests.delete(name as RepositoryName, ref, {});
+      } catch (error) {
+        if (error instanceof OciError) throw new CliError(error.code === 'MANIFEST_UNKNOWN' ? `no ${at >= 0 ? 'manifest' : 'tag'} ${reference}` : error.message);
+        throw error;
+      }
+      await auditCli(hub, { action: at >= 0 ? 'manifest.deleted' : 'tag.deleted', target: `${name}${at >= 0 ? '@' : ':'}${ref}`, namespace: namespaceOf(name) });
+      process.stdout.write(`${name}${at >= 0 ? '@' : ':'}${ref} deleted\n`);
     });
   });
 }

@@ -105,3 +105,44 @@ describe('pier repo immutable', () => {
     assert.equal((await v2Delete()).status, 202);
   });
 });
+
+describe('pier tag delete, pier repo delete', () => {
+  let server: ApiServer;
+  before(async () => {
+    server = await startApiServer();
+  });
+  after(() => server.stop());
+  const tags = async () => (await server.database.db.selectFrom('tags').select(['name', 'digest']).where('repository', '=', 'library/app').orderBy('name').execute()).map((t) => t.name);
+
+  it('deletes a tag (its manifest stays), a manifest with its tags, refuses an immutable tag, then the repository', async () => {
+    const one = await pushImage(server.registry, 'library/app', 'v1');
+    await server.registry.manifests.put('library/app' as never, 'latest', one.manifest, one.mediaType, [], {});
+    await pushImage(server.registry, 'library/app', 'v2');
+    const tag = await runPier(['tag', 'delete', 'library/app:latest', '--data', server.dataDir]);
+    assert.equal(tag.code, 0, tag.stderr);
+    assert.equal(tag.stdout, 'library/app:latest deleted\n');
+    assert.deepEqual(await tags(), ['v1', 'v2']);
+
+    await server.database.db.insertInto('immutable_tag_rules').values({ repository: 'library/app', pattern: 'v2', created_at: 0, created_by: null }).execute();
+    const refused = await runPier(['tag', 'delete', 'library/app:v2', '--data', server.dataDir]);
+    // the official images have every plan feature
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^pier: tag "v2" of library\/app is immutable \(rule "v2"\)/);
+    const manifest = await runPier(['tag', 'delete', `library/app@${one.digest}`, '--data', server.dataDir]);
+    assert.equal(manifest.code, 0, manifest.stderr);
+    assert.equal((await server.database.db.selectFrom('manifests').select('digest').where('digest', '=', one.digest).execute()).length, 0);
+    const missing = await runPier(['tag', 'delete', 'library/app:nothing', '--data', server.dataDir]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^pier: no tag library\/app:nothing\n$/);
+    assert.equal((await runPier(['tag', 'delete', 'library/app', '--data', server.dataDir])).code, 2);
+
+    const repo = await runPier(['repo', 'delete', 'library/app', '--data', server.dataDir]);
+    assert.equal(repo.code, 0, repo.stderr);
+    assert.equal(repo.stdout, 'library/app deleted\n');
+    assert.deepEqual(await tags(), []);
+    await expectProblem(await server.api('/repositories/library/app'), 404);
+    const again = await runPier(['repo', 'delete', 'library/app', '--data', server.dataDir]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /no repository "library\/app"/);
+  });
+});
