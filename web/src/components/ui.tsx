@@ -138,10 +138,25 @@ export function Field({ label, name, type = 'text', value, onChange, required, a
   );
 }
 
+/**
+ * A checkbox that shows its new state at once, even when what it sets comes back later (a filter in
+ * the URL is a navigation away: until it lands, a box bound to the URL alone would not move).
+ */
 export function Checkbox({ label, checked, onChange, name }: { label: string; checked: boolean; onChange(checked: boolean): void; name?: string }) {
+  const [shown, setShown] = useState(checked);
+  useEffect(() => setShown(checked), [checked]);
   return (
     <label className="checkbox">
-      <input type="checkbox" name={name} checked={checked} onChange={(e) => onChange(e.target.checked)} /> {label}
+      <input
+        type="checkbox"
+        name={name}
+        checked={shown}
+        onChange={(e) => {
+          setShown(e.target.checked);
+          onChange(e.target.checked);
+        }}
+      />{' '}
+      {label}
     </label>
   );
 }
