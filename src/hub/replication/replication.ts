@@ -7,6 +7,7 @@ import { RegistryClient } from '../../registry/remote/registry-client.js';
 import type { Registry } from '../../registry/registry.js';
 import { HubError } from '../errors.js';
 import type { OutboxMessage } from '../outbox.js';
+import { RoundWorker } from '../round-worker.js';
 import { Copier, emptyReport } from './copier.js';
 import { LocalEndpoint, RemoteEndpoint } from './endpoints.js';
 import { isLiteral, matchesAny } from './patterns.js';
@@ -47,13 +48,12 @@ export class ReplicationService {
   readonly runs: ReplicationRuns;
   readonly #options: ReplicationOptions;
   readonly #log: ReplicationLog;
-  #timer: NodeJS.Timeout | undefined;
-  #working: Promise<void> | undefined;
-  #again = false;
+  readonly #worker: RoundWorker;
 
   constructor(options: ReplicationOptions) {
     this.#options = options;
     this.#log = options.log ?? quiet;
+    this.#worker = new RoundWorker(() => this.tick(), (error) => this.#log.warn({ err: error }, 'replication worker failed; it tries again'), { idleUntilStarted: false });
     this.rules = new ReplicationRules(options.db, options.clock, options.secrets);
     this.runs = new ReplicationRuns(options.db, options.clock);
   }
@@ -104,35 +104,15 @@ export class ReplicationService {
 
   /** Works on due runs and schedules every `intervalMs` (and at once when notified). */
   start(intervalMs: number): void {
-    if (this.#timer) return;
-    this.#timer = setInterval(() => this.notify(), intervalMs);
-    this.#timer.unref();
-    this.notify();
+    this.#worker.start(intervalMs);
   }
 
   notify(): void {
-    if (this.#working) {
-      this.#again = true;
-      return;
-    }
-    this.#working = (async () => {
-      try {
-        do {
-          this.#again = false;
-          await this.tick();
-        } while (this.#again && this.#timer);
-      } catch (error) {
-        this.#log.warn({ err: error }, 'replication worker failed; it tries again');
-      } finally {
-        this.#working = undefined;
-      }
-    })();
+    this.#worker.notify();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#working;
+    await this.#worker.stop();
   }
 
   /** One round: queue the scheduled rules that are due, then work on every due run. */

@@ -6,6 +6,7 @@ import { namespaceOf } from '../../oci/names.js';
 import type { Clock } from '../../registry/ports.js';
 import type { OutboxMessage } from '../outbox.js';
 import type { PlanService } from '../plans.js';
+import { RoundWorker } from '../round-worker.js';
 import { WebhookDeliveries, type Delivery } from './deliveries.js';
 import { WebhookHooks, type Webhook, type WebhookEvent } from './hooks.js';
 import { NetworkGuard } from './network-guard.js';
@@ -68,15 +69,14 @@ export class WebhookService {
   readonly #guard: NetworkGuard;
   readonly #log: WebhookLog;
   readonly #claim = randomUUID();
-  #timer: NodeJS.Timeout | undefined;
-  #working: Promise<void> | undefined;
-  #again = false;
+  readonly #worker: RoundWorker;
   #lastPrune = 0;
 
   constructor(options: WebhookOptions) {
     this.#options = options;
     this.#guard = new NetworkGuard(options.allowNetworks ?? []);
     this.#log = options.log ?? quiet;
+    this.#worker = new RoundWorker(() => this.tick(), (error) => this.#log.warn({ err: error }, 'webhook delivery worker failed; it tries again'), { idleUntilStarted: true });
     this.hooks = new WebhookHooks(options.db, options.clock, options.secrets);
     this.deliveries = new WebhookDeliveries(options.db, options.clock);
   }
@@ -118,36 +118,15 @@ export class WebhookService {
 
   /** Delivers what is due every `intervalMs`, and at once when notified. */
   start(intervalMs: number): void {
-    if (this.#timer) return;
-    this.#timer = setInterval(() => this.notify(), intervalMs);
-    this.#timer.unref();
-    this.notify();
+    this.#worker.start(intervalMs);
   }
 
   notify(): void {
-    if (!this.#timer) return;
-    if (this.#working) {
-      this.#again = true;
-      return;
-    }
-    this.#working = (async () => {
-      try {
-        do {
-          this.#again = false;
-          await this.tick();
-        } while (this.#again && this.#timer);
-      } catch (error) {
-        this.#log.warn({ err: error }, 'webhook delivery worker failed; it tries again');
-      } finally {
-        this.#working = undefined;
-      }
-    })();
+    this.#worker.notify();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#working;
+    await this.#worker.stop();
   }
 
   /** One round: every due delivery, the heads of different hooks and repositories side by side. */
