@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { ManifestReference } from './registry-index.js';
+import { insertManifest, type ManifestReference } from './registry-index.js';
 import type { Database } from './schema.js';
 
 export interface CachedManifest {
@@ -45,31 +45,7 @@ export class ProxyIndex {
         .values({ repository: m.repository, namespace: m.namespace, created_at: m.now, last_access_at: m.now })
         .onConflict((oc) => oc.column('repository').doUpdateSet({ last_access_at: m.now }))
         .execute();
-      await trx
-        .insertInto('manifests')
-        .values({
-          repository: m.repository,
-          digest: m.digest,
-          media_type: m.mediaType,
-          size: m.content.length,
-          content: m.content,
-          artifact_type: m.artifactType ?? null,
-          subject: m.subject ?? null,
-          annotations: m.annotations ? JSON.stringify(m.annotations) : null,
-          created_at: m.now,
-        })
-        .onConflict((oc) => oc.columns(['repository', 'digest']).doNothing())
-        .execute();
-      const unique = new Map(m.references.map((r) => [`${r.kind} ${r.digest}`, r]));
-      const references = [...unique.values()];
-      // batches keep each statement under SQLite's limit of bound variables
-      for (let i = 0; i < references.length; i += 500) {
-        await trx
-          .insertInto('manifest_references')
-          .values(references.slice(i, i + 500).map((r) => ({ repository: m.repository, manifest_digest: m.digest, digest: r.digest, kind: r.kind })))
-          .onConflict((oc) => oc.columns(['repository', 'manifest_digest', 'digest', 'kind']).doNothing())
-          .execute();
-      }
+      await insertManifest(trx, m);
       if (m.tag !== undefined) {
         await trx
           .insertInto('tags')

@@ -356,30 +356,7 @@ export class RegistryIndex {
       // a manifest pushed again (a new tag for it): the collector cannot take it while this runs
       if (this.postgres) await trx.selectFrom('manifests').select('digest').where('repository', '=', m.repository).where('digest', '=', m.digest).forShare().execute();
       await this.ensureRepository(trx, m.repository, m.now);
-      await trx
-        .insertInto('manifests')
-        .values({
-          repository: m.repository,
-          digest: m.digest,
-          media_type: m.mediaType,
-          size: m.content.length,
-          content: m.content,
-          artifact_type: m.artifactType ?? null,
-          subject: m.subject ?? null,
-          annotations: m.annotations ? JSON.stringify(m.annotations) : null,
-          created_at: m.now,
-        })
-        .onConflict((oc) => oc.columns(['repository', 'digest']).doNothing())
-        .execute();
-      const unique = new Map(m.references.map((r) => [`${r.kind} ${r.digest}`, r]));
-      // batches keep each statement under SQLite's limit of bound variables
-      for (const batch of chunks([...unique.values()], 500)) {
-        await trx
-          .insertInto('manifest_references')
-          .values(batch.map((r) => ({ repository: m.repository, manifest_digest: m.digest, digest: r.digest, kind: r.kind })))
-          .onConflict((oc) => oc.columns(['repository', 'manifest_digest', 'digest', 'kind']).doNothing())
-          .execute();
-      }
+      await insertManifest(trx, m);
       if (m.details) await insertDetails(trx, m.repository, m.digest, m.details);
       const pushedBy = m.actor ?? null;
       for (const tag of m.tags) {
@@ -578,6 +555,40 @@ export class RegistryIndex {
  * manifests (Helm charts, signatures...), null when it holds none. From the manifests' own
  * columns (an image manifest's artifact_type is its config's type), so it needs no details.
  */
+/**
+ * A manifest's row and what it refers to (each reference once), as a push and the pull-through
+ * cache store them; nothing if the repository holds it already.
+ */
+export async function insertManifest(
+  trx: Transaction<Database>,
+  m: Pick<NewManifest, 'repository' | 'digest' | 'mediaType' | 'content' | 'artifactType' | 'subject' | 'annotations' | 'references' | 'now'>,
+): Promise<void> {
+  await trx
+    .insertInto('manifests')
+    .values({
+      repository: m.repository,
+      digest: m.digest,
+      media_type: m.mediaType,
+      size: m.content.length,
+      content: m.content,
+      artifact_type: m.artifactType ?? null,
+      subject: m.subject ?? null,
+      annotations: m.annotations ? JSON.stringify(m.annotations) : null,
+      created_at: m.now,
+    })
+    .onConflict((oc) => oc.columns(['repository', 'digest']).doNothing())
+    .execute();
+  const unique = new Map(m.references.map((r) => [`${r.kind} ${r.digest}`, r]));
+  // batches keep each statement under SQLite's limit of bound variables
+  for (const batch of chunks([...unique.values()], 500)) {
+    await trx
+      .insertInto('manifest_references')
+      .values(batch.map((r) => ({ repository: m.repository, manifest_digest: m.digest, digest: r.digest, kind: r.kind })))
+      .onConflict((oc) => oc.columns(['repository', 'manifest_digest', 'digest', 'kind']).doNothing())
+      .execute();
+  }
+}
+
 export function repositoryKind(repository: string) {
   const images = sql.join(IMAGE_KINDS.map((t) => sql`${t}`));
   return sql<string | null>`case
