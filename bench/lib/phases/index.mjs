@@ -1,0 +1,20 @@
+// The phases of a round, in order: each takes (server, opts, round, log) and resolves to
+// { metricKey: sample }. `large` and `concurrency` run after the rounds (see run.mjs).
+import { dockerPhase } from './docker.mjs';
+import { blobHead, manifestGet } from './rates.mjs';
+import { smallLayers } from './small-layers.mjs';
+import { manifestPut, tagsFull, tagsPaged } from './tags.mjs';
+import { chunked, download, monolithic } from './transfers.mjs';
+
+export const ROUND_PHASES = [
+  ['monolithic', monolithic],
+  ['chunked', chunked],
+  ['download', download],
+  ['manifestGet', manifestGet],
+  ['blobHead', blobHead],
+  ['manifestPut', manifestPut],
+  ['tagsFull', tagsFull],
+  ['tagsPaged', tagsPaged],
+  ['smallLayers', smallLayers],
+  ['docker', dockerPhase],
+];
