@@ -12,7 +12,8 @@ import { hasWrk } from './lib/load.mjs';
 import { readOptions, ROOT, UsageError } from './lib/options.mjs';
 import { concurrencyPoint } from './lib/phases/concurrency.mjs';
 import { dockerCleanup, dockerRoundDone } from './lib/phases/docker.mjs';
-import { ROUND_PHASES } from './lib/phases/index.mjs';
+import { stopBareNode } from './lib/phases/bare-node.mjs';
+import { BARE_PHASES, ROUND_PHASES } from './lib/phases/index.mjs';
 import { large } from './lib/phases/large.mjs';
 import { memory } from './lib/proc.mjs';
 import { pushImageBlobs, putManifest } from './lib/registry.mjs';
@@ -89,6 +90,13 @@ async function measure(opts, servers, add) {
         }
       }
       if (name === 'docker') await dockerRoundDone(opts, round);
+      for (const [bareName, after, bare] of BARE_PHASES) {
+        if (after !== name || !opts.phases.has(bareName)) continue;
+        for (const [key, sample] of Object.entries(await bare(servers[0], opts))) {
+          add({ name: bareName }, key, sample);
+          log(`round ${round}/${opts.rounds} ${key.padEnd(15)} ${'bare node'.padEnd(10)} ${fmt(sample.value)} ${metricOf(key).def.unit}, server CPU ${fmt(sample.cpu)} ${metricOf(key).def.cpuUnit}`);
+        }
+      }
     }
   }
   for (const server of servers) add(server, 'rssRounds', { value: memory(server.pid).hwm / MB });
@@ -127,6 +135,7 @@ async function main() {
   const machine = describeMachine(opts);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pier-bench-'));
   cleanup.dirs.add(dir);
+  opts.workDir = dir;
   log(`temporary directory ${dir}${opts.keep ? ' (kept)' : ''}`);
   log(`rounds ${opts.rounds}, blobs ${opts.sizeMiB} MiB, chunks ${opts.chunkMiB} MiB, large push ${opts.largeMiB} MiB, ${opts.tags} tags, rates ${opts.duration}s at c=${opts.connections}, GET client ${opts.client === 'node' || !opts.wrk ? 'node' : 'wrk'}, Pier ${opts.pierAuth.join(' and ')} mode, fsync ${opts.pierFsync || 'default (true)'}`);
 
@@ -156,7 +165,7 @@ async function main() {
     }
     throw error;
   } finally {
-    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all([...servers.map((s) => s.stop()), stopBareNode()]);
     if (opts.phases.has('docker')) dockerCleanup(opts);
     if (scaleOuts.length) {
       log('removing the scale-out schemas and prefixes');
@@ -173,7 +182,7 @@ async function main() {
     label: opts.label || undefined,
     durationSeconds: Math.round((Date.now() - started) / 1000),
     machine,
-    options: { ...opts, out: path.relative(ROOT, opts.out), phases: [...opts.phases], wrk: undefined },
+    options: { ...opts, out: path.relative(ROOT, opts.out), phases: [...opts.phases], wrk: undefined, workDir: undefined },
     getClient: opts.client === 'node' || !opts.wrk ? 'node' : 'wrk',
     servers: Object.fromEntries(servers.map((s) => [s.name, { label: s.label, mode: s.mode ?? 'open', tokens: s.auth?.stats }])),
     metrics,

@@ -9,8 +9,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export class UsageError extends Error {}
 
 /** Phases run in every round, in this order; `large` and `concurrency` run after the rounds. */
-export const PHASE_NAMES = ['monolithic', 'chunked', 'download', 'manifestGet', 'blobHead', 'manifestPut', 'tagsFull', 'tagsPaged', 'smallLayers', 'docker', 'large', 'concurrency'];
-const PREREQUISITES = { download: 'monolithic', tagsFull: 'manifestPut', tagsPaged: 'manifestPut' };
+export const PHASE_NAMES = ['monolithic', 'chunked', 'download', 'manifestGet', 'blobHead', 'bareNode', 'manifestPut', 'tagsFull', 'tagsPaged', 'smallLayers', 'docker', 'large', 'concurrency'];
+const PREREQUISITES = { bareNode: ['manifestGet', 'blobHead'], download: ['monolithic'], tagsFull: ['manifestPut'], tagsPaged: ['manifestPut'] };
 
 export const OPTIONS = {
   rounds: { env: 'BENCH_ROUNDS', def: '5', help: 'rounds per server (medians are over rounds)' },
@@ -142,7 +142,7 @@ function parsePhases(value) {
   const phases = new Set(value.split(',').map((p) => p.trim()).filter(Boolean));
   for (const p of phases) {
     if (!PHASE_NAMES.includes(p)) throw new UsageError(`unknown phase "${p}" (known: ${PHASE_NAMES.join(', ')})`);
-    if (PREREQUISITES[p]) phases.add(PREREQUISITES[p]);
+    for (const needed of PREREQUISITES[p] ?? []) phases.add(needed);
   }
   return phases;
 }

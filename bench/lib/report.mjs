@@ -84,7 +84,7 @@ export function summarize(samples, keys, headline, opts) {
   return metrics;
 }
 
-const COLUMN = { pierToken: 'Pier token', pierOpen: 'Pier open', reference: 'reference' };
+const COLUMN = { pierToken: 'Pier token', pierOpen: 'Pier open', reference: 'reference', bareNode: 'bare node' };
 
 function labelOf(key, m, opts) {
   const { base, clients } = metricOf(key);
@@ -103,10 +103,14 @@ function labelOf(key, m, opts) {
   return label;
 }
 
-/** The table: a column per server (the Pier modes, then the reference), the headline's ratio. */
+/**
+ * The table: a column per server (the Pier modes, then the reference, then the bare node:http
+ * server when measured), the headline's ratio to the reference.
+ */
 export function table(metrics, opts, serverNames, headline) {
   const single = serverNames.filter((n) => n !== 'reference').length === 1;
-  const names = [headline, ...serverNames.filter((n) => n !== headline && n !== 'reference'), 'reference'];
+  const bare = Object.values(metrics).some((m) => m.servers.bareNode) ? ['bareNode'] : [];
+  const names = [headline, ...serverNames.filter((n) => n !== headline && n !== 'reference'), 'reference', ...bare];
   const head = ['metric', 'unit', ...names.map((n) => (single && n !== 'reference' ? 'Pier' : COLUMN[n])), single ? 'Pier/ref' : `${COLUMN[headline].replace('Pier ', '')}/ref`, 'per round', 'target', ''];
   const rows = [head];
   const range = (values) => (values.length > 1 ? `${fmt(Math.min(...values))}..${fmt(Math.max(...values))}` : '');

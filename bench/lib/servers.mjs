@@ -11,7 +11,7 @@ import { send } from './http.mjs';
 
 export const cleanup = { servers: new Set(), dirs: new Set(), keep: false };
 
-async function freePort() {
+export async function freePort() {
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -10,6 +10,10 @@ import path from 'node:path';
 import { MiB } from '../content.mjs';
 import { timed } from '../measure.mjs';
 
+/** Every image the phase builds carries it; prune touches nothing else of a shared daemon. */
+const LABEL = 'org.example.pier-bench';
+const PRUNE = ['image', 'prune', '-f', '--filter', `label=${LABEL}`];
+
 const state = { checked: false, available: false, images: new Map(), configDir: undefined };
 
 function dockerEnv(opts) {
@@ -49,7 +53,7 @@ async function roundImage(opts, round) {
   const context = mkdtempSync(path.join(os.tmpdir(), 'pier-bench-image-'));
   try {
     const layerBytes = Math.floor((opts.dockerMiB * MiB) / opts.dockerLayers);
-    const lines = ['FROM scratch'];
+    const lines = ['FROM scratch', `LABEL ${LABEL}=${process.pid}`];
     for (let i = 0; i < opts.dockerLayers; i++) {
       writeFileSync(path.join(context, `layer${i}`), randomBytes(layerBytes));
       lines.push(`COPY layer${i} /layer${i}`);
@@ -64,10 +68,13 @@ async function roundImage(opts, round) {
   }
 }
 
-/** Removes local names and what no image uses any more, so that the next pull downloads every layer. */
+/**
+ * Removes local names and what no image uses any more (of the images this phase made: the
+ * daemon may be shared), so that the next pull downloads every layer.
+ */
 async function removeLocally(opts, names) {
   await docker(opts, ['rmi', '-f', ...names]).catch(() => {});
-  await docker(opts, ['image', 'prune', '-f']);
+  await docker(opts, PRUNE);
 }
 
 export async function dockerPhase(server, opts, round, log) {
@@ -100,7 +107,7 @@ export async function dockerRoundDone(opts, round) {
 
 export function dockerCleanup(opts) {
   for (const name of state.images.values()) spawnSync('docker', ['rmi', '-f', name], { env: dockerEnv(opts), stdio: 'ignore' });
-  spawnSync('docker', ['image', 'prune', '-f'], { env: dockerEnv(opts), stdio: 'ignore' });
+  spawnSync('docker', PRUNE, { env: dockerEnv(opts), stdio: 'ignore' });
   if (state.configDir) rmSync(state.configDir, { recursive: true, force: true });
 }
 

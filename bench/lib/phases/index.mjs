@@ -1,5 +1,7 @@
 // The phases of a round, in order: each takes (server, opts, round, log) and resolves to
-// { metricKey: sample }. `large` and `concurrency` run after the rounds (see run.mjs).
+// { metricKey: sample }. `large` and `concurrency` run after the rounds (see run.mjs), `bareNode`
+// once per round, after the reads (BARE_PHASES).
+import { bareNode } from './bare-node.mjs';
 import { dockerPhase } from './docker.mjs';
 import { blobHead, manifestGet } from './rates.mjs';
 import { smallLayers } from './small-layers.mjs';
@@ -18,3 +20,6 @@ export const ROUND_PHASES = [
   ['smallLayers', smallLayers],
   ['docker', dockerPhase],
 ];
+
+/** Run once a round, not per server: [name, after which phase, function]. */
+export const BARE_PHASES = [['bareNode', 'blobHead', bareNode]];
