@@ -53,6 +53,12 @@ export class TokenClient {
     return entry.header;
   }
 
+  /** When the token held for `repo` expires (epoch ms), if one is held. */
+  expiresAt(repo) {
+    const entry = this.tokens.get(repo);
+    return entry instanceof Promise ? undefined : entry?.expiresAt;
+  }
+
   /** The registry refused the token (401): the next request fetches another. */
   invalidate(repo) {
     if (this.tokens.delete(repo)) this.stats.refreshesOn401++;

@@ -106,7 +106,14 @@ export async function rateLoad(opts, spec) {
   const useWrk = spec.method === 'GET' && (opts.client === 'wrk' || (opts.client === 'auto' && opts.wrk));
   const load = useWrk ? loadWrk : loadNode;
   const headers = { ...spec.headers };
-  if (spec.server.auth) headers.Authorization = await spec.server.auth.authorization(spec.repo, opts.warmup + opts.duration + 10);
+  if (spec.server.auth) {
+    const seconds = opts.warmup + opts.duration + 10;
+    headers.Authorization = await spec.server.auth.authorization(spec.repo, seconds);
+    // one token for the whole load: wrk cannot fetch another
+    if (spec.server.auth.expiresAt(spec.repo) < Date.now() + seconds * 1000) {
+      throw new Error(`${spec.server.label}: its tokens live shorter than a rate measurement (${seconds} s with --warmup and a margin): a longer --token-ttl, or shorter --duration`);
+    }
+  }
   const full = { ...spec, headers };
   if (opts.warmup > 0) await load({ ...full, connections: opts.connections, seconds: opts.warmup });
   return { useWrk, run: () => load({ ...full, connections: opts.connections, seconds: opts.duration }) };

@@ -35,7 +35,7 @@ export const OPTIONS = {
   seconds: { env: 'BENCH_SECONDS', def: '20', help: 'concurrency: seconds per point and server' },
   'mix-rounds': { env: 'BENCH_MIX_ROUNDS', def: '1', help: 'concurrency: measurements per point and server (after the rounds; medians over them)' },
   'pier-auth': { env: 'BENCH_PIER_AUTH', def: 'token,open', help: 'Pier\'s modes, each its own server: token (a user, bearer tokens) and/or open (anonymous, like the reference); the first is the headline' },
-  'token-ttl': { env: 'BENCH_TOKEN_TTL', def: '', help: 'PIER_TOKEN_TTL of the token-mode Pier (default Pier\'s, 5m); a short one exercises the client\'s refresh' },
+  'token-ttl': { env: 'BENCH_TOKEN_TTL', def: '', help: 'PIER_TOKEN_TTL of the token-mode Pier (default Pier\'s, 5m); a short one exercises the client\'s refresh (the rate phases need one token to outlive --warmup + --duration + 10 s)' },
   'pier-fsync': { env: 'BENCH_PIER_FSYNC', def: '', help: 'true | false: sets PIER_STORAGE_FSYNC (default: Pier\'s default, true)' },
   sync: { env: 'BENCH_SYNC', def: 'true', help: 'run sync(1) before each timed phase, so that one server\'s dirty pages do not slow the other' },
   'rss-limit-mb': { env: 'BENCH_RSS_LIMIT_MB', def: '200', help: 'Pier\'s RSS limit during the large push (MB)' },
