@@ -63,10 +63,16 @@ function usage() {
 }
 
 export function readOptions() {
-  const { values } = parseArgs({
-    options: { ...Object.fromEntries(Object.keys(OPTIONS).map((k) => [k, { type: 'string' }])), help: { type: 'boolean', short: 'h' } },
-    allowPositionals: false,
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: { ...Object.fromEntries(Object.keys(OPTIONS).map((k) => [k, { type: 'string' }])), help: { type: 'boolean', short: 'h' } },
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    // e.g. a value that starts with a dash: --pier-node-options=--cpu-prof
+    throw new UsageError(`${error.message.split('\n').join(' ')} (--help lists the options)`);
+  }
   if (values.help) usage();
   const raw = {};
   for (const [name, o] of Object.entries(OPTIONS)) raw[name] = values[name] ?? process.env[o.env] ?? o.def;
