@@ -20,6 +20,7 @@ import { PullStats } from './pull-stats.js';
 import { HubPushGate } from './push-gate.js';
 import { TagImmutability } from './tag-immutability.js';
 import { RepositoryService } from './repositories.js';
+import { RetentionService } from './retention/retention.js';
 import { RepositoryPages } from './repository-pages.js';
 import { SearchService } from './search.js';
 import { HubSettings } from './settings.js';
@@ -59,6 +60,8 @@ export class Hub {
   readonly pushGate: HubPushGate;
   /** per repository, the tag patterns a push may create but never move or delete */
   readonly immutability: TagImmutability;
+  /** per repository or namespace, the rules that keep tags; runs delete the others */
+  readonly retention: RetentionService;
   /** plans and which one each account or organisation has (`planOf`) */
   readonly plans: PlanService;
   /** what a namespace uses (storage, private repositories) and the checks against its plan */
@@ -119,6 +122,7 @@ export class Hub {
     this.immutability = new TagImmutability(db, this.plans, clock);
     this.pushGate = new HubPushGate(this.repositories, this.limits, this.audit, this.immutability);
     this.pullStats = new PullStats(db, clock);
+    this.retention = new RetentionService(db, { clock, plans: this.plans, immutability: this.immutability, audit: this.audit, pullStats: this.pullStats });
     this.outbox = new OutboxDispatcher(db, clock);
     this.categories = new CategoryService(db, clock);
     this.stars = new StarService(db, clock);

@@ -23,7 +23,7 @@ export interface Plan {
  * Advanced features a plan may unlock. They are checked where they are used, not only where they
  * are set up (a downgrade switches them off at once), and always through `PlanService.hasFeature`.
  */
-export const PLAN_FEATURES = ['team-permissions', 'organization-tokens', 'webhooks', 'tag-immutability'] as const;
+export const PLAN_FEATURES = ['team-permissions', 'organization-tokens', 'webhooks', 'tag-immutability', 'retention-policies'] as const;
 export type PlanFeature = (typeof PLAN_FEATURES)[number];
 
 const GB = 1_000_000_000;
@@ -64,7 +64,7 @@ export const DEFAULT_PLANS: readonly Plan[] = [
     pullsPerWindow: 50_000,
     pullWindowSeconds: SIX_HOURS,
     seats: 100,
-    features: ['team-permissions', 'organization-tokens', 'webhooks', 'tag-immutability'],
+    features: ['team-permissions', 'organization-tokens', 'webhooks', 'tag-immutability', 'retention-policies'],
   },
 ];
 

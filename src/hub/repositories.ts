@@ -114,6 +114,7 @@ export class RepositoryService {
   async forgetNamespace(namespace: string): Promise<void> {
     const names = (await this.db.selectFrom('hub_repositories').select('name').where('namespace', '=', namespace).execute()).map((r) => r.name);
     await this.forget(names);
+    await this.db.deleteFrom('retention_policies').where('scope', '=', 'namespace').where('target', '=', namespace).execute();
   }
 
   /**
@@ -129,6 +130,7 @@ export class RepositoryService {
         await trx.deleteFrom('repository_pull_days').where('repository', 'in', batch).execute();
         await trx.deleteFrom('repository_readmes').where('repository', 'in', batch).execute();
         await trx.deleteFrom('immutable_tag_rules').where('repository', 'in', batch).execute();
+        await trx.deleteFrom('retention_policies').where('scope', '=', 'repository').where('target', 'in', batch).execute();
         await trx.deleteFrom('tag_pulls').where('repository', 'in', batch).execute();
         await trx.deleteFrom('repository_pulls').where('repository', 'in', batch).execute();
         const deleted = await trx.deleteFrom('hub_repositories').where('name', 'in', batch).returning('name').execute();

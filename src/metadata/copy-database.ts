@@ -65,6 +65,8 @@ export const TABLES = {
   audit_events: { key: ['id'] },
   gc_runs: { key: ['id'] },
   immutable_tag_rules: { key: ['repository', 'pattern'] },
+  retention_policies: { key: ['scope', 'target'] },
+  retention_runs: { key: ['id'] },
   leases: { key: ['name'], skip: 'a lease is held by a process of the old installation; none holds one in the new' },
   uploads: {
     key: ['id'],

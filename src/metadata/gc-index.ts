@@ -1,5 +1,6 @@
 import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import { dialectOf } from './dialect.js';
+import { Leases } from './leases.js';
 import { appendOutbox } from './outbox.js';
 import { repositoryKind } from './registry-index.js';
 import type { Database, GcRunsTable } from './schema.js';
@@ -37,32 +38,27 @@ export interface GcRunRecord {
  */
 export class GcIndex {
   private readonly postgres: boolean;
+  private readonly leases: Leases;
 
   constructor(private readonly db: Kysely<Database>) {
     this.postgres = dialectOf(db) === 'postgres';
+    this.leases = new Leases(db);
   }
 
-  // ---- the lease: one collector at a time, across replicas ----------------------------------
+  // ---- the lease: one collector at a time, across replicas (metadata/leases.ts) -------------
 
   /** Takes the lease `name` when nobody holds it (or its holder let it expire); true when `holder` has it now. */
-  async acquireLease(name: string, holder: string, now: number, until: number): Promise<boolean> {
-    await this.db
-      .insertInto('leases')
-      .values({ name, holder, expires_at: until })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ holder, expires_at: until }).where('leases.expires_at', '<', now))
-      .execute();
-    const row = await this.db.selectFrom('leases').select('holder').where('name', '=', name).executeTakeFirst();
-    return row?.holder === holder;
+  acquireLease(name: string, holder: string, now: number, until: number): Promise<boolean> {
+    return this.leases.acquire(name, holder, now, until);
   }
 
   /** Extends a lease its holder still holds; false when it was lost (expired and taken). */
-  async renewLease(name: string, holder: string, until: number): Promise<boolean> {
-    const result = await this.db.updateTable('leases').set({ expires_at: until }).where('name', '=', name).where('holder', '=', holder).executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+  renewLease(name: string, holder: string, until: number): Promise<boolean> {
+    return this.leases.renew(name, holder, until);
   }
 
-  async releaseLease(name: string, holder: string): Promise<void> {
-    await this.db.deleteFrom('leases').where('name', '=', name).where('holder', '=', holder).execute();
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.leases.release(name, holder);
   }
 
   // ---- runs ---------------------------------------------------------------------------------

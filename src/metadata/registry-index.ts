@@ -511,13 +511,26 @@ export class RegistryIndex {
     await insertDetails(this.db, repository, digest, details);
   }
 
-  /** Deletes a tag (and writes its 'tag.deleted' outbox event); the manifest stays. */
-  async deleteTag(repository: string, tag: string, event: { now?: number; actor?: string } = {}): Promise<boolean> {
+  /**
+   * Deletes a tag (and writes its 'tag.deleted' outbox event, with `reason` when given); the
+   * manifest stays. With `ifUnchanged`, only while the tag still names that digest, pushed at that
+   * time (a retention run deletes what it decided on, never a tag pushed again meanwhile).
+   */
+  async deleteTag(
+    repository: string,
+    tag: string,
+    event: { now?: number; actor?: string; reason?: string; ifUnchanged?: { digest: string; updatedAt: number } } = {},
+  ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('tags').select('digest').where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
+      const row = await trx.selectFrom('tags').select(['digest', 'updated_at']).where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
       if (!row) return false;
-      await trx.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag).execute();
-      await appendOutbox(trx, { type: 'tag.deleted', payload: { repository, tag, digest: row.digest, actor: event.actor ?? null } }, event.now ?? Date.now());
+      const expected = event.ifUnchanged;
+      let deletion = trx.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag);
+      if (expected) deletion = deletion.where('digest', '=', expected.digest).where('updated_at', '=', expected.updatedAt);
+      const deleted = await deletion.executeTakeFirst();
+      if (Number(deleted.numDeletedRows) === 0) return false;
+      const payload = { repository, tag, digest: row.digest, actor: event.actor ?? null, ...(event.reason !== undefined ? { reason: event.reason } : {}) };
+      await appendOutbox(trx, { type: 'tag.deleted', payload }, event.now ?? Date.now());
       return true;
     });
   }

@@ -452,6 +452,29 @@ export interface ImmutableTagRulesTable {
   created_by: string | null;
 }
 
+/** A retention policy (hub/retention/): the rules that keep a repository's tags, or those of a namespace's repositories. */
+export interface RetentionPoliciesTable {
+  scope: 'repository' | 'namespace';
+  target: string;
+  keep_last: number | null;
+  keep_pulled_days: number | null;
+  keep_pattern: string | null;
+  updated_at: number;
+  updated_by: string | null;
+}
+
+export interface RetentionRunsTable {
+  id: string;
+  trigger: string;
+  /** '*', a namespace or a repository */
+  scope: string;
+  status: 'running' | 'succeeded' | 'failed';
+  started_at: number;
+  finished_at: number | null;
+  deleted: number;
+  error: string | null;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
@@ -493,4 +516,6 @@ export interface Database {
   leases: LeasesTable;
   gc_runs: GcRunsTable;
   immutable_tag_rules: ImmutableTagRulesTable;
+  retention_policies: RetentionPoliciesTable;
+  retention_runs: RetentionRunsTable;
 }

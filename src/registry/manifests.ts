@@ -195,12 +195,17 @@ export class ManifestService {
     return record;
   }
 
-  /** DELETE by digest removes the manifest and its tags; DELETE by tag removes only the tag. */
-  async delete(repository: RepositoryName, referenceParam: string, actor: Actor): Promise<void> {
+  /**
+   * DELETE by digest removes the manifest and its tags; DELETE by tag removes only the tag. A tag's
+   * deletion may carry a `reason` (its event's) and `ifUnchanged`: the tag goes only while it still
+   * names that digest, pushed at that time (else MANIFEST_UNKNOWN, as for a tag already gone).
+   */
+  async delete(repository: RepositoryName, referenceParam: string, actor: Actor, options: TagDeletion = {}): Promise<void> {
     const reference = lookupReference(referenceParam);
     await this.gate.checkTags?.(repository, reference.kind === 'tag' ? { tags: [reference.tag], digest: null } : { manifest: reference.digest }, actor);
     if (reference.kind === 'tag') {
-      if (!(await this.index.deleteTag(repository, reference.tag, { now: this.clock.now(), actor: actor.account }))) throw manifestUnknown(referenceParam);
+      const event = { now: this.clock.now(), ...(actor.account !== undefined ? { actor: actor.account } : {}), ...options };
+      if (!(await this.index.deleteTag(repository, reference.tag, event))) throw manifestUnknown(referenceParam);
       await this.cache.invalidate(repository);
       this.events.emit({ type: 'tag.deleted', repository, tag: reference.tag, actor });
       return;
@@ -209,6 +214,12 @@ export class ManifestService {
     await this.cache.invalidate(repository);
     this.events.emit({ type: 'manifest.deleted', repository, digest: reference.digest, actor });
   }
+}
+
+/** What a tag's deletion may say and require (ManifestService.delete). */
+export interface TagDeletion {
+  reason?: string;
+  ifUnchanged?: { digest: string; updatedAt: number };
 }
 
 /** For reads and deletes, a tag that could never have been pushed is simply unknown (404), as the spec's tests expect. */

@@ -189,6 +189,11 @@ export const ConfigSchema = z
       })
       .strict()
       .default({ schedule: 24 * 3_600_000, grace: 3_600_000, untagged: false, proxyIdle: 30 * 24 * 3_600_000, lease: 60_000 }),
+    /** retention policies (docs/retention.md): how often every policy is applied (one replica runs each), or off */
+    retention: z
+      .object({ schedule: z.union([z.literal('off'), duration]).default(24 * 3_600_000) })
+      .strict()
+      .default({ schedule: 24 * 3_600_000 }),
     /** the first administrator, created on first start when no account exists */
     admin: z.object({ user: z.string().optional(), password: z.string().optional() }).strict().default({}),
   })
@@ -242,6 +247,7 @@ export const ENVIRONMENT: Record<string, string> = {
   PIER_GC_UNTAGGED: 'gc.untagged',
   PIER_GC_PROXY_IDLE: 'gc.proxyIdle',
   PIER_GC_LEASE: 'gc.lease',
+  PIER_RETENTION_SCHEDULE: 'retention.schedule',
   PIER_ADMIN_USER: 'admin.user',
   PIER_ADMIN_PASSWORD: 'admin.password',
 };

@@ -20,6 +20,7 @@ import { openCore, type CoreOptions } from './core.js';
 import { createLogger } from './log-format.js';
 import { createReadiness, databaseCheck, storageCheck } from './readiness.js';
 import { GcSchedule } from '../registry/gc/schedule.js';
+import { RetentionSchedule } from '../hub/retention/schedule.js';
 import { startupStep } from './startup-problems.js';
 import { describeCertificate, loadTls, secureContextOptions, validityProblem } from './tls.js';
 
@@ -158,6 +159,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         : undefined;
     gcSchedule?.start();
     undo.push(() => gcSchedule?.stop());
+    // retention policies every retention.schedule, counted from the latest run of any replica
+    const retentionSchedule =
+      config.retention.schedule !== 'off'
+        ? new RetentionSchedule(hub.retention, registry, clock, {
+            intervalMs: config.retention.schedule,
+            onReport: (report) => {
+              const deleted = report.repositories.reduce((n, r) => n + r.deleted.length, 0);
+              logger.info({ retention: { repositories: report.repositories.length, deleted, skipped: report.skipped } }, `retention: ${deleted} tags deleted in ${report.repositories.length} repositories`);
+            },
+            onError: (error) => logger.error({ err: error }, 'retention run failed; the next run continues it'),
+          })
+        : undefined;
+    retentionSchedule?.start();
+    undo.push(() => retentionSchedule?.stop());
     // replication runs (queued by pushes, schedules and requests) and due schedules, every 2 s
     core.replication.start(2000);
     undo.push(() => core.replication.stop());
@@ -208,6 +223,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           backfill.abort();
           await app.close();
           await gcSchedule?.stop();
+          await retentionSchedule?.stop();
           await backfilled;
           await hub.outbox.stop();
           await core.replication.stop();

@@ -74,6 +74,7 @@ export async function startTestServer(overrides: Record<string, unknown> = {}, o
         'auth.mode': 'open',
         // collections run when a test asks (a scheduled one would race with a test's clock jumps)
         'gc.schedule': 'off',
+        'retention.schedule': 'off',
         ...(databaseUrl ? { 'database.url': databaseUrl } : {}),
         ...overrides,
       },
