@@ -32,6 +32,7 @@ const pick = (body: Record<string, unknown>, ...fields: string[]) => {
 const changed = ({ body }: AuditInput) => ({ fields: Object.keys(body).filter((k) => k !== 'password' && k !== 'confirm') });
 const repository = ({ params }: AuditInput) => `${params.namespace}/${params.name}`;
 const resultId = ({ result }: AuditInput) => (result && typeof result === 'object' && 'id' in result ? String((result as { id: unknown }).id) : undefined);
+const dryRun = ({ result }: AuditInput) => (result && typeof result === 'object' && 'dry_run' in result ? { dry_run: (result as { dry_run: unknown }).dry_run } : undefined);
 const signIn: Audited = {
   action: 'login',
   actor: ({ body }) => (typeof body.username === 'string' ? body.username.toLowerCase() : undefined),
@@ -100,6 +101,13 @@ export const AUDITED: Record<string, Audited | null> = {
   'DELETE /repositories/{namespace}/{name}/tags/{tag}': { action: 'tag.deleted', target: ({ params }) => `${params.namespace}/${params.name}:${params.tag}` },
   'POST /repositories/{namespace}/{name}/immutable-tags': { action: 'immutable_tag_rule.created', target: repository, details: ({ body }) => pick(body, 'pattern') },
   'DELETE /repositories/{namespace}/{name}/immutable-tags': { action: 'immutable_tag_rule.deleted', target: repository },
+  'PUT /repositories/{namespace}/{name}/retention': { action: 'retention_policy.changed', target: repository, details: ({ body }) => pick(body, 'keep_last', 'keep_pulled_days', 'keep_pattern') },
+  'DELETE /repositories/{namespace}/{name}/retention': { action: 'retention_policy.deleted', target: repository },
+  // who asked; each tag it deleted has its own entry (via retention, with the reason)
+  'POST /repositories/{namespace}/{name}/retention/run': { action: 'retention.run', target: repository, details: dryRun },
+  'PUT /namespaces/{namespace}/retention': { action: 'retention_policy.changed', details: ({ body }) => pick(body, 'keep_last', 'keep_pulled_days', 'keep_pattern') },
+  'DELETE /namespaces/{namespace}/retention': { action: 'retention_policy.deleted' },
+  'POST /namespaces/{namespace}/retention/run': { action: 'retention.run', details: dryRun },
   ...webhooks('/repositories/{namespace}/{name}/webhooks', repository),
   ...webhooks('/orgs/{org}/webhooks', ({ params }) => params.org!),
 

@@ -16,6 +16,7 @@ import { registerImmutableTags } from './immutable-tags.js';
 import { registerProxies } from './proxies.js';
 import { registerPullLimit } from './pull-limit.js';
 import { registerReplication } from './replication.js';
+import { registerRetention } from './retention.js';
 import { registerRepositories } from './repositories.js';
 import { registerSearchRoutes } from './search.js';
 import { registerStars } from './stars.js';
@@ -84,6 +85,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext, options: Regi
       registerRepositories(routes, ctx);
       registerTags(routes, ctx);
       registerImmutableTags(routes, ctx);
+      registerRetention(routes, ctx);
       registerStars(routes, ctx);
       registerCategories(routes, ctx);
       registerSearchRoutes(routes, ctx);

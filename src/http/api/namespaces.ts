@@ -34,7 +34,7 @@ const NamespaceRepositoriesQuery = PageQuery.extend({
   name: z.string().max(255).optional().meta({ description: 'a part of the repository’s name' }),
 });
 
-const NamespacePath = z.object({ namespace: z.string().meta({ description: 'an account or an organisation' }) });
+export const NamespacePath = z.object({ namespace: z.string().meta({ description: 'an account or an organisation' }) });
 
 const Usage = z.object({
   namespace: z.string(),
@@ -188,7 +188,7 @@ export function registerNamespaces(router: ApiRouter, ctx: ApiContext): void {
 }
 
 /** The namespace of the path, when it is an account or organisation. */
-async function existing(ctx: ApiContext, namespace: string): Promise<string> {
+export async function existing(ctx: ApiContext, namespace: string): Promise<string> {
   if (!isValidRepositoryName(`${namespace}/x`) || namespace.includes('/')) throw badRequest('not a valid namespace');
   // the official namespace exists from the start, written when first needed
   if (namespace === OFFICIAL_NAMESPACE) await ctx.hub.organizations.ensureOfficial();
@@ -200,7 +200,7 @@ async function existing(ctx: ApiContext, namespace: string): Promise<string> {
  * Its usage (which names private repositories) is seen by the account itself, the owners of the
  * organisation, and administrators; not by members, nor by a token limited to some repositories.
  */
-async function mayView(ctx: ApiContext, caller: Caller, namespace: string): Promise<boolean> {
+export async function mayView(ctx: ApiContext, caller: Caller, namespace: string): Promise<boolean> {
   if (caller.account.admin) return true;
   if (caller.account.name === namespace) return !caller.tokenRepositories;
   return ctx.hub.organizations.mayManage(namespace, caller.account);
