@@ -98,7 +98,7 @@ for (const { name, open, options } of await testDatabases()) {
       assert.equal(pro!.privateRepositories, null);
       assert.ok(pro!.pullsPerWindow! >= 5_000);
       assert.equal(team!.privateRepositories, null);
-      assert.deepEqual(team!.features.sort(), ['organization-tokens', 'tag-immutability', 'team-permissions', 'webhooks']);
+      assert.deepEqual(team!.features.sort(), ['organization-tokens', 'retention-policies', 'tag-immutability', 'team-permissions', 'webhooks']);
       assert.equal((await hub.plans.planOf('alice')).name, 'free');
       assert.equal((await hub.plans.planOf('nobody')).name, 'free');
       assert.equal(await hub.plans.enforcedPlanOf('nobody'), undefined, 'no account: no plan limits (open mode)');

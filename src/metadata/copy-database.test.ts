@@ -63,6 +63,11 @@ async function fill(database: MetadataDatabase, rows = 7): Promise<void> {
     await db.insertInto('audit_events').values({ id: `audit-${i}`, at: BIG - i, actor: i % 2 ? `user${i}` : null, via: 'password', action: 'repository.create', target: `ns/repo-${i}`, namespace: 'ns', result: 'ok', address: '127.0.0.1', user_agent: 'docker/27 “quoted”', request_id: `req-${i}`, details: '{"private":true}' }).execute();
     await db.insertInto('gc_runs').values({ id: `gc-${i}`, trigger: 'cli', status: 'succeeded', dry_run: i % 2, untagged: 0, grace_ms: 3_600_000, started_at: i, finished_at: i + 1, report: '{"blobs":1}', error: null }).execute();
     await db.insertInto('immutable_tag_rules').values({ repository: `ns/repo-${i}`, pattern: i % 2 ? 'v*' : '/^Ä\\d+$/', created_at: BIG - i, created_by: i % 2 ? `user${i}` : null }).execute();
+    await db
+      .insertInto('retention_policies')
+      .values({ scope: i % 2 ? 'repository' : 'namespace', target: i % 2 ? `ns/repo-${i}` : `ns${i}`, keep_last: i % 2 ? i : null, keep_pulled_days: i % 3 ? null : 30, keep_pattern: i % 2 ? null : 'v*', updated_at: BIG - i, updated_by: null })
+      .execute();
+    await db.insertInto('retention_runs').values({ id: `retention-${i}`, trigger: 'schedule', scope: '*', status: 'succeeded', started_at: BIG - i, finished_at: BIG, deleted: i, error: null }).execute();
   }
 }
 
