@@ -154,5 +154,14 @@ for (const database of await testDatabases()) {
       assert.deepEqual(runs.map((r) => [r.trigger, r.status]), [['schedule', 'succeeded']]);
       await schedule.stop();
     });
+
+    it('a repository’s policy goes with the repository, a namespace’s with the account', async () => {
+      await hub.retention.set('repository', 'alice/other', { ...none, keepLast: 5 }, 'alice');
+      await hub.deleteRepository('alice/other', registry);
+      assert.equal(await hub.retention.get('repository', 'alice/other'), undefined);
+      assert.ok(await hub.retention.get('namespace', 'alice'));
+      await hub.deleteAccount('alice', registry);
+      assert.deepEqual(await db.db.selectFrom('retention_policies').select('target').where('target', 'like', 'alice%').execute(), []);
+    });
   });
 }
