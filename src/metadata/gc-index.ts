@@ -1,6 +1,6 @@
 import { sql, type Expression, type Kysely, type SqlBool } from 'kysely';
 import { dialectOf } from './dialect.js';
-import { Leases } from './leases.js';
+import { Leases, type HeldLease } from './leases.js';
 import { appendOutbox } from './outbox.js';
 import { repositoryKind } from './registry-index.js';
 import type { Database, GcRunsTable } from './schema.js';
@@ -52,13 +52,9 @@ export class GcIndex {
     return this.leases.acquire(name, holder, now, until);
   }
 
-  /** Extends a lease its holder still holds; false when it was lost (expired and taken). */
-  renewLease(name: string, holder: string, until: number): Promise<boolean> {
-    return this.leases.renew(name, holder, until);
-  }
-
-  releaseLease(name: string, holder: string): Promise<void> {
-    return this.leases.release(name, holder);
+  /** Takes the lease and renews it until released; undefined when another holds it (Leases.hold). */
+  holdLease(name: string, holder: string, options: { now: () => number; leaseMs: number }): Promise<HeldLease | undefined> {
+    return this.leases.hold(name, holder, options);
   }
 
   // ---- runs ---------------------------------------------------------------------------------

@@ -113,19 +113,9 @@ export class GarbageCollector {
   async collect(options: CollectOptions = {}): Promise<GcReport> {
     const { gcIndex, clock } = this.options;
     const runId = randomUUID();
-    const leaseMs = this.options.leaseMs ?? 60_000;
     const startedAt = clock.now();
-    if (!(await gcIndex.acquireLease(LEASE, runId, startedAt, startedAt + leaseMs))) throw new CollectorBusy();
-    let lost = false;
-    const renewal = setInterval(() => {
-      gcIndex.renewLease(LEASE, runId, clock.now() + leaseMs).then(
-        (held) => {
-          if (!held) lost = true;
-        },
-        () => {}, // a database hiccup: the next renewal decides
-      );
-    }, Math.max(500, leaseMs / 3));
-    renewal.unref();
+    const lease = await gcIndex.holdLease(LEASE, runId, { now: () => clock.now(), leaseMs: this.options.leaseMs ?? 60_000 });
+    if (!lease) throw new CollectorBusy();
     const report: GcReport = {
       runId,
       dryRun: options.dryRun ?? false,
@@ -141,7 +131,7 @@ export class GarbageCollector {
       durationMs: 0,
     };
     const run = new Run(this.options, options, report, () => {
-      if (lost) throw new Error('the garbage collector lost its lease (the database did not answer for too long); run it again');
+      if (lease.lost()) throw new Error('the garbage collector lost its lease (the database did not answer for too long); run it again');
       if (options.signal?.aborted) throw new Error('the garbage collection was stopped; run it again to finish');
     });
     try {
@@ -155,8 +145,7 @@ export class GarbageCollector {
       await gcIndex.finishRun(runId, { status: 'failed', report, error: (error as Error).message, now: clock.now() }).catch(() => {});
       throw error;
     } finally {
-      clearInterval(renewal);
-      await gcIndex.releaseLease(LEASE, runId).catch(() => {});
+      await lease.release();
     }
   }
 }
