@@ -3,7 +3,8 @@
 // private repository, an outsider, personal access tokens by scope, an organisation token limited
 // to the private repository, an administrator) against each route, on a private and a public
 // repository of the organisation. A private repository's page, README, tags, stars, pulls and
-// search hits must be exactly as invisible as the repository: the same 404 as a missing one.
+// search hits must be exactly as invisible as the repository: the same 404 as a missing one. Its
+// retention policy (read, set, a dry run) answers as a change of the repository does.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ProblemKind } from '../../src/http/api/problem.js';
@@ -36,7 +37,10 @@ type Route =
   | 'PUT star'
   | 'search'
   | 'suggest'
-  | 'namespace list';
+  | 'namespace list'
+  | 'GET retention'
+  | 'PUT retention'
+  | 'run retention';
 
 /** ok: the answer; hidden: a list without it; the rest: that problem */
 type Cell = 'ok' | 'hidden' | Extract<ProblemKind, 'unauthorized' | 'forbidden' | 'not-found'>;
@@ -54,15 +58,20 @@ const ROUTES = [
   'search',
   'suggest',
   'namespace list',
+  'GET retention',
+  'PUT retention',
+  'run retention',
 ] as const satisfies readonly Route[];
 const READS: Route[] = ['GET repository', 'GET tags', 'GET tag', 'GET images', 'GET pulls'];
 const LISTS: Route[] = ['search', 'suggest', 'namespace list'];
+/** a repository's retention policy, reading it included, is its administrators' business: as PATCH */
+const ADMINISTRATION: Route[] = ['PATCH repository', 'GET retention', 'PUT retention', 'run retention'];
 
 const row = (reads: Cell, patch: Cell, deleteTag: Cell, deleteRepository: Cell, star: Cell, lists: Cell): Record<Route, Cell> =>
   Object.fromEntries(
     ROUTES.map((route) => [
       route,
-      READS.includes(route) ? reads : LISTS.includes(route) ? lists : route === 'PATCH repository' ? patch : route === 'DELETE tag' ? deleteTag : route === 'DELETE repository' ? deleteRepository : star,
+      READS.includes(route) ? reads : LISTS.includes(route) ? lists : ADMINISTRATION.includes(route) ? patch : route === 'DELETE tag' ? deleteTag : route === 'DELETE repository' ? deleteRepository : star,
     ]),
   ) as Record<Route, Cell>;
 
@@ -126,6 +135,7 @@ describe('/api/v1 permission matrix: repository pages, by kind of caller', () =>
     for (const repository of ['acme/private', 'acme/public']) {
       await pushImage(registry, repository, 'v1');
       await hub.repositories.describe(repository, { description: `matrix ${repository.slice(5)} words`, fullDescription: '# README' });
+      await hub.retention.set('repository', repository, { keepLast: 100, keepPulledDays: null, keepPattern: null }, 'carol');
     }
     await hub.repositories.setVisibility('acme/private', true);
     const pat = async (scope: string) => (await hub.tokens.createPersonalAccessToken('carol', { label: scope, scopes: [scope] })).token;
@@ -189,6 +199,12 @@ describe('/api/v1 permission matrix: repository pages, by kind of caller', () =>
         return server.api(`/search/suggest?q=${repository}`, init);
       case 'namespace list':
         return server.api('/namespaces/acme/repositories?name=' + repository.slice(5), init);
+      case 'GET retention':
+        return server.api(`${path}/retention`, init);
+      case 'PUT retention':
+        return server.api(`${path}/retention`, { ...init, method: 'PUT', json: { keep_last: 100 } });
+      case 'run retention':
+        return server.api(`${path}/retention/run?dry_run=true`, { ...init, method: 'POST' });
     }
   }
 
