@@ -136,6 +136,10 @@ for (const database of await testDatabases()) {
       await assert.rejects(hub.retention.run('alice', registry, { trigger: 'api' }), RetentionBusy);
       await hub.retention.run('alice', registry, { trigger: 'api', dryRun: true });
       await leases.release('retention', 'other-replica');
+      // released after a run: the next one takes it
+      await hub.retention.run('alice', registry, { trigger: 'api' });
+      assert.equal(await leases.acquire('retention', 'after', now, now + 1), true);
+      await leases.release('retention', 'after');
     });
 
     it('the schedule runs every policy once an interval passed since the latest run of any replica', async () => {

@@ -194,27 +194,39 @@ export class RetentionService {
 
   /** The repositories of `scope` under a policy, with the policy that applies to each. */
   async #repositoriesOf(scope: string): Promise<Array<{ repository: string; policy: RetentionPolicy }>> {
-    const policies = this.db.selectFrom('retention_policies').selectAll();
-    let own: RetentionPolicy[];
-    let inherited: RetentionPolicy[];
-    if (scope === EVERYTHING) {
-      own = (await policies.where('scope', '=', 'repository').execute()).map(policyOf);
-      inherited = (await policies.where('scope', '=', 'namespace').execute()).map(policyOf);
-    } else if (isRepository(scope)) {
-      own = (await policies.where('scope', '=', 'repository').where('target', '=', scope).execute()).map(policyOf);
-      inherited = (await policies.where('scope', '=', 'namespace').where('target', '=', namespaceOf(scope)).execute()).map(policyOf);
-    } else {
-      own = (await policies.where('scope', '=', 'repository').where('target', 'like', `${scope}/%`).execute()).map(policyOf).filter((p) => namespaceOf(p.target) === scope);
-      inherited = (await policies.where('scope', '=', 'namespace').where('target', '=', scope).execute()).map(policyOf);
-    }
+    const everything = scope === EVERYTHING;
+    const namespace = everything ? undefined : isRepository(scope) ? namespaceOf(scope) : scope;
+    // repositories with a policy of their own (that exist: a policy goes with its repository)
+    const own = (
+      await this.db
+        .selectFrom('retention_policies as p')
+        .innerJoin('repositories as r', 'r.name', 'p.target')
+        .selectAll('p')
+        .where('p.scope', '=', 'repository')
+        .$if(!everything && isRepository(scope), (q) => q.where('p.target', '=', scope))
+        .$if(!everything && !isRepository(scope), (q) => q.where('p.target', 'like', `${scope}/%`))
+        .execute()
+    ).map(policyOf);
+    const inherited = (
+      await this.db
+        .selectFrom('retention_policies')
+        .selectAll()
+        .where('scope', '=', 'namespace')
+        .$if(namespace !== undefined, (q) => q.where('target', '=', namespace!))
+        .execute()
+    ).map(policyOf);
     const chosen = new Map<string, RetentionPolicy>();
     for (const namespacePolicy of inherited) {
-      let names = this.db.selectFrom('repositories').select('name').where('name', 'like', `${namespacePolicy.target}/%`);
-      if (isRepository(scope)) names = names.where('name', '=', scope);
-      for (const { name } of await names.execute()) if (namespaceOf(name) === namespacePolicy.target) chosen.set(name, namespacePolicy);
+      const names = await this.db
+        .selectFrom('repositories')
+        .select('name')
+        .where('name', 'like', `${namespacePolicy.target}/%`)
+        .$if(!everything && isRepository(scope), (q) => q.where('name', '=', scope))
+        .execute();
+      // LIKE's `_` and SQLite's case-insensitive LIKE only widen the match: namespaceOf decides
+      for (const { name } of names) if (namespaceOf(name) === namespacePolicy.target) chosen.set(name, namespacePolicy);
     }
-    const existing = new Set((await this.db.selectFrom('repositories').select('name').where('name', 'in', own.length > 0 ? own.map((p) => p.target) : ['']).execute()).map((r) => r.name));
-    for (const policy of own) if (existing.has(policy.target)) chosen.set(policy.target, policy);
+    for (const policy of own) if (namespace === undefined || namespaceOf(policy.target) === namespace) chosen.set(policy.target, policy);
     return [...chosen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([repository, policy]) => ({ repository, policy }));
   }
 
