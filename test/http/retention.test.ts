@@ -78,6 +78,14 @@ for (const { backend, options } of await testBackends()) {
       await expectProblem(await server.api('/namespaces/acme/retention/run?dry_run=true', { method: 'POST', auth: rita }), 403, undefined, 'forbidden');
       await expectProblem(await server.api(app), 401, undefined, 'unauthorized');
       await expectProblem(await server.api('/namespaces/nobody/retention', { auth: olive }), 404, undefined, 'not-found');
+      // a token of the owner reads the namespace's policy; changing or running it needs repo:admin
+      const read = (await server.hub.tokens.createPersonalAccessToken('olive', { label: 'read', scopes: ['repo:read'] })).token;
+      const admin = (await server.hub.tokens.createPersonalAccessToken('olive', { label: 'admin', scopes: ['repo:admin'] })).token;
+      await expectJson(await server.api('/namespaces/olive/retention', { auth: { basic: ['olive', read] } }), 200);
+      await expectProblem(await server.api('/namespaces/olive/retention/run?dry_run=true', { method: 'POST', auth: { basic: ['olive', read] } }), 403, /repo:admin/, 'forbidden');
+      await expectProblem(await server.api('/namespaces/olive/retention', { method: 'DELETE', auth: { basic: ['olive', read] } }), 403, /repo:admin/, 'forbidden');
+      await expectProblem(await server.api('/namespaces/olive/retention', { method: 'DELETE', auth: { basic: ['olive', admin] } }), 404, /no retention policy of its own/, 'not-found');
+      await expectProblem(await server.api(`${app}/run?dry_run=true`, { method: 'POST', auth: { basic: ['olive', read] } }), 403, undefined, 'forbidden');
     });
 
     it('a dry run lists what would go and what is kept, and why; a run deletes it, each deletion recorded', async () => {
@@ -103,7 +111,7 @@ for (const { backend, options } of await testBackends()) {
       const audit = await server.database.db.selectFrom('audit_events').select(['action', 'actor', 'via', 'target', 'details', 'result']).where('action', 'in', ['tag.deleted', 'retention.run']).orderBy('target').execute();
       assert.deepEqual(audit.filter((a) => a.action === 'tag.deleted').map((a) => [a.target, a.via, a.actor]), [['acme/app:t1', 'retention', null], ['acme/app:t2', 'retention', null]]);
       // who asked for each run (rita's refused attempts are there too, as refused)
-      const runs = audit.filter((a) => a.action === 'retention.run' && a.actor === 'olive').map((a) => a.details).sort();
+      const runs = audit.filter((a) => a.action === 'retention.run' && a.actor === 'olive' && a.result === 'ok').map((a) => a.details).sort();
       assert.deepEqual(runs, ['{"dry_run":false}', '{"dry_run":true}']);
       const refused = audit.filter((a) => a.action === 'retention.run' && a.actor === 'rita' && a.target === 'acme/app');
       assert.ok(refused.length === 1 && refused.every((a) => a.result === 'refused'), JSON.stringify(refused));
