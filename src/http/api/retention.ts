@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { RepositoryRunReport, RetentionPolicy, RetentionScope, RunReport } from '../../hub/retention/retention.js';
 import { MAX_KEEP_LAST, MAX_KEEP_PULLED_DAYS, type RetentionRules } from '../../hub/retention/selection.js';
+import { patternProblem } from '../../hub/tag-immutability.js';
 import type { Caller } from './authenticate.js';
 import type { ApiContext } from './context.js';
 import { existing, mayView, NamespacePath } from './namespaces.js';
@@ -29,7 +30,18 @@ const SetPolicy = z
   .strictObject({
     keep_last: z.number().int().min(1).max(MAX_KEEP_LAST).nullable().optional(),
     keep_pulled_days: z.number().int().min(1).max(MAX_KEEP_PULLED_DAYS).nullable().optional(),
-    keep_pattern: z.string().min(1).max(200).nullable().optional().describe('a glob (`v*`, `release-?`) matching the whole tag, or a regular expression between slashes'),
+    keep_pattern: z
+      .string()
+      .min(1)
+      .max(200)
+      // at the edge, so that a bad pattern is said under its field (the hub checks it again for the CLI)
+      .superRefine((pattern, issues) => {
+        const problem = patternProblem(pattern);
+        if (problem) issues.addIssue({ code: 'custom', message: problem });
+      })
+      .nullable()
+      .optional()
+      .describe('a glob (`v*`, `release-?`) matching the whole tag, or a regular expression between slashes'),
   })
   .meta({ description: 'replaces the whole policy; at least one rule. A tag stays when any rule keeps it' });
 
