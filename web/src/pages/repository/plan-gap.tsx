@@ -1,0 +1,53 @@
+// A plan feature the namespace's plan lacks (immutable tags, retention): said before any form.
+import { api } from '../../api/browser';
+import { seg } from '../../api/client';
+import { useSession } from '../../api/session';
+import type { Organization, Paged, Plan, Usage } from '../../api/types';
+import { useLoad } from '../../components/use-load';
+import { useI18n } from '../../i18n/i18n';
+
+/** Why the namespace's plan lacks a feature: its plan, whose allowance it is, and a plan that has it. */
+export interface FeatureGap {
+  plan: string;
+  payer: string;
+  better: string | undefined;
+}
+
+/**
+ * What the plan allows, when the reader may see the namespace's usage (its owner, an owner of its
+ * organisation, an administrator): a lacking feature is said before any form. Someone else (a team
+ * with admin on the repository) learns it from the API's refusal, shown where it happened.
+ * A feature no plan lists is not one the server checks: never a gap. Undefined while it loads.
+ */
+export function usePlanFeatures(namespace: string): ((feature: string) => FeatureGap | undefined) | undefined {
+  const { me } = useSession();
+  const state = useLoad(async (signal) => {
+    if (!me) return undefined;
+    if (!me.admin && namespace !== me.username) {
+      const mine = await api<Paged<Organization>>('/orgs', { signal });
+      if (!mine.results.some((o) => o.name === namespace && o.role === 'owner')) return undefined;
+    }
+    const [usage, plans] = await Promise.all([api<Usage>(`/namespaces/${seg(namespace)}/usage`, { signal }), api<Paged<Plan>>('/plans', { signal })]);
+    return { usage, plans: plans.results };
+  }, [namespace, me?.username]);
+  // until it is known, nothing (not a form that a moment later says it cannot be used); a failure: the API will say
+  if (state.loading) return undefined;
+  return (feature) => {
+    const known = state.error ? undefined : state.data;
+    if (!known || known.usage.plan.features.includes(feature)) return undefined;
+    const offering = known.plans.filter((p) => p.features.includes(feature));
+    if (offering.length === 0) return undefined;
+    return { plan: known.usage.plan.title, payer: known.usage.billed_to, better: offering[0]?.title };
+  };
+}
+
+/** What a lacking plan feature means here, in the reader's words; the API's refusal says the same. */
+export function PlanGap({ gap, what }: { gap: FeatureGap; what: string }) {
+  const { t } = useI18n();
+  return (
+    <div className="notice notice-warning" role="note">
+      <strong>{t('lifecycle.planLacks', { what, plan: gap.plan, payer: gap.payer })}</strong>
+      <p>{gap.better ? t('lifecycle.planAsk', { plan: gap.better }) : t('lifecycle.planAskAny')}</p>
+    </div>
+  );
+}
