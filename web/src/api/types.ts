@@ -250,6 +250,12 @@ export interface RetentionSettings {
 /** POST .../retention/run: what went (or would go, in a dry run) and why the others stay. */
 export interface RetentionRun {
   dry_run: boolean;
+  repository: string;
+  policy_from: 'repository' | 'namespace';
+  /** newest push first; `reason` is the server's sentence (in English) */
   deleted: Array<{ tag: string; digest: string; reason: string }>;
-  kept: Array<{ tag: string; reason: string }>;
+  /** `rule`: the first that keeps it; changed: pushed again or deleted during the run */
+  kept: Array<{ tag: string; digest: string; rule: RetentionKeeper; reason: string }>;
 }
+
+export type RetentionKeeper = 'immutable' | 'keep_last' | 'keep_pulled_days' | 'keep_pattern' | 'changed';

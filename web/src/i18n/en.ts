@@ -482,6 +482,12 @@ export const en = {
   'retention.noneKept': 'No tag is kept.',
   'retention.why': 'Why',
   'retention.whyKept': 'Kept by',
+  'retention.noRuleKeeps': 'No rule keeps it',
+  'retention.keptBy.keep_last': 'Among the last pushed',
+  'retention.keptBy.keep_pulled_days': 'Pulled recently',
+  'retention.keptBy.keep_pattern': 'Matches the pattern',
+  'retention.keptBy.immutable': 'Immutable',
+  'retention.keptBy.changed': 'Changed during the run',
 } satisfies Record<string, string | ((params: never) => string)>;
 
 type Widen<T> = { [K in keyof T]: T[K] extends string ? string : T[K] };

@@ -481,4 +481,10 @@ export const fr: Messages = {
   'retention.noneKept': 'Aucun tag n’est gardé.',
   'retention.why': 'Pourquoi',
   'retention.whyKept': 'Gardé par',
+  'retention.noRuleKeeps': 'Aucune règle ne le garde',
+  'retention.keptBy.keep_last': 'Parmi les derniers poussés',
+  'retention.keptBy.keep_pulled_days': 'Tiré récemment',
+  'retention.keptBy.keep_pattern': 'Correspond au motif',
+  'retention.keptBy.immutable': 'Immuable',
+  'retention.keptBy.changed': 'Modifié pendant l’exécution',
 };

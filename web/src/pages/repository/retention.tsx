@@ -165,7 +165,10 @@ function RunReport({ report }: { report: RetentionRun }) {
               <td className="mono" title={d.digest}>
                 {shortDigest(d.digest)}
               </td>
-              <td>{d.reason}</td>
+              <td>
+                {t('retention.noRuleKeeps')}
+                <small className="hint reason">{d.reason}</small>
+              </td>
             </tr>
           ))}
           </DataTable>
@@ -175,11 +178,17 @@ function RunReport({ report }: { report: RetentionRun }) {
       {kept === 0 ? (
         <Empty>{t('retention.noneKept')}</Empty>
       ) : (
-        <DataTable caption={t('retention.keptCaption')} columns={[t('tags.tag'), t('retention.whyKept')]}>
+        <DataTable caption={t('retention.keptCaption')} columns={[t('tags.tag'), t('tags.digest'), t('retention.whyKept')]}>
           {report.kept.map((k) => (
             <tr key={k.tag}>
               <th scope="row">{k.tag}</th>
-              <td>{k.reason}</td>
+              <td className="mono" title={k.digest}>
+                {shortDigest(k.digest)}
+              </td>
+              <td>
+                {t(`retention.keptBy.${k.rule}`)}
+                <small className="hint reason">{k.reason}</small>
+              </td>
             </tr>
           ))}
         </DataTable>
