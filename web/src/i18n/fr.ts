@@ -432,7 +432,7 @@ export const fr: Messages = {
   'admin.confirmRemoveCategory': (p: { name: string }) => `Retirer ${p.name} de tous les dépôts`,
   'lifecycle.title': 'Cycle de vie',
   'lifecycle.intro': 'Les tags qui ne doivent jamais bouger ni disparaître, et ceux qui sont supprimés quand aucune règle ne les garde. Le ramasse-miettes libère ensuite l’espace des tags supprimés.',
-  'lifecycle.planLacks': (p: { what: string; plan: string; payer: string }) => `${p.what} : l’offre ${p.plan} de ${p.payer} ne les comprend pas.`,
+  'lifecycle.planLacks': (p: { what: string; plan: string; payer: string }) => `${p.what} : l’offre ${p.plan} du compte ${p.payer} ne les comprend pas.`,
   'lifecycle.planAsk': (p: { plan: string }) => `Demandez l’offre ${p.plan} à un administrateur.`,
   'lifecycle.planAskAny': 'Demandez à un administrateur une offre qui les comprend.',
   'immutable.title': 'Tags immuables',
