@@ -220,6 +220,25 @@ describe('the Lifecycle section of repository settings, in the browser and with 
     assert.equal((await apiFrom(alice, 'GET', '/repositories/alice/app/retention')).body.policy, null);
   });
 
+  it('a plan that lost the features meanwhile: the API\'s refusal takes the place of each form', async () => {
+    await alice.goto(settings());
+    const immutable = alice.getByRole('group', { name: 'Immutable tags' });
+    const retention = alice.getByRole('group', { name: 'Retention policy' });
+    await immutable.getByRole('textbox', { name: 'Pattern' }).waitFor();
+    await server.hub.plans.apply('alice', 'free');
+    await immutable.getByRole('textbox', { name: 'Pattern' }).fill('release-*');
+    await immutable.getByRole('button', { name: 'Add rule' }).click();
+    await immutable.getByRole('alert').filter({ hasText: 'Your plan does not allow this.' }).filter({ hasText: 'needs the "tag-immutability" feature' }).waitFor();
+    assert.equal(await immutable.getByRole('textbox').count(), 0);
+    assert.equal(await immutable.getByRole('button', { name: 'Remove rule v*' }).count(), 1, 'a rule can still be removed');
+    await retention.getByRole('spinbutton', { name: 'Keep the last N tags pushed' }).fill('2');
+    await retention.getByRole('button', { name: 'Save policy' }).click();
+    await retention.getByRole('alert').filter({ hasText: 'needs the "retention-policies" feature' }).waitFor();
+    assert.equal(await retention.getByRole('spinbutton').count(), 0);
+    await checkBoth(alice, 'lifecycle-plan-lost', [failedRequest(403)]);
+    await server.hub.plans.apply('alice', 'team');
+  });
+
   it('someone without admin on the repository never sees the section', async () => {
     const bob = await signIn('bob', 'fr-FR');
     await bob.goto(`${server.url}/r/alice/app`);

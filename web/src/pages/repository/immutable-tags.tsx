@@ -6,7 +6,7 @@ import type { ImmutableTagRule, Repository } from '../../api/types';
 import { ConfirmButton, DataTable, Empty, ErrorNotice, Field, Loaded, Submit, useAction } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
-import { PlanGap, type FeatureGap } from './plan-gap';
+import { isPlanRefusal, PlanGap, type FeatureGap } from './plan-gap';
 import { repositoryApi } from './paths';
 
 export function ImmutableTags({ repository: r, gap }: { repository: Repository; gap: FeatureGap | undefined }) {
@@ -25,7 +25,7 @@ export function ImmutableTags({ repository: r, gap }: { repository: Repository; 
     rules.reload();
   });
   // the plan lacks the feature: said by the API when the form was sent, or known from the usage before
-  const refusedByPlan = add.error instanceof ApiError && add.error.kind === 'plan-limit';
+  const refusedByPlan = isPlanRefusal(add.error);
   const invalid = add.error instanceof ApiError && add.error.kind === 'validation' ? (add.error.fieldError('pattern') ?? add.error.problem.detail) : undefined;
   return (
     <div className="card" role="group" aria-labelledby={headingId}>

@@ -1,6 +1,6 @@
 // A plan feature the namespace's plan lacks (immutable tags, retention): said before any form.
 import { api } from '../../api/browser';
-import { seg } from '../../api/client';
+import { ApiError, seg } from '../../api/client';
 import { useSession } from '../../api/session';
 import type { Organization, Paged, Plan, Usage } from '../../api/types';
 import { useLoad } from '../../components/use-load';
@@ -50,4 +50,9 @@ export function PlanGap({ gap, what }: { gap: FeatureGap; what: string }) {
       <p>{gap.better ? t('lifecycle.planAsk', { plan: gap.better }) : t('lifecycle.planAskAny')}</p>
     </div>
   );
+}
+
+/** A refusal because the namespace's plan lacks a feature (the API's `plan-limit` problem): the form it came from gives way to it. */
+export function isPlanRefusal(error: unknown): error is ApiError {
+  return error instanceof ApiError && error.kind === 'plan-limit';
 }

@@ -8,7 +8,7 @@ import type { Repository, RetentionRules, RetentionRun, RetentionSettings } from
 import { ConfirmButton, DataTable, Empty, ErrorNotice, Field, Loaded, Submit, useAction } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
-import { PlanGap, type FeatureGap } from './plan-gap';
+import { isPlanRefusal, PlanGap, type FeatureGap } from './plan-gap';
 import { repositoryApi } from './paths';
 import { shortDigest } from './tags';
 
@@ -17,6 +17,11 @@ export function Retention({ repository: r, gap, reload }: { repository: Reposito
   const headingId = useId();
   const base = `${repositoryApi(r.namespace, r.name)}/retention`;
   const state = useLoad((signal) => api<RetentionSettings>(base, { signal }), [base]);
+  // the plan said no to a change or a run (it lacks the feature): no more form, its words instead
+  const [refusal, setRefusal] = useState<ApiError>();
+  const refused = (error: unknown) => {
+    if (isPlanRefusal(error)) setRefusal(error);
+  };
   return (
     <div className="card" role="group" aria-labelledby={headingId}>
       <h4 id={headingId}>{t('retention.title')}</h4>
@@ -25,12 +30,16 @@ export function Retention({ repository: r, gap, reload }: { repository: Reposito
         {(settings) => (
           <>
             <PolicySummary settings={settings} namespace={r.namespace} />
-            {gap ? (
-              <PlanGap gap={gap} what={t('retention.feature')} />
+            {gap || refusal ? (
+              <>
+                {gap ? <PlanGap gap={gap} what={t('retention.feature')} /> : <ErrorNotice error={refusal} />}
+                {/* removing a policy stays possible without the feature */}
+                {settings.policy && <RemovePolicy base={base} removed={state.reload} />}
+              </>
             ) : (
               <>
-                <PolicyForm key={JSON.stringify(settings.policy)} base={base} policy={settings.policy} saved={state.reload} />
-                {settings.effective && <RunPolicy base={base} done={reload} />}
+                <PolicyForm key={JSON.stringify(settings.policy)} base={base} policy={settings.policy} saved={state.reload} refused={refused} />
+                {settings.effective && <RunPolicy base={base} done={reload} refused={refused} />}
               </>
             )}
           </>
@@ -65,7 +74,7 @@ function PolicySummary({ settings, namespace }: { settings: RetentionSettings; n
 type RuleField = keyof RetentionRules;
 
 /** The repository's own policy: empty fields are rules not used; saving replaces it, removing falls back to the namespace's. */
-function PolicyForm({ base, policy, saved }: { base: string; policy: RetentionRules | null; saved(): void }) {
+function PolicyForm({ base, policy, saved, refused }: { base: string; policy: RetentionRules | null; saved(): void; refused(error: unknown): void }) {
   const { t } = useI18n();
   const formId = useId();
   const [values, setValues] = useState<Record<RuleField, string>>({
@@ -78,11 +87,10 @@ function PolicyForm({ base, policy, saved }: { base: string; policy: RetentionRu
     if (values.keep_last.trim()) body.keep_last = Number(values.keep_last);
     if (values.keep_pulled_days.trim()) body.keep_pulled_days = Number(values.keep_pulled_days);
     if (values.keep_pattern.trim()) body.keep_pattern = values.keep_pattern.trim();
-    await api(base, { method: 'PUT', json: body });
-    saved();
-  });
-  const remove = useAction(async () => {
-    await api(base, { method: 'DELETE' });
+    await api(base, { method: 'PUT', json: body }).catch((error: unknown) => {
+      refused(error);
+      throw error;
+    });
     saved();
   });
   const set = (field: RuleField) => (value: string) => {
@@ -112,21 +120,38 @@ function PolicyForm({ base, policy, saved }: { base: string; policy: RetentionRu
       {!placed && <ErrorNotice error={save.error} />}
       <div className="actions">
         <Submit busy={save.busy}>{t('retention.save')}</Submit>
-        {policy && <ConfirmButton label={t('retention.remove')} confirmLabel={t('retention.confirmRemove')} busy={remove.busy} onConfirm={() => void remove.run()} />}
+        {policy && <RemovePolicy base={base} removed={saved} />}
       </div>
-      <ErrorNotice error={remove.error} />
     </form>
   );
 }
 
+/** Removes the repository's own policy (its namespace's applies again, if any). */
+function RemovePolicy({ base, removed }: { base: string; removed(): void }) {
+  const { t } = useI18n();
+  const remove = useAction(async () => {
+    await api(base, { method: 'DELETE' });
+    removed();
+  });
+  return (
+    <>
+      <ConfirmButton label={t('retention.remove')} confirmLabel={t('retention.confirmRemove')} busy={remove.busy} onConfirm={() => void remove.run()} />
+      <ErrorNotice error={remove.error} />
+    </>
+  );
+}
+
 /** Preview (a dry run) and apply now, with what went or would go and why the others stay. */
-function RunPolicy({ base, done }: { base: string; done(): void }) {
+function RunPolicy({ base, done, refused }: { base: string; done(): void; refused(error: unknown): void }) {
   const { t } = useI18n();
   const headingId = useId();
   const [report, setReport] = useState<RetentionRun>();
   const run = useAction(async (dryRun: boolean) => {
     setReport(undefined);
-    const result = await api<RetentionRun>(`${base}/run?dry_run=${dryRun}`, { method: 'POST' });
+    const result = await api<RetentionRun>(`${base}/run?dry_run=${dryRun}`, { method: 'POST' }).catch((error: unknown) => {
+      refused(error);
+      throw error;
+    });
     setReport(result);
     if (!dryRun) done();
   });
