@@ -435,7 +435,6 @@ export const en = {
   'lifecycle.intro': 'Which tags may never move or go, and which ones are deleted when no rule keeps them. Deleted tags’ bytes are freed by the garbage collector.',
   'lifecycle.planLacks': (p: { what: string; plan: string; payer: string }) => `${p.what}: the ${p.plan} plan of ${p.payer} does not include them.`,
   'lifecycle.planAsk': (p: { plan: string }) => `Ask an administrator for the ${p.plan} plan.`,
-  'lifecycle.planAskAny': 'Ask an administrator for a plan that includes them.',
   'immutable.title': 'Immutable tags',
   'immutable.intro': 'A push may create a tag matching one of these patterns, but never move it to another image; nobody may delete it.',
   'immutable.feature': 'Immutable tags',

@@ -434,7 +434,6 @@ export const fr: Messages = {
   'lifecycle.intro': 'Les tags qui ne doivent jamais bouger ni disparaître, et ceux qui sont supprimés quand aucune règle ne les garde. Le ramasse-miettes libère ensuite l’espace des tags supprimés.',
   'lifecycle.planLacks': (p: { what: string; plan: string; payer: string }) => `${p.what} : l’offre ${p.plan} du compte ${p.payer} ne les comprend pas.`,
   'lifecycle.planAsk': (p: { plan: string }) => `Demandez l’offre ${p.plan} à un administrateur.`,
-  'lifecycle.planAskAny': 'Demandez à un administrateur une offre qui les comprend.',
   'immutable.title': 'Tags immuables',
   'immutable.intro': 'Un push peut créer un tag qui correspond à l’un de ces motifs, mais jamais le déplacer vers une autre image ; personne ne peut le supprimer.',
   'immutable.feature': 'Les tags immuables',

@@ -10,14 +10,14 @@ import { useI18n } from '../../i18n/i18n';
 export interface FeatureGap {
   plan: string;
   payer: string;
-  better: string | undefined;
+  better: string;
 }
 
 /**
  * What the plan allows, when the reader may see the namespace's usage (its owner, an owner of its
  * organisation, an administrator): a lacking feature is said before any form. Someone else (a team
  * with admin on the repository) learns it from the API's refusal, shown where it happened.
- * A feature no plan lists is not one the server checks: never a gap. Undefined while it loads.
+ * Undefined while it loads.
  */
 export function usePlanFeatures(namespace: string): ((feature: string) => FeatureGap | undefined) | undefined {
   const { me } = useSession();
@@ -34,11 +34,16 @@ export function usePlanFeatures(namespace: string): ((feature: string) => Featur
   if (state.loading) return undefined;
   return (feature) => {
     const known = state.error ? undefined : state.data;
-    if (!known || known.usage.plan.features.includes(feature)) return undefined;
-    const offering = known.plans.filter((p) => p.features.includes(feature));
-    if (offering.length === 0) return undefined;
-    return { plan: known.usage.plan.title, payer: known.usage.billed_to, better: offering[0]?.title };
+    return known && featureGap(known.usage, known.plans, feature);
   };
+}
+
+/** Whether the plan that applies to a namespace lacks a feature that some plan has (one no plan lists is not checked: never a gap). */
+export function featureGap(usage: { plan: Pick<Plan, 'title' | 'features'>; billed_to: string }, plans: readonly Pick<Plan, 'title' | 'features'>[], feature: string): FeatureGap | undefined {
+  if (usage.plan.features.includes(feature)) return undefined;
+  const offering = plans.find((p) => p.features.includes(feature));
+  if (!offering) return undefined;
+  return { plan: usage.plan.title, payer: usage.billed_to, better: offering.title };
 }
 
 /** What a lacking plan feature means here, in the reader's words; the API's refusal says the same. */
@@ -47,7 +52,7 @@ export function PlanGap({ gap, what }: { gap: FeatureGap; what: string }) {
   return (
     <div className="notice notice-warning" role="note">
       <strong>{t('lifecycle.planLacks', { what, plan: gap.plan, payer: gap.payer })}</strong>
-      <p>{gap.better ? t('lifecycle.planAsk', { plan: gap.better }) : t('lifecycle.planAskAny')}</p>
+      <p>{t('lifecycle.planAsk', { plan: gap.better })}</p>
     </div>
   );
 }

@@ -73,6 +73,15 @@ function PolicySummary({ settings, namespace }: { settings: RetentionSettings; n
 
 type RuleField = keyof RetentionRules;
 
+/** The PUT body of the form's fields: an empty field is a rule not used (left out); the server checks the rest. */
+export function policyBody(values: Record<RuleField, string>): Partial<RetentionRules> {
+  const body: Partial<RetentionRules> = {};
+  if (values.keep_last.trim()) body.keep_last = Number(values.keep_last);
+  if (values.keep_pulled_days.trim()) body.keep_pulled_days = Number(values.keep_pulled_days);
+  if (values.keep_pattern.trim()) body.keep_pattern = values.keep_pattern.trim();
+  return body;
+}
+
 /** The repository's own policy: empty fields are rules not used; saving replaces it, removing falls back to the namespace's. */
 function PolicyForm({ base, policy, saved, refused }: { base: string; policy: RetentionRules | null; saved(): void; refused(error: unknown): void }) {
   const { t } = useI18n();
@@ -83,11 +92,7 @@ function PolicyForm({ base, policy, saved, refused }: { base: string; policy: Re
     keep_pattern: policy?.keep_pattern ?? '',
   });
   const save = useAction(async () => {
-    const body: Partial<RetentionRules> = {};
-    if (values.keep_last.trim()) body.keep_last = Number(values.keep_last);
-    if (values.keep_pulled_days.trim()) body.keep_pulled_days = Number(values.keep_pulled_days);
-    if (values.keep_pattern.trim()) body.keep_pattern = values.keep_pattern.trim();
-    await api(base, { method: 'PUT', json: body }).catch((error: unknown) => {
+    await api(base, { method: 'PUT', json: policyBody(values) }).catch((error: unknown) => {
       refused(error);
       throw error;
     });
