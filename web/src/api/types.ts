@@ -66,6 +66,8 @@ export interface Plan {
 export interface Usage {
   namespace: string;
   plan: Plan;
+  /** whose allowance applies: the namespace, or the user an organisation without a plan of its own is billed to */
+  billed_to: string;
   storage_bytes: number;
   private_repositories: number;
   limits: { storage_bytes: number | null; private_repositories: number | null };
@@ -223,3 +225,37 @@ export interface PullLimit {
   remaining: number | null;
   reset_at: string | null;
 }
+
+/** A pattern of tags a push may create but never move, nor anyone delete (GET .../immutable-tags). */
+export interface ImmutableTagRule {
+  pattern: string;
+  created_at: string;
+  created_by: string | null;
+}
+
+/** A retention policy's rules: a tag is kept when any set rule keeps it; null is a rule not set. */
+export interface RetentionRules {
+  keep_last: number | null;
+  keep_pulled_days: number | null;
+  keep_pattern: string | null;
+}
+
+/** GET .../retention: the repository's own policy, or the namespace's it inherits (`effective` applies). */
+export interface RetentionSettings {
+  policy: RetentionRules | null;
+  inherited_from: 'namespace' | null;
+  effective: RetentionRules | null;
+}
+
+/** POST .../retention/run: what went (or would go, in a dry run) and why the others stay. */
+export interface RetentionRun {
+  dry_run: boolean;
+  repository: string;
+  policy_from: 'repository' | 'namespace';
+  /** newest push first; `reason` is the server's sentence (in English) */
+  deleted: Array<{ tag: string; digest: string; reason: string }>;
+  /** `rule`: the first that keeps it; changed: pushed again or deleted during the run */
+  kept: Array<{ tag: string; digest: string; rule: RetentionKeeper; reason: string }>;
+}
+
+export type RetentionKeeper = 'immutable' | 'keep_last' | 'keep_pulled_days' | 'keep_pattern' | 'changed';

@@ -109,10 +109,14 @@ export interface FieldProps {
   minLength?: number;
   maxLength?: number;
   pattern?: string;
+  min?: number;
+  /** what the server said is wrong with this value: shown under it, and the field marked invalid */
+  error?: string;
 }
 
-export function Field({ label, name, type = 'text', value, onChange, required, autoComplete, hint, minLength, maxLength, pattern }: FieldProps) {
+export function Field({ label, name, type = 'text', value, onChange, required, autoComplete, hint, minLength, maxLength, pattern, min, error }: FieldProps) {
   const id = useId();
+  const describedBy = [hint && `${id}-hint`, error && `${id}-error`].filter(Boolean).join(' ');
   return (
     <div className="field">
       <label htmlFor={id}>{label}</label>
@@ -127,11 +131,18 @@ export function Field({ label, name, type = 'text', value, onChange, required, a
         minLength={minLength}
         maxLength={maxLength}
         pattern={pattern}
-        aria-describedby={hint ? `${id}-hint` : undefined}
+        min={min}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={describedBy || undefined}
       />
       {hint && (
         <small id={`${id}-hint`} className="hint">
           {hint}
+        </small>
+      )}
+      {error && (
+        <small id={`${id}-error`} className="field-error" role="alert">
+          {error}
         </small>
       )}
     </div>

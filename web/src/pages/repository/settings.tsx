@@ -1,4 +1,5 @@
-// A repository's settings: descriptions and README (with a preview), visibility, deletion with a typed confirmation.
+// A repository's settings: descriptions and README (with a preview), visibility, teams, its lifecycle
+// (immutable tags, retention), deletion with a typed confirmation.
 import { lazy, Suspense, useId, useState } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { api } from '../../api/browser';
@@ -8,6 +9,7 @@ import type { Category, Paged, Repository, Team, TeamPermission } from '../../ap
 import { DataTable, Empty, ErrorNotice, Field, Loaded, Loading, Select, Submit, useAction, useTitle } from '../../components/ui';
 import { useLoad } from '../../components/use-load';
 import { useI18n } from '../../i18n/i18n';
+import { Lifecycle } from './lifecycle';
 import { displayName, repositoryApi } from './paths';
 
 const Readme = lazy(() => import('../../markdown/readme'));
@@ -23,6 +25,7 @@ export default function RepositorySettings({ repository: r, reload }: { reposito
       <Categories repository={r} reload={reload} />
       <Visibility repository={r} reload={reload} />
       {r.namespace !== me?.username ? <TeamPermissions repository={r} /> : <PersonalTeammates />}
+      <Lifecycle repository={r} reload={reload} />
       <DeleteRepository repository={r} />
     </section>
   );
