@@ -98,6 +98,7 @@ export const AUDITED: Record<string, Audited | null> = {
   },
   'DELETE /repositories/{namespace}/{name}': { action: 'repository.deleted', target: repository },
   'DELETE /repositories/{namespace}/{name}/tags/{tag}': { action: 'tag.deleted', target: ({ params }) => `${params.namespace}/${params.name}:${params.tag}` },
+  'DELETE /repositories/{namespace}/{name}/manifests/{digest}': { action: 'manifest.deleted', target: ({ params }) => `${params.namespace}/${params.name}@${params.digest}` },
   'POST /repositories/{namespace}/{name}/immutable-tags': { action: 'immutable_tag_rule.created', target: repository, details: ({ body }) => pick(body, 'pattern') },
   'DELETE /repositories/{namespace}/{name}/immutable-tags': { action: 'immutable_tag_rule.deleted', target: repository },
   ...webhooks('/repositories/{namespace}/{name}/webhooks', repository),
