@@ -107,6 +107,12 @@ for (const { backend, options } of await testBackends()) {
     it('a rule removed (pattern as a query parameter) no longer protects; removing it again is not found', async () => {
       assert.equal((await server.api(`${rules}?pattern=${encodeURIComponent('v*')}`, { method: 'DELETE', auth: olive })).status, 204);
       await expectProblem(await server.api(`${rules}?pattern=${encodeURIComponent('v*')}`, { method: 'DELETE', auth: olive }), 404, /no immutable tag rule "v\*"/, 'not-found');
+      // the audit entries name the pattern, the removal and the try that found nothing
+      const audit = await server.database.db.selectFrom('audit_events').select(['actor', 'target', 'result', 'details']).where('action', '=', 'immutable_tag_rule.deleted').execute();
+      assert.deepEqual(audit.map((e) => [e.actor, e.target, e.result, JSON.parse(e.details ?? 'null')]).sort(), [
+        ['olive', 'acme/app', 'failed', { pattern: 'v*' }],
+        ['olive', 'acme/app', 'ok', { pattern: 'v*' }],
+      ]);
       await push(a, 'v1');
       assert.equal((await v2Delete('v2')).status, 202);
     });

@@ -7,6 +7,8 @@ import { ApiProblem } from './problem.js';
 export interface AuditInput {
   caller?: Caller;
   params: Record<string, string>;
+  /** the validated query (what a DELETE says in it: an immutable tag rule's pattern) */
+  query: Record<string, unknown>;
   body: Record<string, unknown>;
   /** the answer's body (a created token's id) */
   result?: unknown;
@@ -100,7 +102,7 @@ export const AUDITED: Record<string, Audited | null> = {
   'DELETE /repositories/{namespace}/{name}/tags/{tag}': { action: 'tag.deleted', target: ({ params }) => `${params.namespace}/${params.name}:${params.tag}` },
   'DELETE /repositories/{namespace}/{name}/manifests/{digest}': { action: 'manifest.deleted', target: ({ params }) => `${params.namespace}/${params.name}@${params.digest}` },
   'POST /repositories/{namespace}/{name}/immutable-tags': { action: 'immutable_tag_rule.created', target: repository, details: ({ body }) => pick(body, 'pattern') },
-  'DELETE /repositories/{namespace}/{name}/immutable-tags': { action: 'immutable_tag_rule.deleted', target: repository },
+  'DELETE /repositories/{namespace}/{name}/immutable-tags': { action: 'immutable_tag_rule.deleted', target: repository, details: ({ query }) => pick(query, 'pattern') },
   ...webhooks('/repositories/{namespace}/{name}/webhooks', repository),
   ...webhooks('/orgs/{org}/webhooks', ({ params }) => params.org!),
 
