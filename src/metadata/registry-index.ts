@@ -240,12 +240,23 @@ export class RegistryIndex {
       .executeTakeFirst();
     if (row && row.deleting_at !== null) throw new BlobBeingDeleted(digest);
     if (!row) {
-      if (bytesPresent && !(await bytesPresent())) throw new BlobBeingDeleted(digest);
       await db
         .insertInto('blobs')
         .values({ digest, size, created_at: now, deleting_at: null })
         .onConflict((oc) => oc.column('digest').doNothing())
         .execute();
+      // the row now: this one, or one made meanwhile, which may be marked (pier fsck --repair
+      // adopting these bytes as an orphan, to delete them): then they cannot be linked
+      const made = await db
+        .selectFrom('blobs')
+        .select('deleting_at')
+        .where('digest', '=', digest)
+        .$if(this.postgres, (q) => q.forShare())
+        .executeTakeFirst();
+      if (made?.deleting_at !== null) throw new BlobBeingDeleted(digest);
+      // asked once the row exists: a deletion that began without a row (an orphan's) either
+      // waits for it and leaves the bytes alone, or has removed them and this sees it
+      if (bytesPresent && !(await bytesPresent())) throw new BlobBeingDeleted(digest);
     }
     await this.ensureRepository(db, repository, now);
     await db
