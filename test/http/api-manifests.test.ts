@@ -1,7 +1,7 @@
-// DELETE /api/v1/repositories/{namespace}/{name}/manifests/{digest} (issue 11): a manifest with
-// every tag naming it, as /v2 DELETE by digest; delete permission as for a tag; private
-// repositories answer outsiders exactly like missing ones; immutable tags refuse it; audited, with
-// the outbox's 'manifest.deleted' event.
+// GET and DELETE /api/v1/repositories/{namespace}/{name}/manifests/{digest} (issue 11): a manifest
+// by digest with its tags and platforms; deleting it with every tag naming it, as /v2 DELETE by
+// digest; delete permission as for a tag; private repositories answer outsiders exactly like
+// missing ones; immutable tags refuse it; audited, with the outbox's 'manifest.deleted' event.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createUser, expectJson, expectProblem, PASSWORD, startApiServer, type ApiServer } from '../support/api.js';
@@ -10,7 +10,7 @@ import { makeImage, pushImage, type TestImage } from '../support/images.js';
 import { testBackends } from '../support/server.js';
 
 for (const { backend, options } of await testBackends()) {
-  describe(`API: deleting a manifest (${backend})`, options, () => {
+  describe(`API: a manifest by digest (${backend})`, options, () => {
     let server: ApiServer;
     const olive = { basic: ['olive', PASSWORD] as [string, string] };
     const rita = { basic: ['rita', PASSWORD] as [string, string] };
@@ -38,6 +38,22 @@ for (const { backend, options } of await testBackends()) {
       await expectJson(await server.api('/repositories/acme/secret', { method: 'PATCH', json: { is_private: true }, auth: olive }), 200);
     });
     after(() => server?.stop());
+
+    it('GET: a manifest by digest with its kind, size, platforms and the tags naming it', async () => {
+      const manifest = await expectJson<{ digest: string; content_type: string; full_size: number; tags: string[]; images: Array<{ digest: string; size: number }> }>(
+        await server.api(path('acme/app', images.a!.digest)),
+        200,
+      );
+      assert.deepEqual([manifest.digest, manifest.content_type, manifest.tags], [images.a!.digest, 'image', ['one', 'two']]);
+      assert.ok(manifest.full_size > 0);
+      assert.deepEqual(manifest.images.map((i) => [i.digest, i.size]), [[images.a!.digest, manifest.full_size]]);
+      const hidden = await expectProblem(await server.api(path('acme/secret', images.s!.digest), { auth: rita }), 404, undefined, 'not-found');
+      const missing = await expectProblem(await server.api(path('acme/nothing', images.s!.digest), { auth: rita }), 404, undefined, 'not-found');
+      assert.equal(hidden.detail.replace('acme/secret', 'X'), missing.detail.replace('acme/nothing', 'X'));
+      assert.deepEqual((await expectJson<{ tags: string[] }>(await server.api(path('acme/secret', images.s!.digest), { auth: olive }), 200)).tags, ['one']);
+      await expectProblem(await server.api(path('acme/app', images.s!.digest)), 404, /manifest sha256:[0-9a-f]{64} not found in acme\/app/, 'not-found');
+      await expectProblem(await server.api(path('acme/app', 'sha256:1234')), 400, /invalid sha256 digest/, 'validation');
+    });
 
     it('a private repository answers an outsider as a missing one; anonymous callers sign in first', async () => {
       const hidden = await expectProblem(await remove('acme/secret', images.s!.digest, rita), 404, undefined, 'not-found');

@@ -2,7 +2,7 @@
 // an owner of the organisation, a member without a team, teams with read, write and admin on the
 // private repository, an outsider, personal access tokens by scope, an organisation token limited
 // to the private repository, an administrator) against each route, on a private and a public
-// repository of the organisation. A private repository's page, README, tags, stars, pulls and
+// repository of the organisation. A private repository's page, README, tags, manifests, stars, pulls and
 // search hits must be exactly as invisible as the repository: the same 404 as a missing one.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -29,9 +29,11 @@ type Route =
   | 'GET tags'
   | 'GET tag'
   | 'GET images'
+  | 'GET manifest'
   | 'GET pulls'
   | 'PATCH repository'
   | 'DELETE tag'
+  | 'DELETE manifest'
   | 'DELETE repository'
   | 'PUT star'
   | 'search'
@@ -46,23 +48,25 @@ const ROUTES = [
   'GET tags',
   'GET tag',
   'GET images',
+  'GET manifest',
   'GET pulls',
   'PATCH repository',
   'DELETE tag',
+  'DELETE manifest',
   'DELETE repository',
   'PUT star',
   'search',
   'suggest',
   'namespace list',
 ] as const satisfies readonly Route[];
-const READS: Route[] = ['GET repository', 'GET tags', 'GET tag', 'GET images', 'GET pulls'];
+const READS: Route[] = ['GET repository', 'GET tags', 'GET tag', 'GET images', 'GET manifest', 'GET pulls'];
 const LISTS: Route[] = ['search', 'suggest', 'namespace list'];
 
 const row = (reads: Cell, patch: Cell, deleteTag: Cell, deleteRepository: Cell, star: Cell, lists: Cell): Record<Route, Cell> =>
   Object.fromEntries(
     ROUTES.map((route) => [
       route,
-      READS.includes(route) ? reads : LISTS.includes(route) ? lists : route === 'PATCH repository' ? patch : route === 'DELETE tag' ? deleteTag : route === 'DELETE repository' ? deleteRepository : star,
+      READS.includes(route) ? reads : LISTS.includes(route) ? lists : route === 'PATCH repository' ? patch : route === 'DELETE tag' || route === 'DELETE manifest' ? deleteTag : route === 'DELETE repository' ? deleteRepository : star,
     ]),
   ) as Record<Route, Cell>;
 
@@ -72,7 +76,7 @@ const no: Cell = 'unauthorized';
 
 // prettier-ignore
 const PRIVATE: Record<Subject, Record<Route, Cell>> = {
-  //                                reads  PATCH  DEL tag DEL repo star  lists
+  //                                reads  PATCH  DEL tag (and manifest) DEL repo star  lists
   'anonymous':              row(nf,   no,    no,    no,    no,   'hidden'),
   'owner':                  row('ok', 'ok',  'ok',  'ok',  'ok', 'ok'),
   'member':                 row(nf,   nf,    nf,    nf,    nf,   'hidden'),
@@ -109,6 +113,7 @@ describe('/api/v1 permission matrix: repository pages, by kind of caller', () =>
   let server: ApiServer;
   const auth = {} as Record<Subject, { basic: [string, string] } | undefined>;
   let victims = 0;
+  const digests: Record<string, string> = {};
 
   before(async () => {
     server = await startApiServer({ 'auth.loginFailures': 1000 });
@@ -124,7 +129,7 @@ describe('/api/v1 permission matrix: repository pages, by kind of caller', () =>
       await hub.teams.setPermission('acme', team, 'acme/private', permission);
     }
     for (const repository of ['acme/private', 'acme/public']) {
-      await pushImage(registry, repository, 'v1');
+      digests[repository] = (await pushImage(registry, repository, 'v1')).digest;
       await hub.repositories.describe(repository, { description: `matrix ${repository.slice(5)} words`, fullDescription: '# README' });
     }
     await hub.repositories.setVisibility('acme/private', true);
@@ -162,6 +167,8 @@ describe('/api/v1 permission matrix: repository pages, by kind of caller', () =>
         return server.api(`${path}/tags/v1`, init);
       case 'GET images':
         return server.api(`${path}/tags/v1/images`, init);
+      case 'GET manifest':
+        return server.api(`${path}/manifests/${digests[repository] ?? digests['acme/public']}`, init);
       case 'GET pulls':
         return server.api(`${path}/pulls?days=7`, init);
       case 'PATCH repository':
@@ -170,6 +177,10 @@ describe('/api/v1 permission matrix: repository pages, by kind of caller', () =>
         const tag = `victim-${++victims}`;
         await pushImage(server.registry, repository, tag);
         return server.api(`${path}/tags/${tag}`, { ...init, method: 'DELETE' });
+      }
+      case 'DELETE manifest': {
+        const { digest } = await pushImage(server.registry, repository, `victim-${++victims}`);
+        return server.api(`${path}/manifests/${digest}`, { ...init, method: 'DELETE' });
       }
       case 'DELETE repository': {
         const victim = `acme/victim-${++victims}`;
@@ -213,7 +224,7 @@ describe('/api/v1 permission matrix: repository pages, by kind of caller', () =>
               }
               const status = { unauthorized: 401, forbidden: 403, 'not-found': 404 }[expected as 'forbidden'];
               const problem = await expectProblem(res, status, undefined, expected as ProblemKind);
-              if (expected === 'not-found' && route !== 'DELETE repository' && route !== 'DELETE tag') {
+              if (expected === 'not-found' && route !== 'DELETE repository' && route !== 'DELETE tag' && route !== 'DELETE manifest') {
                 // exactly what a missing repository answers, its name aside
                 const missing = await expectProblem(await call(route, subject, 'acme/nothing-here'), 404, undefined, 'not-found');
                 assert.deepEqual({ ...problem, detail: problem.detail.replace(repository, 'X') }, { ...missing, detail: missing.detail.replace('acme/nothing-here', 'X') });

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { ManifestSummary } from '../../hub/tag-pages.js';
+import { CONTENT_TYPES } from '../../oci/content-types.js';
 import { parseDigest } from '../../oci/digest.js';
 import { OciError } from '../../oci/errors.js';
 import type { RepositoryName } from '../../oci/names.js';
@@ -8,12 +10,63 @@ import { badRequest, forbidden, notFound } from './problem.js';
 import { readable } from './repositories.js';
 import { RepositoryPath } from './repository-json.js';
 import { answer, type ApiRouter } from './route.js';
+import { Timestamp } from './schemas.js';
+import { TagImageSchema, tagImageJson } from './tags.js';
 
 const ManifestPath = RepositoryPath.extend({ digest: z.string().meta({ description: 'the manifest’s digest, e.g. sha256:…' }) });
 
-/** A repository's manifests by digest: deleting one with every tag that names it, as a registry DELETE by digest does. */
+const ManifestSchema = z
+  .object({
+    digest: z.string(),
+    media_type: z.string(),
+    content_type: z.enum(CONTENT_TYPES as [string, ...string[]]),
+    full_size: z.number().int().meta({ description: 'an image: config + layers; an index: the sum of its platforms' }),
+    last_pushed: Timestamp,
+    tags: z.array(z.string()).meta({ description: 'the tags naming it, by name; none when it is reachable by digest only' }),
+    images: z.array(TagImageSchema).meta({ description: 'one per platform' }),
+  })
+  .meta({ id: 'Manifest' });
+
+function manifestJson(m: ManifestSummary): z.output<typeof ManifestSchema> {
+  return {
+    digest: m.digest,
+    media_type: m.mediaType,
+    content_type: m.contentType,
+    full_size: m.fullSize,
+    last_pushed: new Date(m.pushedAt).toISOString(),
+    tags: m.tags,
+    images: m.images.map(tagImageJson),
+  };
+}
+
+/** The digest of the path, or a validation problem. */
+function digestOf(value: string): string {
+  try {
+    return parseDigest(value);
+  } catch (error) {
+    if (error instanceof OciError) throw badRequest(error.message, [{ field: 'digest', message: error.message }]);
+    throw error;
+  }
+}
+
+/** A repository's manifests by digest: one with its tags and platforms; deleting one with every tag that names it, as a registry DELETE by digest does. */
 export function registerManifests(router: ApiRouter, ctx: ApiContext): void {
   const { hub } = ctx;
+
+  router.route({
+    method: 'GET',
+    path: '/repositories/{namespace}/{name}/manifests/{digest}',
+    summary: 'A manifest by digest: its kind, size, platforms and the tags naming it',
+    tags: ['tags'],
+    auth: 'optional',
+    params: ManifestPath,
+    responses: { 200: ManifestSchema },
+    problems: ['not-found', 'validation'],
+    handler: async ({ caller, params }) => {
+      const name = await readable(ctx, caller, params);
+      return manifestJson(await hub.tags.manifest(subjectOf(caller), name, digestOf(params.digest)));
+    },
+  });
 
   router.route({
     method: 'DELETE',
@@ -29,13 +82,7 @@ export function registerManifests(router: ApiRouter, ctx: ApiContext): void {
     handler: async ({ request, caller, params }) => {
       const name = await readable(ctx, caller, params);
       if (!(await hub.policy.allowed(subjectOf(caller), name)).has('delete')) throw forbidden(`deleting manifests of ${name} needs delete permission on it`);
-      let digest: string;
-      try {
-        digest = parseDigest(params.digest);
-      } catch (error) {
-        if (error instanceof OciError) throw badRequest(error.message, [{ field: 'digest', message: error.message }]);
-        throw error;
-      }
+      const digest = digestOf(params.digest);
       try {
         await ctx.registry.manifests.delete(name as RepositoryName, digest, { account: caller.account.name });
       } catch (error) {
