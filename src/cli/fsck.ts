@@ -97,11 +97,10 @@ export function describeFsck(report: FsckReport & { orphans?: OrphanReport }, gr
     lines.push(`${orphans.orphans} orphans in storage, blobs no index row knows (${formatBytes(orphans.bytes)}; ${orphans.recent} younger than the grace period of ${grace})`);
     for (const o of orphans.listed) lines.push(`${o.removed ? 'removed' : 'orphan'} ${o.digest} (${o.size} bytes, written ${new Date(o.modifiedAt).toISOString()})`);
     if (orphans.listed.length < orphans.orphans) lines.push(`... and ${orphans.orphans - orphans.listed.length} more`);
-    lines.push(
-      orphans.repaired
-        ? `removed ${orphans.removed} orphans (${formatBytes(orphans.removedBytes)} freed)`
-        : `pier fsck --repair removes the ${orphans.orphans - orphans.recent} older than the grace period`,
-    );
+    const old = orphans.orphans - orphans.recent;
+    if (orphans.repaired) lines.push(`removed ${orphans.removed} orphans (${formatBytes(orphans.removedBytes)} freed)`);
+    else if (old > 0) lines.push(`pier fsck --repair removes the ${old} older than the grace period`);
+    else lines.push('all younger than the grace period (maybe uploads being committed): --repair leaves them');
   }
   return `${lines.join('\n')}\n`;
 }
