@@ -1,5 +1,6 @@
 import { OciError } from '../oci/errors.js';
-import type { Actor, PushAllowance, PushCheck, PushGate, TagChange } from '../registry/ports.js';
+import type { TagGuard } from '../metadata/registry-index.js';
+import type { Actor, PushAllowance, PushCheck, PushGate } from '../registry/ports.js';
 import type { RepositoryName } from '../oci/names.js';
 import type { TagImmutability } from './tag-immutability.js';
 import { namespaceOf } from '../oci/names.js';
@@ -25,9 +26,8 @@ export class HubPushGate implements PushGate {
   ) {}
 
   /** Immutable tags: a push or deletion that would move or delete a protected tag is DENIED, naming the rule. */
-  async checkTags(repository: RepositoryName, change: TagChange, _actor: Actor): Promise<void> {
-    const refusal = await this.immutability?.refusal(repository, change);
-    if (refusal) throw new OciError('DENIED', refusal, { detail: { reason: 'immutable tag' } });
+  async tagGuard(repository: RepositoryName, _actor: Actor): Promise<TagGuard | undefined> {
+    return this.immutability?.guard(repository);
   }
 
   async check(push: PushCheck): Promise<PushAllowance | void> {

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { TagGuard } from '../metadata/registry-index.js';
 import type { Database } from '../metadata/schema.js';
 import type { Clock } from '../registry/ports.js';
 import { namespaceOf } from '../oci/names.js';
@@ -11,9 +12,6 @@ export interface ImmutableTagRule {
   createdAt: number;
   createdBy: string | null;
 }
-
-/** What a push or a deletion would do to tags: `digest` null deletes them. */
-export type TagChange = { tags: readonly string[]; digest: string | null } | { manifest: string };
 
 const MAX_RULES = 50;
 const MAX_PATTERN = 200;
@@ -57,27 +55,24 @@ export class TagImmutability {
     return Number(result.numDeletedRows) > 0;
   }
 
-  /** Why `change` is refused (naming the tag and the rule), or undefined when it may happen. */
-  async refusal(repository: string, change: TagChange): Promise<string | undefined> {
+  /**
+   * The guard the index applies inside the transaction that changes the repository's tags
+   * (RegistryIndex.putManifest, deleteTag, deleteManifest): for a tag that a rule protects, the
+   * refusal naming the tag and the rule. Undefined when no rule applies (none, or the plan lacks
+   * the feature). Rules are read here, before that transaction: a rule added while a push is
+   * in flight applies from the next one.
+   */
+  async guard(repository: string): Promise<TagGuard | undefined> {
     const rules = await this.list(repository);
     if (rules.length === 0) return undefined;
     if (!(await this.plans.hasFeature(namespaceOf(repository), 'tag-immutability'))) return undefined;
-    const current = this.db.selectFrom('tags').select(['name', 'digest']).where('repository', '=', repository);
-    const existing =
-      'manifest' in change
-        ? await current.where('digest', '=', change.manifest).execute()
-        : change.tags.length === 0
-          ? []
-          : await current.where('name', 'in', [...change.tags]).execute();
-    const to = 'manifest' in change ? null : change.digest;
-    for (const tag of existing) {
-      if (tag.digest === to) continue;
-      const rule = rules.find((r) => matcher(r.pattern)(tag.name));
-      if (!rule) continue;
-      const what = to === null ? 'deleted' : 'moved to another manifest';
-      return `tag "${tag.name}" of ${repository} is immutable (rule "${rule.pattern}") and cannot be ${what}; push a new tag instead`;
-    }
-    return undefined;
+    const matchers = rules.map((r) => ({ pattern: r.pattern, matches: matcher(r.pattern) }));
+    return (tag, change) => {
+      const rule = matchers.find((r) => r.matches(tag));
+      if (!rule) return undefined;
+      const what = change === 'deleted' ? 'deleted' : 'moved to another manifest';
+      return `tag "${tag}" of ${repository} is immutable (rule "${rule.pattern}") and cannot be ${what}; push a new tag instead`;
+    };
   }
 }
 

@@ -36,6 +36,19 @@ export interface TagSummary {
   images: TagImage[];
 }
 
+/** A manifest by digest: what it is, its size, its platforms and every tag that names it. */
+export interface ManifestSummary {
+  digest: string;
+  mediaType: string;
+  contentType: ContentType;
+  /** an image: config + layers; an index: the sum of its platforms */
+  fullSize: number;
+  pushedAt: number;
+  /** the tags naming it, by name (none: reachable by digest only) */
+  tags: string[];
+  images: TagImage[];
+}
+
 export interface ImageLayer {
   /** null for a build step that added no layer */
   digest: string | null;
@@ -111,6 +124,30 @@ export class TagPages {
     return this.summary(row);
   }
 
+  /** A manifest of the repository by digest, with the tags naming it. */
+  async manifest(subject: Subject, repository: string, digest: string): Promise<ManifestSummary> {
+    await this.repositories.require(subject, repository);
+    const row = await this.db
+      .selectFrom('manifests as m')
+      .leftJoin('manifest_details as d', (join) => join.onRef('d.repository', '=', 'm.repository').onRef('d.digest', '=', 'm.digest'))
+      .select(['m.digest', 'm.media_type', 'm.created_at', 'd.content_type', 'd.size', 'd.os', 'd.architecture', 'd.variant', 'd.platforms'])
+      .where('m.repository', '=', repository)
+      .where('m.digest', '=', digest)
+      .executeTakeFirst();
+    if (!row) throw new HubError('not_found', `manifest ${digest} not found in ${repository}`);
+    const tags = await this.db.selectFrom('tags').select('name').where('repository', '=', repository).where('digest', '=', digest).orderBy('name').execute();
+    const pushedAt = Number(row.created_at);
+    return {
+      digest: row.digest,
+      mediaType: row.media_type,
+      contentType: contentTypeOf(row),
+      fullSize: Number(row.size ?? 0),
+      pushedAt,
+      tags: tags.map((t) => t.name),
+      images: imagesOf({ ...row, pushedAt }),
+    };
+  }
+
   /** The images of a tag (one per platform), each with its layers and the build steps that made them. */
   async images(subject: Subject, repository: string, tag: string): Promise<ImageDetail[]> {
     await this.repositories.require(subject, repository);
@@ -154,21 +191,12 @@ export class TagPages {
     const lastPushedAt = Number(row.updated_at);
     const lastPulledAt = row.last_pulled_at == null ? null : Number(row.last_pulled_at);
     const since = this.clock.now() - INACTIVE_AFTER_MS;
-    const images: TagImage[] = row.platforms
-      ? (JSON.parse(row.platforms) as NonNullable<ManifestDetailsRecord['platforms']>).map((p) => ({
-          architecture: p.architecture,
-          os: p.os,
-          variant: p.variant ?? null,
-          digest: p.digest,
-          size: p.size,
-          lastPushedAt: p.pushedAt,
-        }))
-      : [{ architecture: row.architecture, os: row.os, variant: row.variant, digest: row.digest, size: Number(row.size ?? 0), lastPushedAt: Number(row.manifest_created_at) }];
+    const images = imagesOf({ ...row, pushedAt: Number(row.manifest_created_at) });
     return {
       name: row.name,
       digest: row.digest,
       mediaType: row.media_type,
-      contentType: (row.content_type as ContentType | null) ?? (isIndexMediaType(row.media_type) ? 'index' : 'image'),
+      contentType: contentTypeOf(row),
       fullSize: Number(row.size ?? 0),
       lastPushedAt,
       lastPulledAt,
@@ -200,6 +228,24 @@ export class TagPages {
       .select(['d.content_type', 'd.size', 'd.config_digest', 'd.os', 'd.architecture', 'd.variant', 'd.created', 'd.description', 'd.platforms', 'd.history'])
       .where('m.repository', '=', repository);
   }
+}
+
+type DetailsRow = Pick<TagRow, 'digest' | 'media_type' | 'content_type' | 'size' | 'os' | 'architecture' | 'variant' | 'platforms'>;
+
+const contentTypeOf = (row: Pick<DetailsRow, 'content_type' | 'media_type'>): ContentType =>
+  (row.content_type as ContentType | null) ?? (isIndexMediaType(row.media_type) ? 'index' : 'image');
+
+/** One per platform of an index; an image: itself (pushed when the manifest was). */
+function imagesOf(row: DetailsRow & { pushedAt: number }): TagImage[] {
+  if (!row.platforms) return [{ architecture: row.architecture, os: row.os, variant: row.variant, digest: row.digest, size: Number(row.size ?? 0), lastPushedAt: row.pushedAt }];
+  return (JSON.parse(row.platforms) as NonNullable<ManifestDetailsRecord['platforms']>).map((p) => ({
+    architecture: p.architecture,
+    os: p.os,
+    variant: p.variant ?? null,
+    digest: p.digest,
+    size: p.size,
+    lastPushedAt: p.pushedAt,
+  }));
 }
 
 type TagRow = {

@@ -121,6 +121,29 @@ export class GcIndex {
     return (await this.db.selectFrom('blobs').select('digest').where('digest', '=', digest).where('deleting_at', 'is', null).executeTakeFirst()) !== undefined;
   }
 
+  /** Which of `digests` have a row, being deleted or not (the others are bytes no index row knows). */
+  async knownBlobs(digests: readonly string[]): Promise<Set<string>> {
+    if (digests.length === 0) return new Set();
+    const rows = await this.db.selectFrom('blobs').select('digest').where('digest', 'in', [...digests]).execute();
+    return new Set(rows.map((r) => r.digest));
+  }
+
+  /**
+   * Takes bytes that no row knows (an orphan) into the collector's protocol, marked for deletion:
+   * from the commit on, nothing links them (RegistryIndex.link refuses a marked row), so they may
+   * be deleted, then the row forgotten (forgetDeleted; a run killed between the two leaves a
+   * marked row that the next collection finishes). False when a row exists now (a link was made
+   * meanwhile): the bytes are not an orphan any more, and stay.
+   */
+  async adoptOrphan(blob: BlobKey, now: number): Promise<boolean> {
+    const result = await this.db
+      .insertInto('blobs')
+      .values({ digest: blob.digest, size: blob.size, created_at: now, deleting_at: now })
+      .onConflict((oc) => oc.column('digest').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+
   // ---- blobs whose deletion was decided (a run killed after marking them) -------------------
 
   /** Blobs marked for deletion, after `after` in digest order. */

@@ -69,6 +69,19 @@ export interface NewManifest {
   actor?: string;
   /** what a hub shows of it, computed before the transaction */
   details?: ManifestDetailsRecord;
+  /** tags it protects are created, or kept on this manifest, never moved (TagProtected) */
+  guard?: TagGuard;
+}
+
+/** Who deletes, for the outbox event, and which tags may not go (TagProtected). */
+export interface Deletion {
+  now?: number;
+  actor?: string;
+  guard?: TagGuard;
+  /** why (a retention policy): written into the tag's 'tag.deleted' event */
+  reason?: string;
+  /** a tag's deletion happens only while it still names this digest, pushed at this time */
+  ifUnchanged?: { digest: string; updatedAt: number };
 }
 
 export interface ReferrerRecord {
@@ -77,6 +90,21 @@ export interface ReferrerRecord {
   size: number;
   artifactType: string | null;
   annotations: Record<string, string> | undefined;
+}
+
+/**
+ * Which tags may not change: the refusal (naming the rule) when `tag` may not be moved to another
+ * manifest or deleted, else undefined. The hub builds it from a repository's immutable tag rules
+ * (hub/tag-immutability.ts); the index asks it inside the transaction that changes the tags.
+ */
+export type TagGuard = (tag: string, change: 'moved' | 'deleted') => string | undefined;
+
+/** A change refused by a TagGuard: nothing was written. */
+export class TagProtected extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TagProtected';
+  }
 }
 
 /** The collector is deleting the blob's bytes (or they are gone): it cannot be linked now; push it again. */
@@ -216,12 +244,23 @@ export class RegistryIndex {
       .executeTakeFirst();
     if (row && row.deleting_at !== null) throw new BlobBeingDeleted(digest);
     if (!row) {
-      if (bytesPresent && !(await bytesPresent())) throw new BlobBeingDeleted(digest);
       await db
         .insertInto('blobs')
         .values({ digest, size, created_at: now, deleting_at: null })
         .onConflict((oc) => oc.column('digest').doNothing())
         .execute();
+      // the row now: this one, or one made meanwhile, which may be marked (pier fsck --repair
+      // adopting these bytes as an orphan, to delete them): then they cannot be linked
+      const made = await db
+        .selectFrom('blobs')
+        .select('deleting_at')
+        .where('digest', '=', digest)
+        .$if(this.postgres, (q) => q.forShare())
+        .executeTakeFirst();
+      if (made?.deleting_at !== null) throw new BlobBeingDeleted(digest);
+      // asked once the row exists: a deletion that began without a row (an orphan's) either
+      // waits for it and leaves the bytes alone, or has removed them and this sees it
+      if (bytesPresent && !(await bytesPresent())) throw new BlobBeingDeleted(digest);
     }
     await this.ensureRepository(db, repository, now);
     await db
@@ -351,6 +390,12 @@ export class RegistryIndex {
    */
   async putManifest(m: NewManifest): Promise<{ missing: ManifestReference[]; mismatched?: SizeMismatch }> {
     return this.db.transaction().execute(async (trx) => {
+      // a protected tag that names another manifest already: refused before anything is checked
+      const guarded = m.guard ? m.tags.filter((tag) => m.guard!(tag, 'moved') !== undefined) : [];
+      if (guarded.length > 0) {
+        const moved = await trx.selectFrom('tags').select('name').where('repository', '=', m.repository).where('name', 'in', guarded).where('digest', '<>', m.digest).orderBy('name').executeTakeFirst();
+        if (moved) throw new TagProtected(m.guard!(moved.name, 'moved')!);
+      }
       const { missing, mismatched } = await this.checkReferences(trx, m.repository, m.references);
       if (missing.length > 0 || mismatched) return { missing, mismatched };
       // a manifest pushed again (a new tag for it): the collector cannot take it while this runs
@@ -360,11 +405,21 @@ export class RegistryIndex {
       if (m.details) await insertDetails(trx, m.repository, m.digest, m.details);
       const pushedBy = m.actor ?? null;
       for (const tag of m.tags) {
+        const refusal = m.guard?.(tag, 'moved');
         await trx
           .insertInto('tags')
           .values({ repository: m.repository, name: tag, digest: m.digest, updated_at: m.now, pushed_by: pushedBy })
-          .onConflict((oc) => oc.columns(['repository', 'name']).doUpdateSet({ digest: m.digest, updated_at: m.now, pushed_by: pushedBy }))
+          .onConflict((oc) => {
+            const update = oc.columns(['repository', 'name']).doUpdateSet({ digest: m.digest, updated_at: m.now, pushed_by: pushedBy });
+            // a protected tag is updated only where it names this manifest already
+            return refusal === undefined ? update : update.where('tags.digest', '=', m.digest);
+          })
           .execute();
+        if (refusal === undefined) continue;
+        // a concurrent push that created it first committed before the upsert above went on
+        // (PostgreSQL waits on the key; SQLite writes one at a time): this read sees its manifest
+        const row = await trx.selectFrom('tags').select('digest').where('repository', '=', m.repository).where('name', '=', tag).executeTakeFirst();
+        if (row?.digest !== m.digest) throw new TagProtected(refusal);
       }
       await trx.updateTable('repositories').set({ last_pushed_at: m.now, kind: repositoryKind(m.repository) }).where('name', '=', m.repository).execute();
       // with the change, so that a crash before its delivery loses nothing (hub/outbox.ts delivers it)
@@ -447,7 +502,7 @@ export class RegistryIndex {
    * manifests whose subject it is) with theirs, each with its 'manifest.deleted' outbox event.
    * An index's children stay: another index, or a tag, may still name them.
    */
-  async deleteManifest(repository: string, digest: string, event: { now?: number; actor?: string } = {}): Promise<boolean> {
+  async deleteManifest(repository: string, digest: string, event: Deletion = {}): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const now = event.now ?? Date.now();
       let deleted = false;
@@ -456,6 +511,14 @@ export class RegistryIndex {
         const result = await trx.deleteFrom('manifests').where('repository', '=', repository).where('digest', '=', current).executeTakeFirst();
         if (Number(result.numDeletedRows) === 0) continue;
         deleted = true;
+        // read after the row is deleted: a push tagging it (which holds the row) has committed
+        if (event.guard) {
+          const tags = await trx.selectFrom('tags').select('name').where('repository', '=', repository).where('digest', '=', current).orderBy('name').execute();
+          for (const { name } of tags) {
+            const refusal = event.guard(name, 'deleted');
+            if (refusal !== undefined) throw new TagProtected(refusal);
+          }
+        }
         await trx.deleteFrom('tags').where('repository', '=', repository).where('digest', '=', current).execute();
         await trx.deleteFrom('manifest_references').where('repository', '=', repository).where('manifest_digest', '=', current).execute();
         await trx.deleteFrom('manifest_details').where('repository', '=', repository).where('digest', '=', current).execute();
@@ -516,14 +579,12 @@ export class RegistryIndex {
    * manifest stays. With `ifUnchanged`, only while the tag still names that digest, pushed at that
    * time (a retention run deletes what it decided on, never a tag pushed again meanwhile).
    */
-  async deleteTag(
-    repository: string,
-    tag: string,
-    event: { now?: number; actor?: string; reason?: string; ifUnchanged?: { digest: string; updatedAt: number } } = {},
-  ): Promise<boolean> {
+  async deleteTag(repository: string, tag: string, event: Deletion = {}): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('tags').select(['digest', 'updated_at']).where('repository', '=', repository).where('name', '=', tag).executeTakeFirst();
       if (!row) return false;
+      const refusal = event.guard?.(tag, 'deleted');
+      if (refusal !== undefined) throw new TagProtected(refusal);
       const expected = event.ifUnchanged;
       let deletion = trx.deleteFrom('tags').where('repository', '=', repository).where('name', '=', tag);
       if (expected) deletion = deletion.where('digest', '=', expected.digest).where('updated_at', '=', expected.updatedAt);

@@ -1,12 +1,19 @@
 import { createHash } from 'node:crypto';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
 import type { BlobKey } from '../metadata/gc-index.js';
-import { BlobNotFound, type BlobStore } from '../storage/blob-store.js';
+import { BlobNotFound, type BlobStore, type StoredBlob } from '../storage/blob-store.js';
 
 /** What fsck reads of the index: the blobs it knows, a page at a time, and whether one still is. */
 export interface FsckIndex {
   liveBlobs(after: string, limit: number): Promise<BlobKey[]>;
   isLiveBlob(digest: string): Promise<boolean>;
+}
+
+/** What the search for orphans asks of the index (GcIndex), and what its repair changes. */
+export interface OrphanIndex {
+  knownBlobs(digests: readonly string[]): Promise<Set<string>>;
+  adoptOrphan(blob: BlobKey, now: number): Promise<boolean>;
+  forgetDeleted(digests: string[]): Promise<void>;
 }
 
 export interface FsckProblem {
@@ -97,4 +104,88 @@ async function hashOf(store: BlobStore, digest: Digest): Promise<string | undefi
     throw error;
   }
   return hash.digest('hex');
+}
+
+export interface Orphan {
+  digest: string;
+  size: number;
+  modifiedAt: number;
+  /** deleted by the repair */
+  removed: boolean;
+}
+
+export interface OrphanReport {
+  /** blobs the store listed */
+  scanned: number;
+  /** of those, the ones no index row knows, and their bytes */
+  orphans: number;
+  bytes: number;
+  /** orphans written after the cutoff: maybe an upload being committed right now; never removed */
+  recent: number;
+  /** whether the repair ran, and what it removed */
+  repaired: boolean;
+  removed: number;
+  removedBytes: number;
+  /** the first orphans found (at most `keep`) */
+  listed: Orphan[];
+}
+
+export interface OrphanOptions {
+  /** orphans written before it (epoch ms: now minus the grace period) may be removed */
+  cutoff: number;
+  /** remove the orphans written before `cutoff` */
+  repair?: { now: number };
+  /** how many orphans the report lists (default 100) */
+  keep?: number;
+  onProgress?: (scanned: number, orphans: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Bytes in storage that no index row knows (`blobs` has no row for their digest): what a process
+ * killed between storing a blob and indexing it, or a restored database older than its storage,
+ * leaves behind. The store's listing is read a page at a time and asked of the index in batches
+ * (memory stays flat); undefined when the store cannot list its blobs.
+ *
+ * With `repair`, an orphan written before `cutoff` is adopted into the collector's protocol
+ * (a row marked for deletion, inserted only if no row exists: GcIndex.adoptOrphan), then its
+ * bytes are deleted and the row forgotten. An orphan that a link was made to meanwhile has a row,
+ * is not adopted and stays; a link attempted after the adoption is refused, and its client pushes
+ * the blob again (docs/garbage-collection.md, "pier fsck").
+ */
+export async function findOrphans(index: OrphanIndex, store: BlobStore, options: OrphanOptions): Promise<OrphanReport | undefined> {
+  if (!store.listBlobs) return undefined;
+  const keep = options.keep ?? 100;
+  const report: OrphanReport = { scanned: 0, orphans: 0, bytes: 0, recent: 0, repaired: options.repair !== undefined, removed: 0, removedBytes: 0, listed: [] };
+  let batch: StoredBlob[] = [];
+  const settle = async () => {
+    const known = await index.knownBlobs(batch.map((b) => b.digest));
+    for (const blob of batch) {
+      if (known.has(blob.digest)) continue;
+      options.signal?.throwIfAborted();
+      report.orphans++;
+      report.bytes += blob.size;
+      let removed = false;
+      if (blob.modifiedAt >= options.cutoff) {
+        report.recent++;
+      } else if (options.repair && (await index.adoptOrphan({ digest: blob.digest, size: blob.size }, options.repair.now))) {
+        await store.delete(blob.digest);
+        await index.forgetDeleted([blob.digest]);
+        removed = true;
+        report.removed++;
+        report.removedBytes += blob.size;
+      }
+      if (report.listed.length < keep) report.listed.push({ digest: blob.digest, size: blob.size, modifiedAt: blob.modifiedAt, removed });
+    }
+    batch = [];
+  };
+  for await (const blob of store.listBlobs()) {
+    options.signal?.throwIfAborted();
+    batch.push(blob);
+    report.scanned++;
+    options.onProgress?.(report.scanned, report.orphans);
+    if (batch.length >= PAGE) await settle();
+  }
+  await settle();
+  return report;
 }

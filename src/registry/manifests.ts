@@ -5,7 +5,7 @@ import { defaultPlatformChild, parseManifest, type ParsedManifest } from '../oci
 import { accepts } from '../oci/accept.js';
 import { isIndexMediaType, isNonDistributable } from '../oci/media-types.js';
 import { isValidTag, parseReference, parseTag, type Reference, type RepositoryName } from '../oci/names.js';
-import type { ManifestRecord, ManifestReference, RegistryIndex } from '../metadata/registry-index.js';
+import { TagProtected, type ManifestRecord, type ManifestReference, type RegistryIndex } from '../metadata/registry-index.js';
 import { BlobNotFound, type BlobStore } from '../storage/blob-store.js';
 import { describeManifest, readBounded } from './manifest-details.js';
 import type { Actor, Clock, ManifestCache, PushGate, RegistryEvents } from './ports.js';
@@ -54,13 +54,13 @@ export class ManifestService {
     const references = referencesOf(manifest);
     const blobs = references.filter((r) => r.kind === 'blob').map((r) => r.digest);
     await this.gate.check({ repository, actor, sizeDelta: body.length, operation: 'manifest', blobs, digest });
-    if (tags.length > 0) await this.gate.checkTags?.(repository, { tags, digest }, actor);
+    const guard = tags.length > 0 ? await this.gate.tagGuard?.(repository, actor) : undefined;
     // read before the transaction (a config is a blob read); what it names is checked inside it
     const details = await describeManifest(manifest, {
       readConfig: (configDigest, limit) => this.readConfig(repository, configDigest, limit),
       children: (digests) => this.index.manifestDetails(repository, digests),
     });
-    const { missing, mismatched } = await this.index.putManifest({
+    const { missing, mismatched } = await refusingProtectedTags(() => this.index.putManifest({
       repository,
       digest,
       mediaType: manifest.mediaType,
@@ -73,7 +73,8 @@ export class ManifestService {
       now: this.clock.now(),
       actor: actor.account,
       details,
-    });
+      ...(guard && { guard }),
+    }));
     if (missing.length > 0) {
       const first = missing[0]!;
       throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest references unknown ${first.kind} ${first.digest}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`, {
@@ -202,15 +203,15 @@ export class ManifestService {
    */
   async delete(repository: RepositoryName, referenceParam: string, actor: Actor, options: TagDeletion = {}): Promise<void> {
     const reference = lookupReference(referenceParam);
-    await this.gate.checkTags?.(repository, reference.kind === 'tag' ? { tags: [reference.tag], digest: null } : { manifest: reference.digest }, actor);
+    const guard = await this.gate.tagGuard?.(repository, actor);
+    const deletion = { now: this.clock.now(), actor: actor.account, ...(guard && { guard }) };
     if (reference.kind === 'tag') {
-      const event = { now: this.clock.now(), ...(actor.account !== undefined ? { actor: actor.account } : {}), ...options };
-      if (!(await this.index.deleteTag(repository, reference.tag, event))) throw manifestUnknown(referenceParam);
+      if (!(await refusingProtectedTags(() => this.index.deleteTag(repository, reference.tag, { ...deletion, ...options })))) throw manifestUnknown(referenceParam);
       await this.cache.invalidate(repository);
       this.events.emit({ type: 'tag.deleted', repository, tag: reference.tag, actor });
       return;
     }
-    if (!(await this.index.deleteManifest(repository, reference.digest, { now: this.clock.now(), actor: actor.account }))) throw manifestUnknown(referenceParam);
+    if (!(await refusingProtectedTags(() => this.index.deleteManifest(repository, reference.digest, deletion)))) throw manifestUnknown(referenceParam);
     await this.cache.invalidate(repository);
     this.events.emit({ type: 'manifest.deleted', repository, digest: reference.digest, actor });
   }
@@ -220,6 +221,16 @@ export class ManifestService {
 export interface TagDeletion {
   reason?: string;
   ifUnchanged?: { digest: string; updatedAt: number };
+}
+
+/** An immutable tag that a change would move or delete: DENIED, naming the rule (nothing was written). */
+async function refusingProtectedTags<T>(change: () => Promise<T>): Promise<T> {
+  try {
+    return await change();
+  } catch (error) {
+    if (error instanceof TagProtected) throw new OciError('DENIED', error.message, { detail: { reason: 'immutable tag' } });
+    throw error;
+  }
 }
 
 /** For reads and deletes, a tag that could never have been pushed is simply unknown (404), as the spec's tests expect. */

@@ -1,4 +1,4 @@
-import type { ManifestRecord } from '../metadata/registry-index.js';
+import type { ManifestRecord, TagGuard } from '../metadata/registry-index.js';
 import type { Digest } from '../oci/digest.js';
 import type { RepositoryName } from '../oci/names.js';
 
@@ -61,14 +61,12 @@ export interface PushAllowance {
 export interface PushGate {
   check(push: PushCheck): Promise<PushAllowance | void>;
   /**
-   * Asked before tags change: pushed (`tags` to `digest`), deleted (`digest` null) or deleted with
-   * the manifest they name (`manifest`). Refuse with OciError('DENIED', 'which rule') (immutable tags).
+   * Asked before tags change (pushed, deleted, or deleted with the manifest they name): the guard
+   * that the index applies inside the transaction that changes them, so that deciding and writing
+   * are one step (immutable tags; undefined: nothing protects the repository's tags).
    */
-  checkTags?(repository: RepositoryName, change: TagChange, actor: Actor): Promise<void>;
+  tagGuard?(repository: RepositoryName, actor: Actor): Promise<TagGuard | undefined>;
 }
-
-/** What a push or a deletion would do to a repository's tags. */
-export type TagChange = { tags: readonly string[]; digest: Digest | null } | { manifest: Digest };
 
 /** A manifest GET or HEAD, as the pull gate sees it. */
 export interface PullCheck {

@@ -114,6 +114,6 @@ function refuseProxyPushes(gate: PushGate, proxy: ProxyCache): PushGate {
       }
       return gate.check(push);
     },
-    ...(gate.checkTags && { checkTags: gate.checkTags.bind(gate) }),
+    ...(gate.tagGuard && { tagGuard: gate.tagGuard.bind(gate) }),
   };
 }

@@ -115,6 +115,32 @@ export function blobStoreSuite(
       await assert.rejects(store.read(digest), BlobNotFound);
     }));
 
+    it('lists its committed blobs with their sizes and when they were written, never an upload', withStore(async (store) => {
+      assert.ok(store.listBlobs, 'every driver here lists its blobs');
+      const before = Date.now() - 60_000;
+      const blobs = ['one', 'two!', ''].map((content) => ({ content, digest: sha256(content) }));
+      for (const [i, blob] of blobs.entries()) {
+        await store.createUpload(`l${i}`);
+        await store.append(`l${i}`, 0, body(blob.content));
+        await store.commit(`l${i}`, blob.digest, blob.content.length);
+      }
+      await store.createUpload('l-open');
+      await store.append('l-open', 0, body('pending'));
+      const listed = [];
+      for await (const blob of store.listBlobs()) listed.push(blob);
+      listed.sort((a, b) => a.digest.localeCompare(b.digest));
+      assert.deepEqual(
+        listed.map((b) => [b.digest, b.size]),
+        blobs.map((b) => [b.digest, b.content.length]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+      );
+      // the store's clock (S3: the server's) is near this one
+      for (const blob of listed) assert.ok(blob.modifiedAt > before && blob.modifiedAt < Date.now() + 60_000, `${blob.modifiedAt}`);
+      await store.delete(blobs[0]!.digest);
+      const after = [];
+      for await (const blob of store.listBlobs()) after.push(blob.digest);
+      assert.deepEqual(after.sort(), [blobs[1]!.digest, blobs[2]!.digest].sort());
+    }));
+
     it('reads an unfinished upload back across chunks, cut at any length', withStore(async (store) => {
       if (!store.readUpload) return;
       await store.createUpload('r1');

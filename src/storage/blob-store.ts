@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { Digest } from '../oci/digest.js';
+import { parseDigest, type Digest } from '../oci/digest.js';
 
 /** An inclusive byte range, as HTTP counts it. */
 export interface ByteRange {
@@ -9,6 +9,14 @@ export interface ByteRange {
 
 export interface StoredUpload {
   uploadId: string;
+  modifiedAt: number;
+}
+
+/** A committed blob as the store lists it. */
+export interface StoredBlob {
+  digest: Digest;
+  size: number;
+  /** when its object was written (epoch ms: the file's mtime, the object's LastModified) */
   modifiedAt: number;
 }
 
@@ -44,6 +52,12 @@ export interface BlobStore {
   abortUpload(uploadId: string): Promise<void>;
   /** Uploads the store holds, for sweeping the ones no session row knows any more. */
   listUploads(): AsyncIterable<StoredUpload>;
+  /**
+   * Optional capability: every committed blob the store holds, streamed (a page of the listing at
+   * a time, never the whole store in memory), in no particular order; what is not a blob of
+   * Pier's layout is skipped. `pier fsck` finds there the bytes that no index row knows.
+   */
+  listBlobs?(): AsyncIterable<StoredBlob>;
   /**
    * Optional capability: reading the first `length` bytes of an unfinished upload back (every
    * driver here can; without it, a chunk cannot continue on a process that lost the hash).
@@ -103,4 +117,17 @@ export function isUploadId(uploadId: string): boolean {
 
 export function assertUploadId(uploadId: string): void {
   if (!isUploadId(uploadId)) throw new UploadNotFound(uploadId);
+}
+
+/**
+ * The digest that a blob's place names in the layout every driver shares,
+ * `blobs/<algorithm>/<first 2 hex>/<hex>`, or undefined for anything else (a stray file).
+ */
+export function blobDigest(algorithm: string, fanout: string, name: string): Digest | undefined {
+  if (name.slice(0, 2) !== fanout) return undefined;
+  try {
+    return parseDigest(`${algorithm}:${name}`);
+  } catch {
+    return undefined;
+  }
 }

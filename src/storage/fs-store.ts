@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, opendir, readdir, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
-import { BlobNotFound, UploadNotFound, assertUploadId, isUploadId, type BlobStore, type ByteRange, type StoredUpload } from './blob-store.js';
+import { BlobNotFound, UploadNotFound, assertUploadId, blobDigest, isUploadId, type BlobStore, type ByteRange, type StoredBlob, type StoredUpload } from './blob-store.js';
 
 export interface FsStoreOptions {
   root: string;
@@ -136,6 +136,26 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
       }
     },
 
+    /** `blobs/<alg>/<2 hex>/<hex>`: a directory read as a stream, one entry at a time. */
+    async *listBlobs(): AsyncIterable<StoredBlob> {
+      const blobs = join(root, 'blobs');
+      for (const algorithm of await names(blobs)) {
+        for (const fanout of await names(join(blobs, algorithm))) {
+          const dir = await opendir(join(blobs, algorithm, fanout)).catch((error) => {
+            if (isNotFound(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+            throw error;
+          });
+          if (!dir) continue;
+          for await (const entry of dir) {
+            const digest = blobDigest(algorithm, fanout, entry.name);
+            if (!digest || !entry.isFile()) continue;
+            const info = await stat(join(blobs, algorithm, fanout, entry.name)).catch(() => undefined);
+            if (info) yield { digest, size: info.size, modifiedAt: info.mtimeMs };
+          }
+        }
+      }
+    },
+
     async readUpload(uploadId, length) {
       const path = uploadPath(uploadId);
       const handle = await open(path, 'r').catch((error) => {
@@ -201,6 +221,16 @@ async function syncDirectory(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** The entries of a directory, sorted (few: algorithms, 256 fan-out folders); none when it is missing. */
+async function names(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch (error) {
+    if (isNotFound(error) || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+    throw error;
   }
 }
 

@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.js';
-import { BlobNotFound, UploadNotFound, assertUploadId, type BlobStore, type StoredUpload } from './blob-store.js';
+import { BlobNotFound, UploadNotFound, assertUploadId, type BlobStore, type StoredBlob, type StoredUpload } from './blob-store.js';
 
 /** For tests and throwaway registries: everything in process memory. */
 export function createMemoryStore(clock: () => number = Date.now): BlobStore {
   const blobs = new Map<string, Buffer>();
+  const committedAt = new Map<string, number>();
   const uploads = new Map<string, { chunks: Buffer[]; size: number; modifiedAt: number }>();
   const upload = (uploadId: string) => {
     assertUploadId(uploadId);
@@ -24,6 +25,7 @@ export function createMemoryStore(clock: () => number = Date.now): BlobStore {
     },
     async delete(digest) {
       blobs.delete(digest);
+      committedAt.delete(digest);
     },
     async createUpload(uploadId) {
       assertUploadId(uploadId);
@@ -48,7 +50,10 @@ export function createMemoryStore(clock: () => number = Date.now): BlobStore {
     async commit(uploadId: string, digest: Digest, size: number) {
       const target = upload(uploadId);
       if (target.size < size) throw new Error(`upload ${uploadId} holds fewer than ${size} bytes`);
-      if (!blobs.has(digest)) blobs.set(digest, Buffer.concat(target.chunks).subarray(0, size));
+      if (!blobs.has(digest)) {
+        blobs.set(digest, Buffer.concat(target.chunks).subarray(0, size));
+        committedAt.set(digest, clock());
+      }
       uploads.delete(uploadId);
     },
     async abortUpload(uploadId) {
@@ -56,6 +61,9 @@ export function createMemoryStore(clock: () => number = Date.now): BlobStore {
     },
     async *listUploads(): AsyncIterable<StoredUpload> {
       for (const [uploadId, u] of uploads) yield { uploadId, modifiedAt: u.modifiedAt };
+    },
+    async *listBlobs(): AsyncIterable<StoredBlob> {
+      for (const [digest, bytes] of blobs) yield { digest: digest as Digest, size: bytes.length, modifiedAt: committedAt.get(digest) ?? 0 };
     },
     async readUpload(uploadId, length) {
       return Readable.from([Buffer.concat(upload(uploadId).chunks).subarray(0, length)]);

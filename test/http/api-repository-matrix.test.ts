@@ -2,7 +2,7 @@
 // an owner of the organisation, a member without a team, teams with read, write and admin on the
 // private repository, an outsider, personal access tokens by scope, an organisation token limited
 // to the private repository, an administrator) against each route, on a private and a public
-// repository of the organisation. A private repository's page, README, tags, stars, pulls and
+// repository of the organisation. A private repository's page, README, tags, manifests, stars, pulls and
 // search hits must be exactly as invisible as the repository: the same 404 as a missing one. Its
 // retention policy (read, set, a dry run) answers as a change of the repository does.
 import assert from 'node:assert/strict';
@@ -30,9 +30,11 @@ type Route =
   | 'GET tags'
   | 'GET tag'
   | 'GET images'
+  | 'GET manifest'
   | 'GET pulls'
   | 'PATCH repository'
   | 'DELETE tag'
+  | 'DELETE manifest'
   | 'DELETE repository'
   | 'PUT star'
   | 'search'
@@ -50,9 +52,11 @@ const ROUTES = [
   'GET tags',
   'GET tag',
   'GET images',
+  'GET manifest',
   'GET pulls',
   'PATCH repository',
   'DELETE tag',
+  'DELETE manifest',
   'DELETE repository',
   'PUT star',
   'search',
@@ -62,7 +66,7 @@ const ROUTES = [
   'PUT retention',
   'run retention',
 ] as const satisfies readonly Route[];
-const READS: Route[] = ['GET repository', 'GET tags', 'GET tag', 'GET images', 'GET pulls'];
+const READS: Route[] = ['GET repository', 'GET tags', 'GET tag', 'GET images', 'GET manifest', 'GET pulls'];
 const LISTS: Route[] = ['search', 'suggest', 'namespace list'];
 /** a repository's retention policy, reading it included, is its administrators' business: as PATCH */
 const ADMINISTRATION: Route[] = ['PATCH repository', 'GET retention', 'PUT retention', 'run retention'];
@@ -71,7 +75,7 @@ const row = (reads: Cell, patch: Cell, deleteTag: Cell, deleteRepository: Cell, 
   Object.fromEntries(
     ROUTES.map((route) => [
       route,
-      READS.includes(route) ? reads : LISTS.includes(route) ? lists : ADMINISTRATION.includes(route) ? patch : route === 'DELETE tag' ? deleteTag : route === 'DELETE repository' ? deleteRepository : star,
+      READS.includes(route) ? reads : LISTS.includes(route) ? lists : ADMINISTRATION.includes(route) ? patch : route === 'DELETE tag' || route === 'DELETE manifest' ? deleteTag : route === 'DELETE repository' ? deleteRepository : star,
     ]),
   ) as Record<Route, Cell>;
 
@@ -81,7 +85,7 @@ const no: Cell = 'unauthorized';
 
 // prettier-ignore
 const PRIVATE: Record<Subject, Record<Route, Cell>> = {
-  //                                reads  PATCH  DEL tag DEL repo star  lists
+  //                                reads  PATCH  DEL tag (and manifest) DEL repo star  lists
   'anonymous':              row(nf,   no,    no,    no,    no,   'hidden'),
   'owner':                  row('ok', 'ok',  'ok',  'ok',  'ok', 'ok'),
   'member':                 row(nf,   nf,    nf,    nf,    nf,   'hidden'),
@@ -118,6 +122,7 @@ describe('/api/v1 permission matrix: repository pages, by kind of caller', () =>
   let server: ApiServer;
   const auth = {} as Record<Subject, { basic: [string, string] } | undefined>;
   let victims = 0;
+  const digests: Record<string, string> = {};
 
   before(async () => {
     server = await startApiServer({ 'auth.loginFailures': 1000 });
@@ -133,7 +138,7 @@ describe('/api/v1 permission matrix: repository pages, by kind of caller', () =>
       await hub.teams.setPermission('acme', team, 'acme/private', permission);
     }
     for (const repository of ['acme/private', 'acme/public']) {
-      await pushImage(registry, repository, 'v1');
+      digests[repository] = (await pushImage(registry, repository, 'v1')).digest;
       await hub.repositories.describe(repository, { description: `matrix ${repository.slice(5)} words`, fullDescription: '# README' });
       await hub.retention.set('repository', repository, { keepLast: 100, keepPulledDays: null, keepPattern: null }, 'carol');
     }
@@ -172,6 +177,8 @@ describe('/api/v1 permission matrix: repository pages, by kind of caller', () =>
         return server.api(`${path}/tags/v1`, init);
       case 'GET images':
         return server.api(`${path}/tags/v1/images`, init);
+      case 'GET manifest':
+        return server.api(`${path}/manifests/${digests[repository] ?? digests['acme/public']}`, init);
       case 'GET pulls':
         return server.api(`${path}/pulls?days=7`, init);
       case 'PATCH repository':
@@ -180,6 +187,10 @@ describe('/api/v1 permission matrix: repository pages, by kind of caller', () =>
         const tag = `victim-${++victims}`;
         await pushImage(server.registry, repository, tag);
         return server.api(`${path}/tags/${tag}`, { ...init, method: 'DELETE' });
+      }
+      case 'DELETE manifest': {
+        const { digest } = await pushImage(server.registry, repository, `victim-${++victims}`);
+        return server.api(`${path}/manifests/${digest}`, { ...init, method: 'DELETE' });
       }
       case 'DELETE repository': {
         const victim = `acme/victim-${++victims}`;
@@ -229,7 +240,7 @@ describe('/api/v1 permission matrix: repository pages, by kind of caller', () =>
               }
               const status = { unauthorized: 401, forbidden: 403, 'not-found': 404 }[expected as 'forbidden'];
               const problem = await expectProblem(res, status, undefined, expected as ProblemKind);
-              if (expected === 'not-found' && route !== 'DELETE repository' && route !== 'DELETE tag') {
+              if (expected === 'not-found' && route !== 'DELETE repository' && route !== 'DELETE tag' && route !== 'DELETE manifest') {
                 // exactly what a missing repository answers, its name aside
                 const missing = await expectProblem(await call(route, subject, 'acme/nothing-here'), 404, undefined, 'not-found');
                 assert.deepEqual({ ...problem, detail: problem.detail.replace(repository, 'X') }, { ...missing, detail: missing.detail.replace('acme/nothing-here', 'X') });

@@ -74,6 +74,20 @@ for (const { backend, options } of await testBackends()) {
       assert.deepEqual(tags.map((t) => [t.name, t.digest]), [['latest', b.digest], ['rel-1', b.digest], ['rel-x', b.digest], ['v1', a.digest], ['v2', b.digest]]);
     });
 
+    it('parallel first pushes of a new protected tag with different manifests: exactly one wins, the others are DENIED naming the rule', async () => {
+      const images = Array.from({ length: 8 }, () => makeImage());
+      // their blobs first (under tags no rule protects), so that only the new tag is raced for
+      for (const [i, image] of images.entries()) await push(image, `race-${i}`);
+      const answers = await Promise.all(images.map((image) => putManifest(image, 'v-race')));
+      const won = answers.flatMap((answer, i) => (answer.status === 201 ? [images[i]!] : []));
+      assert.equal(won.length, 1, `statuses: ${answers.map((a) => a.status).join(', ')}`);
+      for (const answer of answers) if (answer.status !== 201) await assertOciError(answer, 403, 'DENIED', { message: denied('v-race', 'v*', 'moved to another manifest') });
+      const tag = await server.database.db.selectFrom('tags').select('digest').where('repository', '=', 'acme/app').where('name', '=', 'v-race').executeTakeFirstOrThrow();
+      assert.equal(tag.digest, won[0]!.digest);
+      // the same manifest again keeps it
+      assert.equal((await putManifest(won[0]!, 'v-race')).status, 201);
+    });
+
     it('deleting a matching tag, or the manifest it names, is DENIED on /v2 and refused on the API; other tags go', async () => {
       await assertOciError(await v2Delete('v1'), 403, 'DENIED', { message: denied('v1', 'v*', 'deleted') });
       await assertOciError(await v2Delete(a.digest), 403, 'DENIED', { message: denied('v1', 'v*', 'deleted') });
@@ -93,6 +107,12 @@ for (const { backend, options } of await testBackends()) {
     it('a rule removed (pattern as a query parameter) no longer protects; removing it again is not found', async () => {
       assert.equal((await server.api(`${rules}?pattern=${encodeURIComponent('v*')}`, { method: 'DELETE', auth: olive })).status, 204);
       await expectProblem(await server.api(`${rules}?pattern=${encodeURIComponent('v*')}`, { method: 'DELETE', auth: olive }), 404, /no immutable tag rule "v\*"/, 'not-found');
+      // the audit entries name the pattern, the removal and the try that found nothing
+      const audit = await server.database.db.selectFrom('audit_events').select(['actor', 'target', 'result', 'details']).where('action', '=', 'immutable_tag_rule.deleted').execute();
+      assert.deepEqual(audit.map((e) => [e.actor, e.target, e.result, JSON.parse(e.details ?? 'null')]).sort(), [
+        ['olive', 'acme/app', 'failed', { pattern: 'v*' }],
+        ['olive', 'acme/app', 'ok', { pattern: 'v*' }],
+      ]);
       await push(a, 'v1');
       assert.equal((await v2Delete('v2')).status, 202);
     });

@@ -7,6 +7,8 @@ import { ApiProblem } from './problem.js';
 export interface AuditInput {
   caller?: Caller;
   params: Record<string, string>;
+  /** the validated query (what a DELETE says in it: an immutable tag rule's pattern) */
+  query: Record<string, unknown>;
   body: Record<string, unknown>;
   /** the answer's body (a created token's id) */
   result?: unknown;
@@ -99,8 +101,9 @@ export const AUDITED: Record<string, Audited | null> = {
   },
   'DELETE /repositories/{namespace}/{name}': { action: 'repository.deleted', target: repository },
   'DELETE /repositories/{namespace}/{name}/tags/{tag}': { action: 'tag.deleted', target: ({ params }) => `${params.namespace}/${params.name}:${params.tag}` },
+  'DELETE /repositories/{namespace}/{name}/manifests/{digest}': { action: 'manifest.deleted', target: ({ params }) => `${params.namespace}/${params.name}@${params.digest}` },
   'POST /repositories/{namespace}/{name}/immutable-tags': { action: 'immutable_tag_rule.created', target: repository, details: ({ body }) => pick(body, 'pattern') },
-  'DELETE /repositories/{namespace}/{name}/immutable-tags': { action: 'immutable_tag_rule.deleted', target: repository },
+  'DELETE /repositories/{namespace}/{name}/immutable-tags': { action: 'immutable_tag_rule.deleted', target: repository, details: ({ query }) => pick(query, 'pattern') },
   'PUT /repositories/{namespace}/{name}/retention': { action: 'retention_policy.changed', target: repository, details: ({ body }) => pick(body, 'keep_last', 'keep_pulled_days', 'keep_pattern') },
   'DELETE /repositories/{namespace}/{name}/retention': { action: 'retention_policy.deleted', target: repository },
   // who asked; each tag it deleted has its own entry (via retention, with the reason)

@@ -13,6 +13,7 @@ import { registerPlans } from './plans.js';
 import { registerCategories } from './categories.js';
 import { registerGc } from './gc.js';
 import { registerImmutableTags } from './immutable-tags.js';
+import { registerManifests } from './manifests.js';
 import { registerProxies } from './proxies.js';
 import { registerPullLimit } from './pull-limit.js';
 import { registerReplication } from './replication.js';
@@ -84,6 +85,7 @@ export function registerApi(app: FastifyInstance, ctx: ApiContext, options: Regi
       registerTokens(routes, ctx);
       registerRepositories(routes, ctx);
       registerTags(routes, ctx);
+      registerManifests(routes, ctx);
       registerImmutableTags(routes, ctx);
       registerRetention(routes, ctx);
       registerStars(routes, ctx);

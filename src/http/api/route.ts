@@ -161,7 +161,7 @@ export class ApiRouter {
       config: { [ROUTE_CONFIG]: route },
       handler: async (request, reply) => {
         // what the audit entry of a state-changing route says (audit-trail.ts), however it ends
-        const seen: { caller?: Caller; params?: Record<string, unknown>; body?: unknown } = {};
+        const seen: { caller?: Caller; params?: Record<string, unknown>; query?: Record<string, unknown>; body?: unknown } = {};
         let answered: Answer;
         try {
           const caller = await this.#authenticate(route.auth, request);
@@ -169,6 +169,7 @@ export class ApiRouter {
           const params = route.params ? validate(route.params, renameWildcard(route.path, request.params), 'path') : undefined;
           seen.params = params;
           const query = route.query ? validate(route.query, request.query ?? {}, 'query') : undefined;
+          seen.query = query as Record<string, unknown> | undefined;
           const absent = request.body === undefined || request.body === null;
           const body = route.body ? validate(route.body, route.optionalBody && absent ? {} : jsonObject(request.body), 'body') : undefined;
           seen.body = body;
@@ -205,12 +206,13 @@ export class ApiRouter {
   }
 
   /** Writes the audit entry of a state-changing request; a failure to write it is logged, never the request's failure. */
-  async #audit(route: ApiRoute, request: FastifyRequest, seen: { caller?: Caller; params?: Record<string, unknown>; body?: unknown }, result: unknown, error?: unknown): Promise<void> {
+  async #audit(route: ApiRoute, request: FastifyRequest, seen: { caller?: Caller; params?: Record<string, unknown>; query?: Record<string, unknown>; body?: unknown }, result: unknown, error?: unknown): Promise<void> {
     if (route.method === 'GET') return;
     const rawParams = (seen.params ?? renameWildcard(route.path, request.params)) as Record<string, unknown>;
     const params = Object.fromEntries(Object.entries(rawParams ?? {}).map(([k, v]) => [k, String(v)]));
     const body = (seen.body ?? (request.body && typeof request.body === 'object' ? request.body : {})) as Record<string, unknown>;
-    const record = auditRecordOf(route.method, route.path, { ...(seen.caller ? { caller: seen.caller } : {}), params, body, result }, error);
+    const query = seen.query ?? {};
+    const record = auditRecordOf(route.method, route.path, { ...(seen.caller ? { caller: seen.caller } : {}), params, query, body, result }, error);
     if (!record) return;
     try {
       await this.ctx.hub.audit.record({ ...record, ...requestOrigin(request) });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TAG_ORDERINGS, type ImageDetail, type TagSummary } from '../../hub/tag-pages.js';
+import { TAG_ORDERINGS, type ImageDetail, type TagImage, type TagSummary } from '../../hub/tag-pages.js';
 import { CONTENT_TYPES } from '../../oci/content-types.js';
 import { isValidTag, type RepositoryName } from '../../oci/names.js';
 import { subjectOf } from './authenticate.js';
@@ -18,7 +18,7 @@ const TagsQuery = PageQuery.extend({
   name: z.string().max(128).optional().meta({ description: 'a part of the tag' }),
 });
 
-const TagImageSchema = z.object({
+export const TagImageSchema = z.object({
   architecture: z.string().nullable(),
   os: z.string().nullable(),
   variant: z.string().nullable(),
@@ -78,8 +78,12 @@ function tagJson(tag: TagSummary): z.output<typeof TagSchema> {
     pull_count: tag.pullCount,
     last_updater_username: tag.lastUpdater,
     tag_status: tag.status,
-    images: tag.images.map((i) => ({ architecture: i.architecture, os: i.os, variant: i.variant, digest: i.digest, size: i.size, last_pushed: iso(i.lastPushedAt) })),
+    images: tag.images.map(tagImageJson),
   };
+}
+
+export function tagImageJson(i: TagImage): z.output<typeof TagImageSchema> {
+  return { architecture: i.architecture, os: i.os, variant: i.variant, digest: i.digest, size: i.size, last_pushed: iso(i.lastPushedAt) };
 }
 
 function imageJson(image: ImageDetail): z.output<typeof ImageSchema> {

@@ -2,7 +2,7 @@ import { AbortMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, Hea
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { Readable } from 'node:stream';
 import { digestAlgorithm, digestHex, type Digest } from '../../oci/digest.js';
-import { BlobNotFound, StorageUnavailable, UploadNotFound, assertUploadId, isUploadId, type BlobStore, type ByteRange, type StoredUpload } from '../blob-store.js';
+import { BlobNotFound, StorageUnavailable, UploadNotFound, assertUploadId, blobDigest, isUploadId, type BlobStore, type ByteRange, type StoredBlob, type StoredUpload } from '../blob-store.js';
 import { checkBucket, describeBucketProblem, isBucketProblem } from './check.js';
 import { createS3Client, deleteKeys, isNotFound, listMultipartUploads, listObjects } from './client.js';
 import { BodyCursor } from './body.js';
@@ -239,6 +239,15 @@ export function createS3Store(settings: S3Settings, client: S3Client = createS3C
         current = isUploadId(uploadId) ? { uploadId, modifiedAt } : undefined;
       }
       if (current) yield current;
+    },
+
+    /** ListObjectsV2 under `blobs/`, a page (1,000 keys) at a time. */
+    async *listBlobs(): AsyncIterable<StoredBlob> {
+      for await (const object of listObjects(client, bucket, blobsRoot)) {
+        const [algorithm, fanout, name, ...more] = object.Key.slice(blobsRoot.length).split('/');
+        const digest = more.length === 0 && algorithm && fanout && name ? blobDigest(algorithm, fanout, name) : undefined;
+        if (digest) yield { digest, size: object.Size ?? 0, modifiedAt: object.LastModified?.getTime() ?? 0 };
+      }
     },
 
     /**
