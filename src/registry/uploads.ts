@@ -6,8 +6,10 @@ import { OciError } from '../oci/errors.js';
 import { namespaceOf, type RepositoryName } from '../oci/names.js';
 import { BlobBeingDeleted, type RegistryIndex, type UploadRecord } from '../metadata/registry-index.js';
 import { UploadNotFound, type BlobStore } from '../storage/blob-store.js';
-import { EMPTY_SHA256, hashingStream } from './hashing.js';
 import type { Actor, Clock, PushAllowance, PushGate, RegistryEvents } from './ports.js';
+
+/** The sha256 of no bytes: where every upload session starts. */
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
 
 export interface UploadStatus {
   uploadId: string;
@@ -149,7 +151,7 @@ export class UploadService {
         const quota = await quotaFor(allowance, 0, chunk, body, this.reserver(session, claim, actor));
         await this.store.createUpload(uploadId);
         const hash = createHash(digestAlgorithm(digest));
-        const size = await this.store.append(uploadId, 0, hashingStream(quota ? quota.cap(body) : body, hash)).catch((error: unknown) => {
+        const size = await this.store.append(uploadId, 0, quota ? quota.cap(body) : body, (bytes) => hash.update(bytes)).catch((error: unknown) => {
           throw quota?.exceeded ? quota.refusal : error;
         });
         checkLength(chunk, 0, size);
@@ -308,7 +310,7 @@ export class UploadService {
     this.live.delete(uploadId);
     let size: number;
     try {
-      size = await this.store.append(uploadId, offset, hashingStream(quota ? quota.cap(body) : body, hash));
+      size = await this.store.append(uploadId, offset, quota ? quota.cap(body) : body, (bytes) => hash.update(bytes));
     } catch (error) {
       if (quota?.exceeded) {
         await this.discard(uploadId);
@@ -509,6 +511,9 @@ function capped(source: Readable, room: Room, quota: Quota): Readable {
     if (error && !quota.exceeded) transform.destroy(error);
   });
   source.pipe(transform);
+  // the store may start reading only after a step of its own (opening the file): a refusal
+  // meanwhile must not be an uncaught error (the store's reading still sees it, as the stream's state)
+  transform.on('error', () => {});
   return transform;
 }
 

@@ -42,8 +42,11 @@ export interface BlobStore {
   /**
    * Appends `body` at `offset` and resolves to the new size. Bytes past `offset` left by an
    * earlier, interrupted append are discarded first, so a failed request never corrupts an upload.
+   * `observe` gets every piece of the body in order as it is read (the caller hashes them there:
+   * no stream stage between the socket and the store). It settles only once nothing of this
+   * append is still being written.
    */
-  append(uploadId: string, offset: number, body: Readable): Promise<number>;
+  append(uploadId: string, offset: number, body: Readable, observe?: (bytes: Buffer) => void): Promise<number>;
   /**
    * Moves the first `size` bytes of the upload (what the caller verified; an interrupted append
    * may have left more) to the digest's place. An existing blob is kept: same digest, same bytes.

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { mkdir, open, opendir, readdir, rename, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { digestAlgorithm, digestHex, type Digest } from '../oci/digest.js';
+import { appendBody } from './body-writer.js';
 import { BlobNotFound, UploadNotFound, assertUploadId, blobDigest, isUploadId, type BlobStore, type ByteRange, type StoredBlob, type StoredUpload } from './blob-store.js';
 
 export interface FsStoreOptions {
@@ -80,19 +80,19 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
       await (await open(path, 'wx', FILE_MODE)).close();
     },
 
-    async append(uploadId, offset, body) {
-      const path = uploadPath(uploadId);
-      const size = await stat(path).then(
-        (s) => s.size,
-        (error) => {
-          throw isNotFound(error) ? new UploadNotFound(uploadId) : error;
-        },
-      );
-      if (size < offset) throw new Error(`upload ${uploadId} holds ${size} bytes, fewer than offset ${offset}`);
-      if (size > offset) await truncate(path, offset);
-      const out = createWriteStream(path, { flags: 'a', mode: FILE_MODE, highWaterMark: READ_CHUNK });
-      await pipeline(body, out);
-      return offset + out.bytesWritten;
+    async append(uploadId, offset, body, observe) {
+      // appended (O_APPEND: see appendBody), and never created: an upload that is gone stays gone
+      const handle = await open(uploadPath(uploadId), constants.O_WRONLY | constants.O_APPEND).catch((error) => {
+        throw isNotFound(error) ? new UploadNotFound(uploadId) : error;
+      });
+      try {
+        const { size } = await handle.stat();
+        if (size < offset) throw new Error(`upload ${uploadId} holds ${size} bytes, fewer than offset ${offset}`);
+        if (size > offset) await handle.truncate(offset);
+        return offset + (await appendBody(handle.fd, body, observe));
+      } finally {
+        await handle.close();
+      }
     },
 
     async commit(uploadId, digest, size) {

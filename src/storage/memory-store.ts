@@ -31,7 +31,7 @@ export function createMemoryStore(clock: () => number = Date.now): BlobStore {
       assertUploadId(uploadId);
       uploads.set(uploadId, { chunks: [], size: 0, modifiedAt: clock() });
     },
-    async append(uploadId, offset, body) {
+    async append(uploadId, offset, body, observe) {
       const target = upload(uploadId);
       if (target.size < offset) throw new Error(`upload ${uploadId} holds ${target.size} bytes, fewer than offset ${offset}`);
       if (target.size > offset) {
@@ -41,6 +41,7 @@ export function createMemoryStore(clock: () => number = Date.now): BlobStore {
       }
       // Appended chunk by chunk, so an interrupted body leaves what arrived, like a file would.
       for await (const chunk of body) {
+        observe?.(chunk as Buffer);
         target.chunks.push(Buffer.from(chunk as Buffer));
         target.size += (chunk as Buffer).length;
       }

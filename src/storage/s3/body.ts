@@ -11,7 +11,11 @@ export class BodyCursor {
   /** bytes handed out so far */
   received = 0;
 
-  constructor(body: Readable) {
+  /** `observe` sees every chunk as it is read from the body, in order. */
+  constructor(
+    body: Readable,
+    private readonly observe?: (bytes: Buffer) => void,
+  ) {
     this.source = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   }
 
@@ -20,7 +24,10 @@ export class BodyCursor {
     while (!this.pending?.length && !this.ended) {
       const next = await this.source.next();
       if (next.done) this.ended = true;
-      else this.pending = next.value;
+      else {
+        this.pending = next.value;
+        this.observe?.(next.value);
+      }
     }
     return !!this.pending?.length;
   }

@@ -154,12 +154,12 @@ export function createS3Store(settings: S3Settings, client: S3Client = createS3C
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: uploadPrefix(uploadId) + MARKER_NAME, Body: Buffer.alloc(0) }));
     },
 
-    async append(uploadId, offset, body) {
+    async append(uploadId, offset, body, observe) {
       const prefix = uploadPrefix(uploadId);
       const plan = planAppend(uploadId, await chainOf(uploadId), offset);
       // bytes past the offset were never accepted: removed last first, so the chain stays whole
       await deleteKeys(client, bucket, plan.remove.map((name) => prefix + name), 1);
-      const cursor = new BodyCursor(body);
+      const cursor = new BodyCursor(body, observe);
       try {
         // nothing to write: the upload stays as the plan left it
         if (!(await cursor.more())) return offset;

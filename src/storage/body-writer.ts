@@ -1,0 +1,83 @@
+import { writev } from 'node:fs';
+import { finished, type Readable } from 'node:stream';
+
+/** Bytes a body may have gathered while a write is in flight before it is paused. */
+const PAUSE_AT = 2 * 1024 * 1024;
+
+/**
+ * Appends `body` to the file `fd` (opened with O_APPEND) and resolves to the bytes written. Each
+ * piece of the body goes to `observe` (a hash) as it arrives; a piece is written at once when no
+ * write is in flight, and the pieces that arrive meanwhile are written together by the next
+ * writev(2): no stream stage per piece, and as the bytes come faster than single writes finish,
+ * fewer, larger writes (one thread-pool job per batch instead of one per socket read).
+ *
+ * O_APPEND, not a position: a writer that stalled past its claim and wakes after another writer
+ * truncated and refilled the file adds bytes past the end (which a commit cuts off), never over
+ * what the new writer wrote. It settles only once no write is in flight. A body that fails (a
+ * client gone) rejects with its error; a write that fails rejects with that error and leaves the
+ * body paused and unread, for its owner to answer and drain.
+ */
+export function appendBody(fd: number, body: Readable, observe?: (bytes: Buffer) => void): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let batch: Buffer[] = [];
+    let batched = 0;
+    let writing = false;
+    let ended = false;
+    let written = 0;
+    let failure: unknown;
+    let settled = false;
+
+    const settle = () => {
+      if (settled || writing) return;
+      settled = true;
+      body.off('data', onData);
+      if (failure !== undefined) reject(failure);
+      else resolve(written);
+    };
+
+    const flush = () => {
+      const buffers = batch;
+      const bytes = batched;
+      batch = [];
+      batched = 0;
+      writing = true;
+      writev(fd, buffers, null, (error, count) => {
+        writing = false;
+        if (!error && count !== bytes) error = new Error(`wrote ${count} of ${bytes} bytes`) as NodeJS.ErrnoException;
+        if (error) {
+          failure ??= error;
+          body.pause();
+          return settle();
+        }
+        written += bytes;
+        if (failure !== undefined) return settle();
+        if (batched > 0) return flush();
+        if (ended) return settle();
+        if (body.isPaused()) body.resume();
+      });
+    };
+
+    const onData = (bytes: Buffer) => {
+      observe?.(bytes);
+      batch.push(bytes);
+      batched += bytes.length;
+      if (!writing) flush();
+      else if (batched >= PAUSE_AT) body.pause();
+    };
+
+    // the end, or an error or a premature close of the body (a client that went away); watched
+    // for good, so that an error the body emits after this settled is never an uncaught one
+    finished(body, { writable: false }, (error) => {
+      if (settled) return;
+      if (error) {
+        failure ??= error;
+        return settle();
+      }
+      ended = true;
+      if (writing) return;
+      if (batched > 0) flush();
+      else settle();
+    });
+    body.on('data', onData);
+  });
+}
