@@ -36,10 +36,12 @@ export class ListingService {
   async tags(repository: RepositoryName, page: Page): Promise<Listing> {
     const proxied = await this.proxy?.tags(repository, page);
     if (proxied) return proxied;
-    if (!(await this.index.repositoryExists(repository))) {
+    const listing = await paginate(page, (p) => this.index.listTags(repository, p));
+    // a page with tags needs no second query to know that the repository exists
+    if (listing.items.length === 0 && !(await this.index.repositoryExists(repository))) {
       throw new OciError('NAME_UNKNOWN', `repository ${repository} is not known to this registry`, { detail: { name: repository } });
     }
-    return paginate(page, (p) => this.index.listTags(repository, p));
+    return listing;
   }
 
   /**
