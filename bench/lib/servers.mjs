@@ -93,6 +93,16 @@ const BENCH_USER = 'bench';
  * holds the run, logged in as docker does) or 'open' (anonymous, as the reference runs).
  * `scaleOut`: the PostgreSQL/S3/Redis environment of this Pier (each its own schema and prefixes).
  */
+/**
+ * The node flags of the `start` script in package.json (`node FLAGS dist/cli/main.js serve`): the
+ * bench runs Pier as `npm start` runs it (a small young generation keeps its memory down).
+ */
+function startFlags(root) {
+  const start = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts?.start ?? '';
+  const match = /^node\s+(.*?)\s*dist\/cli\/main\.js\b/.exec(start);
+  return match ? match[1].split(/\s+/).filter(Boolean) : [];
+}
+
 export async function startPier(opts, dir, mode, scaleOut) {
   const name = mode === 'token' ? 'pierToken' : 'pierOpen';
   const server = new Server(name, mode === 'token' ? 'Pier token' : 'Pier open');
@@ -106,7 +116,7 @@ export async function startPier(opts, dir, mode, scaleOut) {
   server.port = await freePort();
   env.PIER_LISTEN = `127.0.0.1:${server.port}`;
   const main = path.join(opts.pierRoot, 'dist/cli/main.js');
-  await server.start(process.execPath, [...opts.pierNodeOptions, main, 'serve'], env, mode === 'token' ? [401] : [200]);
+  await server.start(process.execPath, [...startFlags(opts.pierRoot), ...opts.pierNodeOptions, main, 'serve'], env, mode === 'token' ? [401] : [200]);
   if (mode === 'token') {
     const password = `bench-${Math.random().toString(36).slice(2)}-secret`;
     const cli = (args, input) => {
