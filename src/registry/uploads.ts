@@ -1,12 +1,13 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { finished, Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { digestAlgorithm, makeDigest, parseDigest, type Digest } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { namespaceOf, type RepositoryName } from '../oci/names.js';
 import { BlobBeingDeleted, type RegistryIndex, type UploadRecord } from '../metadata/registry-index.js';
 import { UploadNotFound, type BlobStore } from '../storage/blob-store.js';
-import type { Actor, Clock, PushAllowance, PushGate, RegistryEvents } from './ports.js';
+import type { Actor, Clock, PushGate, RegistryEvents } from './ports.js';
+import { quotaFor, type Quota, type Reserve } from './upload-quota.js';
 
 /** The sha256 of no bytes: where every upload session starts. */
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
@@ -148,10 +149,10 @@ export class UploadService {
     try {
       return await this.holding(uploadId, claim, async () => {
         const allowance = await this.gate.check({ repository, actor, sizeDelta: reserved, operation: 'upload', held: reserved });
-        const quota = await quotaFor(allowance, 0, chunk, body, this.reserver(session, claim, actor));
+        const quota = await quotaFor(allowance, 0, chunk.length, body, this.reserver(session, claim, actor));
         await this.store.createUpload(uploadId);
         const hash = createHash(digestAlgorithm(digest));
-        const size = await this.store.append(uploadId, 0, quota ? quota.cap(body) : body, (bytes) => hash.update(bytes)).catch((error: unknown) => {
+        const size = await this.store.append(uploadId, 0, body, observer(hash, quota)).catch((error: unknown) => {
           throw quota?.exceeded ? quota.refusal : error;
         });
         checkLength(chunk, 0, size);
@@ -301,7 +302,7 @@ export class UploadService {
     const allowance = await this.gate.check({ repository: session.repository as RepositoryName, actor: {}, sizeDelta: offset, operation: 'chunk', held });
     let quota: Quota | undefined;
     try {
-      quota = await quotaFor(allowance, offset, chunk, body, this.reserver(session, claim, {}));
+      quota = await quotaFor(allowance, offset, chunk.length, body, this.reserver(session, claim, {}));
     } catch (error) {
       await this.discard(uploadId);
       throw error;
@@ -310,7 +311,7 @@ export class UploadService {
     this.live.delete(uploadId);
     let size: number;
     try {
-      size = await this.store.append(uploadId, offset, quota ? quota.cap(body) : body, (bytes) => hash.update(bytes));
+      size = await this.store.append(uploadId, offset, body, observer(hash, quota));
     } catch (error) {
       if (quota?.exceeded) {
         await this.discard(uploadId);
@@ -395,126 +396,13 @@ function checkOrder(session: UploadRecord, chunk: ChunkInfo, body: Readable): vo
   }
 }
 
-interface Quota {
-  refusal: OciError;
-  /** set once the body went past the allowance */
-  exceeded: boolean;
-  cap(body: Readable): Readable;
-}
-
-/**
- * Records a reservation of `reserved` bytes for the body in flight; resolves to the blob's new
- * maxBytes (NaN when `check` is false: a smaller reservation needs no check).
- */
-type Reserve = (reserved: number, check?: boolean) => Promise<number>;
-
-/** What a body in flight reserves next, having received `received` bytes with `room` left to it as last known. */
-function nextReservation(received: number, room: number): number {
-  const step = Math.min(RESERVATION_STEP.max, Math.max(RESERVATION_STEP.min, Math.floor((room - received) / 4)));
-  return Math.max(received, Math.min(room, received + step));
-}
-
-/**
- * A body past its reservation reserves a quarter of the room it has left, within these bounds:
- * few database round trips for a large layer, and little held ahead of the bytes near the quota.
- */
-const RESERVATION_STEP = { min: 64 * 1024, max: 8 * 1024 * 1024 };
-
-/** A declared length that parallel reservations leave no room for is tried again this often, after a pause of 10 to 60 ms. */
-const RESERVATION_ATTEMPTS = 8;
-
-/**
- * The storage a push may still use, for a blob that holds `offset` bytes already and a body whose
- * declared length (if any) is reserved already: undefined when the gate sets no limit; a refusal
- * (thrown) when the declared length is too much. Parallel bodies that reserved at once may each
- * find no room while some of them would fit: such a body gives its reservation back, waits a
- * random moment and tries again, a few times, so that the ones that fit go on. Past its
- * reservation, a body reserves more as it streams.
- */
-async function quotaFor(allowance: PushAllowance | void, offset: number, chunk: ChunkInfo, body: Readable, reserve: Reserve): Promise<Quota | undefined> {
-  if (!allowance || allowance.maxBytes === undefined) return undefined;
-  let maxBytes = allowance.maxBytes;
-  const declared = chunk.length;
-  for (let attempt = 1; declared !== undefined && declared > maxBytes - offset && attempt < RESERVATION_ATTEMPTS; attempt++) {
-    await reserve(0, false);
-    await delay(10 + Math.random() * 50);
-    maxBytes = await reserve(declared);
-  }
-  return quotaOf({ ...allowance, maxBytes }, offset, chunk, body, declared ?? 0, reserve);
-}
-
-function quotaOf(allowance: PushAllowance, offset: number, chunk: ChunkInfo, body: Readable, reserved: number, reserve: Reserve): Quota | undefined {
-  if (allowance.maxBytes === undefined) return undefined;
-  const refusal = new OciError('DENIED', allowance.refusal ?? 'this upload is larger than the storage left to this namespace', { byPlan: true });
-  const room = allowance.maxBytes - offset;
-  if (chunk.length !== undefined && chunk.length > room) {
-    body.resume();
-    throw refusal;
-  }
-  const quota: Quota = {
-    refusal,
-    exceeded: false,
-    cap: (source) =>
-      capped(source, { room, reserved, more: async (bytes) => (await reserve(bytes)) - offset, less: (bytes) => reserve(bytes, false).then(() => {}) }, quota),
+/** What the store tells of each piece of a body: the hash takes it, the quota admits it (or holds the body until it may). */
+function observer(hash: Hash, quota: Quota | undefined): (bytes: Buffer) => Promise<void> | undefined {
+  if (!quota) return (bytes) => void hash.update(bytes);
+  return (bytes) => {
+    hash.update(bytes);
+    return quota.admit(bytes);
   };
-  return quota;
-}
-
-interface Room {
-  /** what the body may have in all, as last known */
-  room: number;
-  /** what it reserved (counted against the quota for everyone else) */
-  reserved: number;
-  /** reserves `bytes` in all, resolving to the room then left */
-  more(bytes: number): Promise<number>;
-  /** gives back a reservation larger than the room then left */
-  less(bytes: number): Promise<void>;
-}
-
-/**
- * Passes `source` through while it stays within its reservation, reserving more past it (in
- * steps, never more than the room last known, unless the body is already past it). Past the room
- * the stream fails with the refusal, and the rest of the body is read and dropped rather than the
- * connection reset, so that the client still gets the 403 and its message. A source that fails
- * or closes early fails the stream too.
- */
-function capped(source: Readable, room: Room, quota: Quota): Readable {
-  let received = 0;
-  const refuse = (callback: (error: Error) => void) => {
-    quota.exceeded = true;
-    source.unpipe(transform);
-    source.resume();
-    callback(quota.refusal);
-  };
-  const transform = new Transform({
-    transform(bytes: Buffer, _encoding, callback) {
-      received += bytes.length;
-      if (received <= room.reserved) return callback(null, bytes);
-      const wanted = nextReservation(received, room.room);
-      room
-        .more(wanted)
-        .then(async (left) => {
-          room.room = left;
-          room.reserved = wanted;
-          if (received > left) return refuse(callback);
-          // others reserved meanwhile: hold no more than is left, so that they may go on too
-          if (wanted > left) {
-            await room.less(left);
-            room.reserved = left;
-          }
-          callback(null, bytes);
-        })
-        .catch((error: Error) => callback(error));
-    },
-  });
-  finished(source, (error) => {
-    if (error && !quota.exceeded) transform.destroy(error);
-  });
-  source.pipe(transform);
-  // the store may start reading only after a step of its own (opening the file): a refusal
-  // meanwhile must not be an uncaught error (the store's reading still sees it, as the stream's state)
-  transform.on('error', () => {});
-  return transform;
 }
 
 function requireDigest(value: string | undefined): Digest {

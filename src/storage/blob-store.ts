@@ -1,6 +1,9 @@
 import type { Readable, Writable } from 'node:stream';
 import { parseDigest, type Digest } from '../oci/digest.js';
 
+/** Sees each piece of a body a store appends, before it is written; may hold the body (a promise). */
+export type Observer = (bytes: Buffer) => void | Promise<void>;
+
 /** An inclusive byte range, as HTTP counts it. */
 export interface ByteRange {
   start: number;
@@ -43,10 +46,11 @@ export interface BlobStore {
    * Appends `body` at `offset` and resolves to the new size. Bytes past `offset` left by an
    * earlier, interrupted append are discarded first, so a failed request never corrupts an upload.
    * `observe` gets every piece of the body in order as it is read (the caller hashes them there:
-   * no stream stage between the socket and the store). It settles only once nothing of this
-   * append is still being written.
+   * no stream stage between the socket and the store); when it returns a promise, the body is
+   * held until it settles, and a rejection fails the append with its error (a quota's refusal).
+   * It settles only once nothing of this append is still being written.
    */
-  append(uploadId: string, offset: number, body: Readable, observe?: (bytes: Buffer) => void): Promise<number>;
+  append(uploadId: string, offset: number, body: Readable, observe?: Observer): Promise<number>;
   /**
    * Moves the first `size` bytes of the upload (what the caller verified; an interrupted append
    * may have left more) to the digest's place. An existing blob is kept: same digest, same bytes.

@@ -1,12 +1,13 @@
 import { writev } from 'node:fs';
 import { finished, type Readable } from 'node:stream';
+import type { Observer } from './blob-store.js';
 
 /** Bytes a body may have gathered while a write is in flight before it is paused. */
 const PAUSE_AT = 2 * 1024 * 1024;
 
 /**
  * Appends `body` to the file `fd` (opened with O_APPEND) and resolves to the bytes written. Each
- * piece of the body goes to `observe` (a hash) as it arrives; a piece is written at once when no
+ * piece of the body goes to `observe` (a hash; a quota, which may hold the body) as it arrives; a piece is written at once when no
  * write is in flight, and the pieces that arrive meanwhile are written together by the next
  * writev(2): no stream stage per piece, and as the bytes come faster than single writes finish,
  * fewer, larger writes (one thread-pool job per batch instead of one per socket read).
@@ -17,7 +18,7 @@ const PAUSE_AT = 2 * 1024 * 1024;
  * client gone) rejects with its error; a write that fails rejects with that error and leaves the
  * body paused and unread, for its owner to answer and drain.
  */
-export function appendBody(fd: number, body: Readable, observe?: (bytes: Buffer) => void): Promise<number> {
+export function appendBody(fd: number, body: Readable, observe?: Observer): Promise<number> {
   return new Promise((resolve, reject) => {
     let batch: Buffer[] = [];
     let batched = 0;
@@ -26,9 +27,10 @@ export function appendBody(fd: number, body: Readable, observe?: (bytes: Buffer)
     let written = 0;
     let failure: unknown;
     let settled = false;
+    let admitting = false;
 
     const settle = () => {
-      if (settled || writing) return;
+      if (settled || writing || admitting) return;
       settled = true;
       body.off('data', onData);
       if (failure !== undefined) reject(failure);
@@ -53,16 +55,38 @@ export function appendBody(fd: number, body: Readable, observe?: (bytes: Buffer)
         if (failure !== undefined) return settle();
         if (batched > 0) return flush();
         if (ended) return settle();
-        if (body.isPaused()) body.resume();
+        if (body.isPaused() && !admitting) body.resume();
       });
     };
 
-    const onData = (bytes: Buffer) => {
-      observe?.(bytes);
+    const take = (bytes: Buffer) => {
       batch.push(bytes);
       batched += bytes.length;
       if (!writing) flush();
       else if (batched >= PAUSE_AT) body.pause();
+    };
+
+    const onData = (bytes: Buffer) => {
+      const admitted = observe?.(bytes);
+      if (!admitted) return take(bytes);
+      // held until the observer settles: nothing more arrives meanwhile, so the order is kept
+      body.pause();
+      admitting = true;
+      admitted.then(
+        () => {
+          admitting = false;
+          if (settled) return;
+          take(bytes);
+          if (ended) {
+            if (!writing) settle();
+          } else if (batched < PAUSE_AT) body.resume();
+        },
+        (error: unknown) => {
+          admitting = false;
+          failure ??= error;
+          settle();
+        },
+      );
     };
 
     // the end, or an error or a premature close of the body (a client that went away); watched
@@ -74,7 +98,7 @@ export function appendBody(fd: number, body: Readable, observe?: (bytes: Buffer)
         return settle();
       }
       ended = true;
-      if (writing) return;
+      if (writing || admitting) return;
       if (batched > 0) flush();
       else settle();
     });

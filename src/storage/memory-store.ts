@@ -41,7 +41,7 @@ export function createMemoryStore(clock: () => number = Date.now): BlobStore {
       }
       // Appended chunk by chunk, so an interrupted body leaves what arrived, like a file would.
       for await (const chunk of body) {
-        observe?.(chunk as Buffer);
+        await observe?.(chunk as Buffer);
         target.chunks.push(Buffer.from(chunk as Buffer));
         target.size += (chunk as Buffer).length;
       }

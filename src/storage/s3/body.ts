@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Observer } from '../blob-store.js';
 
 /**
  * Reads a request body in runs of at most so many bytes, one run per segment object: a chunk
@@ -14,7 +15,7 @@ export class BodyCursor {
   /** `observe` sees every chunk as it is read from the body, in order. */
   constructor(
     body: Readable,
-    private readonly observe?: (bytes: Buffer) => void,
+    private readonly observe?: Observer,
   ) {
     this.source = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   }
@@ -26,7 +27,7 @@ export class BodyCursor {
       if (next.done) this.ended = true;
       else {
         this.pending = next.value;
-        this.observe?.(next.value);
+        await this.observe?.(next.value);
       }
     }
     return !!this.pending?.length;
