@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../server/config.js';
+import { tuneHeap } from '../server/heap.js';
 
 export function registerServe(program: Command): void {
   program
@@ -10,6 +11,7 @@ export function registerServe(program: Command): void {
     .option('--config <file>', 'YAML or JSON config file (PIER_CONFIG)')
     .action(async (flags: { listen?: string; data?: string; config?: string }) => {
       const config = loadConfig({ file: flags.config, overrides: { listen: flags.listen, data: flags.data } });
+      tuneHeap();
       // imported here: the other commands need neither Fastify nor the HTTP layer
       const { startServer } = await import('../server/server.js');
       const server = await startServer(config);
