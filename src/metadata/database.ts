@@ -3,7 +3,6 @@ import { dirname } from 'node:path';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql, type MigrationProvider } from 'kysely';
-import pg from 'pg';
 import { columnTypes, type DialectName } from './dialect.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { PierPostgresDialect } from './postgres-introspector.js';
@@ -73,8 +72,10 @@ export async function openPostgres(options: PostgresOptions): Promise<MetadataDa
     throw new Error(`invalid PostgreSQL schema name "${schema}": use lower-case letters, digits and _`);
   }
   const migrating = options.migrate !== false;
+  // loaded only when configured: an installation on SQLite does not pay for pg in memory
+  const { default: pg } = await import('pg');
   // The schema exists before any pooled connection names it in its search_path.
-  if (schema && migrating) await createSchema(options.url, schema);
+  if (schema && migrating) await createSchema(pg, options.url, schema);
   const types = new pg.TypeOverrides();
   types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
   const pool = new pg.Pool({
@@ -101,7 +102,7 @@ export async function openPostgres(options: PostgresOptions): Promise<MetadataDa
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
 
-async function createSchema(url: string, schema: string): Promise<void> {
+async function createSchema(pg: typeof import('pg').default, url: string, schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   try {
     await client.connect();
