@@ -3,6 +3,9 @@ import type { Database } from '../metadata/schema.js';
 import { HubError } from './errors.js';
 import { countOf, type Billing, type Plan, type PlanService } from './plans.js';
 
+/** A namespace's usage is folded into one row once it has more changes than this (NamespaceUsage.fold). */
+const FOLD_AFTER = 64;
+
 /**
  * What a namespace uses, against what its plan allows.
  * - Storage: every byte it holds or is receiving: the distinct blobs linked into its repositories
@@ -29,50 +32,64 @@ export class NamespaceUsage {
    * upload sessions have received so far.
    */
   async storageBytes(namespace: string): Promise<number> {
+    return this.storageOf([namespace]);
+  }
+
+  /**
+   * The bytes of `namespaces` together. What they hold is kept as it changes (migration 015's
+   * triggers: `namespace_usage`), so this costs the same whatever they hold; only their open upload
+   * sessions are summed here. One statement, so one snapshot: an upload completing (its session's
+   * bytes becoming a linked blob in one transaction) is counted once, never in neither place.
+   */
+  private async storageOf(namespaces: readonly string[]): Promise<number> {
+    if (namespaces.length === 0) return 0;
     const db = this.db;
-    // One statement, so one snapshot: an upload completing (its session's bytes becoming a linked
-    // blob in one transaction) is counted once, never in neither place (three parallel queries
-    // could read the blobs before its commit and the sessions after).
     const row = await db
       .selectNoFrom([
         db
-          .selectFrom('blobs')
-          .select(sql<number | string>`coalesce(sum(blobs.size), 0)`.as('bytes'))
-          .where('blobs.digest', 'in', this.linkedBlobs(namespace))
-          .as('blobs'),
-        // a manifest in several repositories (or under several tags) counts once, like a blob
+          .selectFrom('namespace_usage')
+          .select(sql<number | string>`coalesce(sum(namespace_usage.bytes), 0)`.as('bytes'))
+          .where('namespace_usage.namespace', 'in', namespaces)
+          .as('held'),
         db
-          .selectFrom(
-            db
-              .selectFrom('manifests')
-              .select(['manifests.digest', (eb) => eb.fn.max('manifests.size').as('size')])
-              .where('manifests.repository', '>=', `${namespace}/`)
-              .where('manifests.repository', '<', `${namespace}0`)
-              .groupBy('manifests.digest')
-              .as('held'),
-          )
-          .select(sql<number | string>`coalesce(sum(held.size), 0)`.as('bytes'))
-          .as('manifests'),
+          .selectFrom('namespace_usage')
+          .select((eb) => eb.fn.countAll<number | string>().as('n'))
+          .where('namespace_usage.namespace', 'in', namespaces)
+          .as('changes'),
         db
           .selectFrom('uploads')
           .select(sql<number | string>`coalesce(sum(uploads.size + uploads.reserved), 0)`.as('bytes'))
-          .where('uploads.repository', '>=', `${namespace}/`)
-          .where('uploads.repository', '<', `${namespace}0`)
+          // repositories of a namespace are the names that start with "namespace/": a range that
+          // both databases answer from the primary key ('0' follows '/' in byte order)
+          .where((eb) => eb.or(namespaces.map((ns) => eb.and([eb('uploads.repository', '>=', `${ns}/`), eb('uploads.repository', '<', `${ns}0`)]))))
           .as('uploads'),
       ])
       .executeTakeFirst();
-    return Number(row?.blobs ?? 0) + Number(row?.manifests ?? 0) + Number(row?.uploads ?? 0);
+    if (Number(row?.changes ?? 0) > namespaces.length * FOLD_AFTER) for (const namespace of namespaces) await this.fold(namespace);
+    return Number(row?.held ?? 0) + Number(row?.uploads ?? 0);
+  }
+
+  /**
+   * Folds a namespace's changes into one row, so that reading them stays cheap. The rows this
+   * deletes are the ones it adds up (RETURNING): a change committed meanwhile stays, and two
+   * folds at once (replicas) each add up only what they deleted.
+   */
+  private async fold(namespace: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const rows = await trx.deleteFrom('namespace_usage').where('namespace', '=', namespace).returning('bytes').execute();
+      if (rows.length === 0) return;
+      const bytes = rows.reduce((sum, r) => sum + Number(r.bytes), 0);
+      await trx.insertInto('namespace_usage').values({ namespace, bytes }).execute();
+    });
   }
 
   /** Whether a repository of `namespace` holds the manifest `digest` already (its bytes count). */
   async holdsManifest(namespace: string, digest: string): Promise<boolean> {
     const row = await this.db
-      .selectFrom('manifests')
-      .select('manifests.digest')
-      .where('manifests.repository', '>=', `${namespace}/`)
-      .where('manifests.repository', '<', `${namespace}0`)
-      .where('manifests.digest', '=', digest)
-      .limit(1)
+      .selectFrom('namespace_manifests')
+      .select('digest')
+      .where('namespace', '=', namespace)
+      .where('digest', '=', digest)
       .executeTakeFirst();
     return row !== undefined;
   }
@@ -86,9 +103,7 @@ export class NamespaceUsage {
   /** The storage of an allowance: each of its namespaces' storage, added up; with those namespaces. */
   async allowanceStorage(payer: string): Promise<{ namespaces: string[]; storageBytes: number }> {
     const namespaces = await this.billedNamespaces(payer);
-    let storageBytes = 0;
-    for (const namespace of namespaces) storageBytes += await this.storageBytes(namespace);
-    return { namespaces, storageBytes };
+    return { namespaces, storageBytes: await this.storageOf(namespaces) };
   }
 
   /** The private repositories of an allowance: of `payer` and of every organisation billed to it. */
@@ -134,16 +149,6 @@ export class NamespaceUsage {
     // another namespace's repositories are its owners' business, even when they share an allowance
     const own = readOnly.filter((name) => name.startsWith(`${namespace}/`));
     return { namespace, plan: billing.plan, billedTo: billing.payer, namespaces, storageBytes, privateRepositories, readOnly: own };
-  }
-
-  // Repositories of `namespace` are the names that start with "namespace/": a range that both
-  // databases answer from the primary key ('0' follows '/' in byte order).
-  private linkedBlobs(namespace: string) {
-    return this.db
-      .selectFrom('blob_links')
-      .select('blob_links.digest')
-      .where('blob_links.repository', '>=', `${namespace}/`)
-      .where('blob_links.repository', '<', `${namespace}0`);
   }
 }
 

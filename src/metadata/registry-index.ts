@@ -230,10 +230,59 @@ export class RegistryIndex {
    * the blob, or its bytes are gone: nothing links it any more (docs/garbage-collection.md).
    */
   async linkBlob(repository: string, digest: string, size: number, now: number, bytesPresent?: () => Promise<boolean>): Promise<void> {
-    await this.db.transaction().execute((trx) => this.link(trx, repository, digest, size, now, bytesPresent));
+    await this.linkChecked(repository, digest, size, now, bytesPresent);
   }
 
-  private async link(db: Db, repository: string, digest: string, size: number, now: number, bytesPresent?: () => Promise<boolean>): Promise<void> {
+  /**
+   * Links in a transaction, with `then` in it. `bytesPresent` (the store: a file's stat, a request
+   * to S3) is asked between transactions, never in one: on SQLite a transaction holds the one
+   * connection, and every other request of the process would wait for the store meanwhile. A new
+   * blob's row is made first, in a transaction of its own, and its bytes are asked once it exists
+   * (a deletion that began without a row, an orphan's, either sees the row and leaves the bytes
+   * alone, or has removed them and the check sees it); then the link, which refuses a row marked
+   * since, and starts again when the row went meanwhile (its bytes were deleted).
+   */
+  private async linkChecked(repository: string, digest: string, size: number, now: number, bytesPresent: (() => Promise<boolean>) | undefined, then?: (trx: Transaction<Database>) => Promise<void>): Promise<void> {
+    if (!bytesPresent) {
+      await this.db.transaction().execute(async (trx) => {
+        await this.blobRow(trx, digest, size, now);
+        await this.link(trx, repository, digest, now);
+        await then?.(trx);
+      });
+      return;
+    }
+    // a blob stored already (a mount, a layer pushed again) has its row: one transaction
+    let known = (await this.findBlob(digest)) !== undefined;
+    for (;;) {
+      if (!known) {
+        const existed = await this.db.transaction().execute((trx) => this.blobRow(trx, digest, size, now));
+        if (!existed && !(await bytesPresent())) {
+          // the row made for bytes that are gone goes again, unless something links it meanwhile
+          await this.db
+            .deleteFrom('blobs')
+            .where('digest', '=', digest)
+            .where('deleting_at', 'is', null)
+            .where(({ not, exists, selectFrom }) => not(exists(selectFrom('blob_links').select('blob_links.digest').where('blob_links.digest', '=', digest))))
+            .execute();
+          throw new BlobBeingDeleted(digest);
+        }
+      }
+      const linked = await this.db.transaction().execute(async (trx) => {
+        if (!(await this.link(trx, repository, digest, now))) return false;
+        await then?.(trx);
+        return true;
+      });
+      if (linked) return;
+      known = false;
+    }
+  }
+
+  /**
+   * The blob's row, made when it is absent; whether it existed. Throws BlobBeingDeleted when it is
+   * marked: this one, or one made meanwhile (pier fsck --repair adopting these bytes as an orphan,
+   * to delete them).
+   */
+  private async blobRow(db: Db, digest: string, size: number, now: number): Promise<boolean> {
     // a shared lock on the row (PostgreSQL): the collector cannot mark the blob before this commits,
     // and once it has, the row read here says so
     const row = await db
@@ -243,31 +292,39 @@ export class RegistryIndex {
       .$if(this.postgres, (q) => q.forShare())
       .executeTakeFirst();
     if (row && row.deleting_at !== null) throw new BlobBeingDeleted(digest);
-    if (!row) {
-      await db
-        .insertInto('blobs')
-        .values({ digest, size, created_at: now, deleting_at: null })
-        .onConflict((oc) => oc.column('digest').doNothing())
-        .execute();
-      // the row now: this one, or one made meanwhile, which may be marked (pier fsck --repair
-      // adopting these bytes as an orphan, to delete them): then they cannot be linked
-      const made = await db
-        .selectFrom('blobs')
-        .select('deleting_at')
-        .where('digest', '=', digest)
-        .$if(this.postgres, (q) => q.forShare())
-        .executeTakeFirst();
-      if (made?.deleting_at !== null) throw new BlobBeingDeleted(digest);
-      // asked once the row exists: a deletion that began without a row (an orphan's) either
-      // waits for it and leaves the bytes alone, or has removed them and this sees it
-      if (bytesPresent && !(await bytesPresent())) throw new BlobBeingDeleted(digest);
-    }
+    if (row) return true;
+    await db
+      .insertInto('blobs')
+      .values({ digest, size, created_at: now, deleting_at: null })
+      .onConflict((oc) => oc.column('digest').doNothing())
+      .execute();
+    const made = await db
+      .selectFrom('blobs')
+      .select('deleting_at')
+      .where('digest', '=', digest)
+      .$if(this.postgres, (q) => q.forShare())
+      .executeTakeFirst();
+    if (made?.deleting_at !== null) throw new BlobBeingDeleted(digest);
+    return false;
+  }
+
+  /** Writes the link of a blob whose row exists (locked, PostgreSQL); false, writing nothing, when the row is gone. */
+  private async link(db: Db, repository: string, digest: string, now: number): Promise<boolean> {
+    const row = await db
+      .selectFrom('blobs')
+      .select('deleting_at')
+      .where('digest', '=', digest)
+      .$if(this.postgres, (q) => q.forShare())
+      .executeTakeFirst();
+    if (!row) return false;
+    if (row.deleting_at !== null) throw new BlobBeingDeleted(digest);
     await this.ensureRepository(db, repository, now);
     await db
       .insertInto('blob_links')
       .values({ repository, digest, linked_at: now, last_seen_at: now })
       .onConflict((oc) => oc.columns(['repository', 'digest']).doUpdateSet({ last_seen_at: now }))
       .execute();
+    return true;
   }
 
   async unlinkBlob(repository: string, digest: string): Promise<boolean> {
@@ -370,8 +427,7 @@ export class RegistryIndex {
 
   /** Completes an upload: the blob becomes readable in the repository and the session ends, together. */
   async completeUpload(id: string, repository: string, digest: string, size: number, now: number, bytesPresent?: () => Promise<boolean>): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await this.link(trx, repository, digest, size, now, bytesPresent);
+    await this.linkChecked(repository, digest, size, now, bytesPresent, async (trx) => {
       await trx.deleteFrom('uploads').where('id', '=', id).execute();
     });
   }
@@ -421,7 +477,7 @@ export class RegistryIndex {
         const row = await trx.selectFrom('tags').select('digest').where('repository', '=', m.repository).where('name', '=', tag).executeTakeFirst();
         if (row?.digest !== m.digest) throw new TagProtected(refusal);
       }
-      await trx.updateTable('repositories').set({ last_pushed_at: m.now, kind: repositoryKind(m.repository) }).where('name', '=', m.repository).execute();
+      await trx.updateTable('repositories').set({ last_pushed_at: m.now, kind: kindAfterPush(m.repository, m.digest) }).where('name', '=', m.repository).execute();
       // with the change, so that a crash before its delivery loses nothing (hub/outbox.ts delivers it)
       const payload = { repository: m.repository, digest: m.digest, mediaType: m.mediaType, size: m.content.length, tags: m.tags, actor: m.actor ?? null };
       await appendOutbox(trx, { type: 'manifest.pushed', payload }, m.now);
@@ -670,6 +726,21 @@ export function repositoryKind(repository: string) {
     when exists (select 1 from manifests where repository = ${repository} and artifact_type in (${images})) then 'image'
     when exists (select 1 from manifests where repository = ${repository}) then 'artifact'
     else null end`;
+}
+
+/**
+ * The repository's kind once the manifest `digest` was stored in it: a push only adds, so the kind
+ * follows from the one it had and the new manifest's row (a key lookup), where repositoryKind reads
+ * every manifest of the repository. A repository without a kind yet (nothing pushed, or only what
+ * the pull-through cache stored, which keeps no kind) gets the full rule.
+ */
+function kindAfterPush(repository: string, digest: string) {
+  const images = sql.join(IMAGE_KINDS.map((t) => sql`${t}`));
+  return sql<string | null>`case
+    when exists (select 1 from manifests where repository = ${repository} and digest = ${digest} and (media_type in (${images}) or artifact_type in (${images}))) then 'image'
+    when kind is null then ${repositoryKind(repository)}
+    when kind = 'image' then 'image'
+    else 'artifact' end`;
 }
 
 const IMAGE_KINDS = [MediaType.OciIndex, MediaType.DockerManifestList, MediaType.OciConfig, MediaType.DockerConfig];

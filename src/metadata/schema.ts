@@ -475,10 +475,31 @@ export interface RetentionRunsTable {
   error: string | null;
 }
 
+/**
+ * Per namespace and digest, how many rows hold it (blob links; manifests in several repositories)
+ * and its size: kept by triggers (migration 015), for NamespaceUsage. Never written by code.
+ */
+export interface NamespaceHeldTable {
+  namespace: string;
+  digest: string;
+  holders: number;
+  size: number;
+}
+
+/** The changes of a namespace's stored bytes (migration 015's triggers), added up when read. */
+export interface NamespaceUsageTable {
+  id: Generated<number>;
+  namespace: string;
+  bytes: number;
+}
+
 export interface Database {
   repositories: RepositoriesTable;
   blobs: BlobsTable;
   blob_links: BlobLinksTable;
+  namespace_blobs: NamespaceHeldTable;
+  namespace_manifests: NamespaceHeldTable;
+  namespace_usage: NamespaceUsageTable;
   manifests: ManifestsTable;
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;

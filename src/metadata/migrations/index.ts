@@ -12,10 +12,11 @@ import { hardeningEdges } from './011-hardening-edges.js';
 import { uploadReservations } from './012-upload-reservations.js';
 import { immutableTags } from './013-immutable-tags.js';
 import { retention } from './014-retention.js';
+import { namespaceUsage } from './015-namespace-usage.js';
 
 /**
  * Every migration, in numeric order. Names are stored; never rename or reorder a released one.
  * Numbers are reserved per feature, so one may land after a higher one was released: those never
  * applied run on upgrade whatever their place (database.ts: allowUnorderedMigrations).
  */
-export const MIGRATIONS: readonly Migration[] = [registryIndex, accounts, organizationsAndPlans, hardeningAccounts, browserSessions, repositoryPages, lifecycle, proxiesAndReplication, webhooksAndAudit, hardeningEdges, uploadReservations, immutableTags, retention];
+export const MIGRATIONS: readonly Migration[] = [registryIndex, accounts, organizationsAndPlans, hardeningAccounts, browserSessions, repositoryPages, lifecycle, proxiesAndReplication, webhooksAndAudit, hardeningEdges, uploadReservations, immutableTags, retention, namespaceUsage];
