@@ -38,7 +38,7 @@ describe('appendBody (the filesystem store’s writer)', () => {
     }
   };
 
-  it('writes every byte in order, shows each piece to the observer, and many appends at once share the slabs safely', async () => {
+  it('writes every byte in order, shows each piece to the observer, and many appends at once each write their own', async () => {
     const bodies = Array.from({ length: 6 }, (_, i) => randomBytes(3 * 1024 * 1024 + i * 1234));
     const hashes = bodies.map(() => createHash('sha256'));
     const sizes = await Promise.all(bodies.map((bytes, i) => append(`many-${i}`, Readable.from(pieces(bytes, i + 1)), (piece) => void hashes[i]!.update(piece))));
@@ -51,7 +51,7 @@ describe('appendBody (the filesystem store’s writer)', () => {
 
   it('appends after what the file holds, and an empty body writes nothing', async () => {
     const first = randomBytes(1500);
-    const second = randomBytes(2 * 1024 * 1024 + 17); // crosses slabs
+    const second = randomBytes(2 * 1024 * 1024 + 17); // more than one batch
     assert.equal(await append('twice', Readable.from([first])), first.length);
     assert.equal(await append('twice', Readable.from(pieces(second))), second.length);
     assert.equal(await append('twice', Readable.from([])), 0);
