@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MB, MiB, prefixHash } from './lib/content.mjs';
 import { hasWrk } from './lib/load.mjs';
 import { readOptions, ROOT, UsageError } from './lib/options.mjs';
@@ -14,6 +15,7 @@ import { concurrencyPoint } from './lib/phases/concurrency.mjs';
 import { dockerCleanup, dockerRoundDone } from './lib/phases/docker.mjs';
 import { stopBareNode } from './lib/phases/bare-node.mjs';
 import { BARE_PHASES, ROUND_PHASES } from './lib/phases/index.mjs';
+import { afterIdle } from './lib/phases/after-idle.mjs';
 import { large } from './lib/phases/large.mjs';
 import { memory } from './lib/proc.mjs';
 import { pushImageBlobs, putManifest } from './lib/registry.mjs';
@@ -109,6 +111,15 @@ async function measure(opts, servers, add) {
           log(`mixed ${run}/${opts.mixRounds} ${String(clients).padStart(3)} clients ${server.label.padEnd(10)} ${fmt(sample.value)} req/s, p50 ${fmt(sample.p50ms)} ms, p99 ${fmt(sample.p99ms)} ms, server CPU ${fmt(sample.cpu)} µs/req`);
         }
       }
+    }
+  }
+  if (opts.phases.has('afterIdle')) {
+    log(`every server idles ${opts.idleSeconds} s`);
+    await sleep(opts.idleSeconds * 1000);
+    for (const server of servers) {
+      const r = await afterIdle(server, opts);
+      for (const [key, sample] of Object.entries(r)) add(server, key, sample);
+      log(`after idle ${server.label}: monolithic ${fmt(r.idleMonolithic.value)} MB/s, ${fmt(r.idleMonolithic.cpu)} ms/MB; chunked ${fmt(r.idleChunked.value)} MB/s, ${fmt(r.idleChunked.cpu)} ms/MB`);
     }
   }
   if (opts.largeMiB > 0 && opts.phases.has('large')) {

@@ -9,7 +9,7 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export class UsageError extends Error {}
 
 /** Phases run in every round, in this order; `large` and `concurrency` run after the rounds. */
-export const PHASE_NAMES = ['monolithic', 'chunked', 'download', 'manifestGet', 'blobHead', 'bareNode', 'manifestPut', 'tagsFull', 'tagsPaged', 'smallLayers', 'docker', 'large', 'concurrency'];
+export const PHASE_NAMES = ['monolithic', 'chunked', 'download', 'manifestGet', 'blobHead', 'bareNode', 'manifestPut', 'tagsFull', 'tagsPaged', 'smallLayers', 'docker', 'afterIdle', 'large', 'concurrency'];
 const PREREQUISITES = { bareNode: ['manifestGet', 'blobHead'], download: ['monolithic'], tagsFull: ['manifestPut'], tagsPaged: ['manifestPut'] };
 
 export const OPTIONS = {
@@ -17,6 +17,7 @@ export const OPTIONS = {
   'size-mb': { env: 'BENCH_SIZE_MB', def: '256', help: 'MiB per blob for the upload and download rates' },
   'chunk-mb': { env: 'BENCH_CHUNK_MB', def: '8', help: 'MiB per PATCH in the chunked upload' },
   'large-mb': { env: 'BENCH_LARGE_MB', def: '2048', help: 'MiB of the large push for the RSS check (0: skip)' },
+  'idle-seconds': { env: 'BENCH_IDLE_SECONDS', def: '45', help: 'afterIdle: how long every server idles before its uploads' },
   parallel: { env: 'BENCH_PARALLEL', def: '1', help: 'clients at once for monolithic, chunked, download and smallLayers: a list, e.g. 1,4 (each its own rows)' },
   tags: { env: 'BENCH_TAGS', def: '2000', help: 'tags pushed per round for the tag-list timings' },
   'page-size': { env: 'BENCH_PAGE_SIZE', def: '100', help: 'n of the paginated tag-list walk' },
@@ -102,6 +103,7 @@ export function readOptions() {
     sizeMiB: num('size-mb', 1),
     chunkMiB: num('chunk-mb', 1),
     largeMiB: num('large-mb', 0),
+    idleSeconds: num('idle-seconds', 0),
     parallel: list('parallel'),
     tags: int('tags', 1),
     pageSize: int('page-size', 1),

@@ -15,6 +15,8 @@ export const METRICS = {
   smallLayersPull: { label: 'Small layers pull (manifest + blobs)', unit: 's', better: 'lower', cpuUnit: 's CPU' },
   dockerPush: { label: 'docker push', unit: 's', better: 'lower', cpuUnit: 's CPU' },
   dockerPull: { label: 'docker pull', unit: 's', better: 'lower', cpuUnit: 's CPU' },
+  idleMonolithic: { label: 'Monolithic upload after an idle spell', unit: 'MB/s', better: 'higher', cpuUnit: 'ms/MB' },
+  idleChunked: { label: 'Chunked upload after an idle spell', unit: 'MB/s', better: 'higher', cpuUnit: 'ms/MB' },
   largePush: { label: 'Large push (monolithic)', unit: 'MB/s', better: 'higher', cpuUnit: 'ms/MB' },
   largePull: { label: 'Large pull (GET)', unit: 'MB/s', better: 'higher', cpuUnit: 'ms/MB' },
   concurrency: { label: 'Mixed workload', unit: 'req/s', better: 'higher', cpuUnit: 'µs/req', extra: [{ field: 'p50ms', label: 'p50 latency', unit: 'ms' }, { field: 'p99ms', label: 'p99 latency', unit: 'ms' }] },
