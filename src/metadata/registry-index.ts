@@ -285,12 +285,7 @@ export class RegistryIndex {
   private async blobRow(db: Db, digest: string, size: number, now: number): Promise<boolean> {
     // a shared lock on the row (PostgreSQL): the collector cannot mark the blob before this commits,
     // and once it has, the row read here says so
-    const row = await db
-      .selectFrom('blobs')
-      .select('deleting_at')
-      .where('digest', '=', digest)
-      .$if(this.postgres, (q) => q.forShare())
-      .executeTakeFirst();
+    const row = await this.blobMark(db, digest);
     if (row && row.deleting_at !== null) throw new BlobBeingDeleted(digest);
     if (row) return true;
     await db
@@ -298,24 +293,19 @@ export class RegistryIndex {
       .values({ digest, size, created_at: now, deleting_at: null })
       .onConflict((oc) => oc.column('digest').doNothing())
       .execute();
-    const made = await db
-      .selectFrom('blobs')
-      .select('deleting_at')
-      .where('digest', '=', digest)
-      .$if(this.postgres, (q) => q.forShare())
-      .executeTakeFirst();
+    const made = await this.blobMark(db, digest);
     if (made?.deleting_at !== null) throw new BlobBeingDeleted(digest);
     return false;
   }
 
+  /** The blob's row as far as deletion goes (its mark), with a shared lock on PostgreSQL: the collector cannot mark it before this transaction ends. */
+  private blobMark(db: Db, digest: string): Promise<{ deleting_at: number | null } | undefined> {
+    return db.selectFrom('blobs').select('deleting_at').where('digest', '=', digest).$if(this.postgres, (q) => q.forShare()).executeTakeFirst();
+  }
+
   /** Writes the link of a blob whose row exists (locked, PostgreSQL); false, writing nothing, when the row is gone. */
   private async link(db: Db, repository: string, digest: string, now: number): Promise<boolean> {
-    const row = await db
-      .selectFrom('blobs')
-      .select('deleting_at')
-      .where('digest', '=', digest)
-      .$if(this.postgres, (q) => q.forShare())
-      .executeTakeFirst();
+    const row = await this.blobMark(db, digest);
     if (!row) return false;
     if (row.deleting_at !== null) throw new BlobBeingDeleted(digest);
     await this.ensureRepository(db, repository, now);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromiumAvailability, checkPage, failedRequest, launchChromium, newContext, openPage } from '../support/browser.js';
+import { checkBoth, checkPage, chromiumAvailability, failedRequest, launchChromium, newContext, openPage } from '../support/browser.js';
 import { DockerClient, findDockerDaemon } from '../support/docker.js';
 import { requireTool, skipUnless } from '../support/exec.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -20,18 +20,6 @@ const PASSWORD = 'a long enough secret';
 // pushed in this order: build-3 is the last one pushed
 const TAGS = ['build-1', 'build-2', 'v1', 'build-3'] as const;
 
-/** Checks the page in the language it shows, then in the other one (through the header's switch), and back. */
-async function checkBoth(page: Page, name: string, allowConsole?: RegExp[]): Promise<void> {
-  const language = page.getByRole('combobox', { name: /^(Language|Langue)$/ });
-  const first = (await page.evaluate(() => document.documentElement.lang)) as 'en' | 'fr';
-  const second = first === 'en' ? 'fr' : 'en';
-  await checkPage(page, { name: `${name}-${first}`, allowConsole });
-  await language.selectOption(second);
-  await page.waitForFunction((lang) => document.documentElement.lang === lang, second);
-  await checkPage(page, { name: `${name}-${second}`, allowConsole });
-  await language.selectOption(first);
-  await page.waitForFunction((lang) => document.documentElement.lang === lang, first);
-}
 
 /** A call to the API from the page, as its scripts make it (the session cookie, the CSRF header). */
 async function apiFrom(page: Page, method: string, path: string, json?: unknown): Promise<{ status: number; body: { policy?: unknown } }> {

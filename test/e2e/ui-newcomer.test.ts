@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromiumAvailability, checkPage, launchChromium, newContext, openPage } from '../support/browser.js';
+import { checkBoth, checkPage, chromiumAvailability, launchChromium, newContext, openPage } from '../support/browser.js';
 import { DockerClient, findDockerDaemon } from '../support/docker.js';
 import { requireTool, skipUnless } from '../support/exec.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -18,18 +18,6 @@ const chromium = await chromiumAvailability();
 const daemon = await findDockerDaemon();
 const PASSWORD = 'a long enough secret';
 
-/** Checks the page in the language it shows, then in the other one (through the header's switch), and back. */
-async function checkBoth(page: Page, name: string): Promise<void> {
-  const language = page.getByRole('combobox', { name: /^(Language|Langue)$/ });
-  const first = (await page.evaluate(() => document.documentElement.lang)) as 'en' | 'fr';
-  const second = first === 'en' ? 'fr' : 'en';
-  await checkPage(page, { name: `${name}-${first}` });
-  await language.selectOption(second);
-  await page.waitForFunction((lang) => document.documentElement.lang === lang, second);
-  await checkPage(page, { name: `${name}-${second}` });
-  await language.selectOption(first);
-  await page.waitForFunction((lang) => document.documentElement.lang === lang, first);
-}
 
 /** A command the page shows, as words to give the docker CLI (after `docker`). */
 function words(command: string): string[] {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromiumAvailability, checkPage, failedRequest, launchChromium, newContext, openPage } from '../support/browser.js';
+import { checkBoth, checkPage, chromiumAvailability, failedRequest, launchChromium, newContext, openPage } from '../support/browser.js';
 import { requireTool, skipUnless } from '../support/exec.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -12,18 +12,6 @@ const chromium = await chromiumAvailability();
 
 const PASSWORD = 'a long enough secret';
 
-/** Checks the page in the language it shows, then in the other one (through the header's switch), and back. */
-async function checkBoth(page: Page, name: string, allowConsole?: RegExp[]): Promise<void> {
-  const language = page.getByRole('combobox', { name: /^(Language|Langue)$/ });
-  const first = (await page.evaluate(() => document.documentElement.lang)) as 'en' | 'fr';
-  const second = first === 'en' ? 'fr' : 'en';
-  await checkPage(page, { name: `${name}-${first}`, allowConsole });
-  await language.selectOption(second);
-  await page.waitForFunction((lang) => document.documentElement.lang === lang, second);
-  await checkPage(page, { name: `${name}-${second}`, allowConsole });
-  await language.selectOption(first);
-  await page.waitForFunction((lang) => document.documentElement.lang === lang, first);
-}
 
 describe('web UI in Chromium', { ...skipUnless(chromium), timeout: 10 * 60_000 }, () => {
   let server: TestServer;

@@ -137,3 +137,16 @@ export async function checkPage(page: Page, options: CheckOptions): Promise<void
 
 /** Console messages a test may provoke on purpose (a page that shows the 404 it was given). */
 export const failedRequest = (status: number) => new RegExp(`Failed to load resource: the server responded with a status of ${status}`);
+
+/** Checks the page in the language it shows, then in the other one (through the header's switch), and back. */
+export async function checkBoth(page: Page, name: string, allowConsole?: RegExp[]): Promise<void> {
+  const language = page.getByRole('combobox', { name: /^(Language|Langue)$/ });
+  const first = (await page.evaluate(() => document.documentElement.lang)) as 'en' | 'fr';
+  const second = first === 'en' ? 'fr' : 'en';
+  await checkPage(page, { name: `${name}-${first}`, allowConsole });
+  await language.selectOption(second);
+  await page.waitForFunction((lang) => document.documentElement.lang === lang, second);
+  await checkPage(page, { name: `${name}-${second}`, allowConsole });
+  await language.selectOption(first);
+  await page.waitForFunction((lang) => document.documentElement.lang === lang, first);
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { Leases } from '../../metadata/leases.js';
-import type { Database } from '../../metadata/schema.js';
+import type { Database, RetentionPoliciesTable } from '../../metadata/schema.js';
 import { namespaceOf, type RepositoryName } from '../../oci/names.js';
 import { OciError } from '../../oci/errors.js';
 import type { Clock } from '../../registry/ports.js';
@@ -287,15 +287,7 @@ export class RetentionService {
   }
 }
 
-function policyOf(row: {
-  scope: RetentionScope;
-  target: string;
-  keep_last: number | null;
-  keep_pulled_days: number | null;
-  keep_pattern: string | null;
-  updated_at: number;
-  updated_by: string | null;
-}): RetentionPolicy {
+function policyOf(row: RetentionPoliciesTable): RetentionPolicy {
   return {
     scope: row.scope,
     target: row.target,
