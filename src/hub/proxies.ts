@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { SecretBox } from '../auth/sealed-secret.js';
 import type { Database } from '../metadata/schema.js';
-import { isValidRepositoryName, OFFICIAL_NAMESPACE, type RepositoryName } from '../oci/names.js';
+import { isValidRepositoryName, namespaceRange, OFFICIAL_NAMESPACE, type RepositoryName } from '../oci/names.js';
 import type { Clock } from '../registry/ports.js';
 import type { ProxyDirectory, ProxyRoute } from '../registry/proxy/ports.js';
 import { HubError } from './errors.js';
@@ -85,11 +85,12 @@ export class ProxyService implements ProxyDirectory {
     if (await isProxyNamespace(this.#db, namespace)) throw new HubError('conflict', `"${namespace}" is a proxy namespace already`);
     const account = await this.#db.selectFrom('accounts').select('name').where('name', '=', namespace).executeTakeFirst();
     if (account) throw new HubError('conflict', `"${namespace}" is an account or organisation: a proxy needs a namespace of its own`);
+    const { from, to } = namespaceRange(namespace);
     const repository = await this.#db
       .selectFrom('repositories')
       .select('name')
-      .where('name', '>=', `${namespace}/`)
-      .where('name', '<', `${namespace}0`)
+      .where('name', '>=', from)
+      .where('name', '<', to)
       .limit(1)
       .executeTakeFirst();
     if (repository) throw new HubError('conflict', `the namespace "${namespace}" holds repositories (${repository.name}): a proxy needs an empty one`);
@@ -148,7 +149,8 @@ export class ProxyService implements ProxyDirectory {
     if (Number(result.numDeletedRows) === 0) throw new HubError('not_found', `no proxy namespace "${namespace}"`);
     this.#loaded = undefined;
     const repositories = await registry.deleteNamespace(namespace);
-    await this.#db.deleteFrom('proxy_tags').where('repository', '>=', `${namespace}/`).where('repository', '<', `${namespace}0`).execute();
+    const { from, to } = namespaceRange(namespace);
+    await this.#db.deleteFrom('proxy_tags').where('repository', '>=', from).where('repository', '<', to).execute();
     await this.#db.deleteFrom('proxy_repositories').where('namespace', '=', namespace).execute();
     return repositories;
   }

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../metadata/schema.js';
+import { namespaceRange } from '../oci/names.js';
 import { HubError } from './errors.js';
 import { countOf, type Billing, type Plan, type PlanService } from './plans.js';
 
@@ -59,9 +60,14 @@ export class NamespaceUsage {
         db
           .selectFrom('uploads')
           .select(sql<number | string>`coalesce(sum(uploads.size + uploads.reserved), 0)`.as('bytes'))
-          // repositories of a namespace are the names that start with "namespace/": a range that
-          // both databases answer from the primary key ('0' follows '/' in byte order)
-          .where((eb) => eb.or(namespaces.map((ns) => eb.and([eb('uploads.repository', '>=', `${ns}/`), eb('uploads.repository', '<', `${ns}0`)]))))
+          .where((eb) =>
+            eb.or(
+              namespaces.map((ns) => {
+                const { from, to } = namespaceRange(ns);
+                return eb.and([eb('uploads.repository', '>=', from), eb('uploads.repository', '<', to)]);
+              }),
+            ),
+          )
           .as('uploads'),
       ])
       .executeTakeFirst();

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { MediaType } from '../oci/media-types.js';
+import { namespaceRange } from '../oci/names.js';
 import { dialectOf } from './dialect.js';
 import { appendOutbox } from './outbox.js';
 import type { Database, ManifestDetailsTable, UploadsTable } from './schema.js';
@@ -145,13 +146,14 @@ export class RegistryIndex {
     return (await query.execute()).map((r) => r.name);
   }
 
-  /** Repositories under `namespace/` (a range, not LIKE: `_` is a wildcard there). */
+  /** Repositories under `namespace/`. */
   async repositoriesInNamespace(namespace: string): Promise<string[]> {
+    const { from, to } = namespaceRange(namespace);
     const rows = await this.db
       .selectFrom('repositories')
       .select('name')
-      .where('name', '>=', `${namespace}/`)
-      .where('name', '<', `${namespace}0`) // '0' is the byte after '/'
+      .where('name', '>=', from)
+      .where('name', '<', to)
       .orderBy('name')
       .execute();
     return rows.map((r) => r.name);
@@ -390,11 +392,12 @@ export class RegistryIndex {
 
   /** Open upload sessions in the repositories of `namespace` (a key range: "namespace/..."). */
   async countUploads(namespace: string): Promise<number> {
+    const { from, to } = namespaceRange(namespace);
     const row = await this.db
       .selectFrom('uploads')
       .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('repository', '>=', `${namespace}/`)
-      .where('repository', '<', `${namespace}0`)
+      .where('repository', '>=', from)
+      .where('repository', '<', to)
       .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
@@ -437,10 +440,14 @@ export class RegistryIndex {
   async putManifest(m: NewManifest): Promise<{ missing: ManifestReference[]; mismatched?: SizeMismatch }> {
     return this.db.transaction().execute(async (trx) => {
       // a protected tag that names another manifest already: refused before anything is checked
-      const guarded = m.guard ? m.tags.filter((tag) => m.guard!(tag, 'moved') !== undefined) : [];
-      if (guarded.length > 0) {
-        const moved = await trx.selectFrom('tags').select('name').where('repository', '=', m.repository).where('name', 'in', guarded).where('digest', '<>', m.digest).orderBy('name').executeTakeFirst();
-        if (moved) throw new TagProtected(m.guard!(moved.name, 'moved')!);
+      const refusals = new Map<string, string>();
+      for (const tag of m.tags) {
+        const refusal = m.guard?.(tag, 'moved');
+        if (refusal !== undefined) refusals.set(tag, refusal);
+      }
+      if (refusals.size > 0) {
+        const moved = await trx.selectFrom('tags').select('name').where('repository', '=', m.repository).where('name', 'in', [...refusals.keys()]).where('digest', '<>', m.digest).orderBy('name').executeTakeFirst();
+        if (moved) throw new TagProtected(refusals.get(moved.name)!);
       }
       const { missing, mismatched } = await this.checkReferences(trx, m.repository, m.references);
       if (missing.length > 0 || mismatched) return { missing, mismatched };
@@ -451,7 +458,7 @@ export class RegistryIndex {
       if (m.details) await insertDetails(trx, m.repository, m.digest, m.details);
       const pushedBy = m.actor ?? null;
       for (const tag of m.tags) {
-        const refusal = m.guard?.(tag, 'moved');
+        const refusal = refusals.get(tag);
         await trx
           .insertInto('tags')
           .values({ repository: m.repository, name: tag, digest: m.digest, updated_at: m.now, pushed_by: pushedBy })

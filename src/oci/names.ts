@@ -34,6 +34,15 @@ export function namespaceOf(repository: string): string {
   return slash === -1 ? repository : repository.slice(0, slash);
 }
 
+/**
+ * The repositories of `namespace` as a key range, `from` (included) to `to` (excluded): the names
+ * that start with "namespace/" ('0' is the byte after '/'). A range, not LIKE (`_` is a wildcard
+ * there), which both databases answer from an index on the name.
+ */
+export function namespaceRange(namespace: string): { from: string; to: string } {
+  return { from: `${namespace}/`, to: `${namespace}0` };
+}
+
 export function isValidTag(tag: string): boolean {
   return TAG.test(tag);
 }

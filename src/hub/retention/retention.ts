@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { Leases } from '../../metadata/leases.js';
 import type { Database, RetentionPoliciesTable } from '../../metadata/schema.js';
-import { namespaceOf, type RepositoryName } from '../../oci/names.js';
+import { namespaceOf, namespaceRange, type RepositoryName } from '../../oci/names.js';
 import { OciError } from '../../oci/errors.js';
 import type { Clock } from '../../registry/ports.js';
 import type { Registry } from '../../registry/registry.js';
@@ -204,7 +204,7 @@ export class RetentionService {
         .selectAll('p')
         .where('p.scope', '=', 'repository')
         .$if(!everything && isRepository(scope), (q) => q.where('p.target', '=', scope))
-        .$if(!everything && !isRepository(scope), (q) => q.where('p.target', 'like', `${scope}/%`))
+        .$if(!everything && !isRepository(scope), (q) => q.where('p.target', '>=', namespaceRange(scope).from).where('p.target', '<', namespaceRange(scope).to))
         .execute()
     ).map(policyOf);
     const inherited = (
@@ -217,14 +217,15 @@ export class RetentionService {
     ).map(policyOf);
     const chosen = new Map<string, RetentionPolicy>();
     for (const namespacePolicy of inherited) {
+      const { from, to } = namespaceRange(namespacePolicy.target);
       const names = await this.db
         .selectFrom('repositories')
         .select('name')
-        .where('name', 'like', `${namespacePolicy.target}/%`)
+        .where('name', '>=', from)
+        .where('name', '<', to)
         .$if(!everything && isRepository(scope), (q) => q.where('name', '=', scope))
         .execute();
-      // LIKE's `_` and SQLite's case-insensitive LIKE only widen the match: namespaceOf decides
-      for (const { name } of names) if (namespaceOf(name) === namespacePolicy.target) chosen.set(name, namespacePolicy);
+      for (const { name } of names) chosen.set(name, namespacePolicy);
     }
     for (const policy of own) if (namespace === undefined || namespaceOf(policy.target) === namespace) chosen.set(policy.target, policy);
     return [...chosen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([repository, policy]) => ({ repository, policy }));
