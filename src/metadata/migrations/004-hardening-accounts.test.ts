@@ -2,50 +2,15 @@
 // plan are billed to their first owner (as new ones are to their creator), the others to themselves.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { Kysely, Migrator, sql, type MigrationProvider } from 'kysely';
-import pg from 'pg';
-import { openPostgres, openSqlite, type MetadataDatabase } from '../database.js';
-import { columnTypes, type DialectName } from '../dialect.js';
-import { freshSchemaName, POSTGRES_TEST_URL, skipUnlessPostgres } from '../postgres.testing.js';
-import { MIGRATIONS } from './index.js';
+import type { Kysely } from 'kysely';
+import type { DialectName } from '../dialect.js';
+import { migrateOnly, unmigratedDatabases } from './migrations.testing.js';
 
-async function migrateTo(db: Kysely<any>, dialect: DialectName, last: string, schema?: string): Promise<void> {
-  const types = columnTypes(dialect);
-  const provider: MigrationProvider = {
-    async getMigrations() {
-      const upTo = MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.name === last) + 1);
-      return Object.fromEntries(upTo.map((m) => [m.name, { up: (k: Kysely<any>) => m.up(k, types) }]));
-    },
-  };
-  const { error } = await new Migrator({ db, provider, ...(schema ? { migrationTableSchema: schema } : {}) }).migrateToLatest();
-  if (error) throw error;
-}
+/** What the version that shipped `last` applied: the migrations up to it. */
+const migrateTo = (db: Kysely<any>, dialect: DialectName, last: string, schema?: string) =>
+  migrateOnly(db, dialect, (all) => all.slice(0, all.findIndex((m) => m.name === last) + 1), schema);
 
-const databases: Array<{ name: DialectName; options: { skip?: string }; open: () => Promise<{ database: MetadataDatabase; schema?: string; drop: () => Promise<void> }> }> = [
-  {
-    name: 'sqlite',
-    options: {},
-    open: async () => {
-      const database = await openSqlite({ path: ':memory:', migrate: false });
-      return { database, drop: async () => {} };
-    },
-  },
-  {
-    name: 'postgres',
-    options: await skipUnlessPostgres(),
-    open: async () => {
-      const schema = freshSchemaName('m');
-      const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-      await client.connect();
-      await client.query(`create schema "${schema}"`);
-      await client.end();
-      const database = await openPostgres({ url: POSTGRES_TEST_URL, schema, poolSize: 2, migrate: false });
-      return { database, schema, drop: async () => void (await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(database.db)) };
-    },
-  },
-];
-
-for (const { name, options, open } of databases) {
+for (const { name, options, open } of await unmigratedDatabases()) {
   describe(`migration 004-hardening-accounts: ${name}`, options, () => {
     const cleanups: Array<() => Promise<void>> = [];
     after(async () => {
