@@ -14,6 +14,7 @@ import { readOptions, ROOT, UsageError } from './lib/options.mjs';
 import { concurrencyPoint } from './lib/phases/concurrency.mjs';
 import { dockerCleanup, dockerRoundDone } from './lib/phases/docker.mjs';
 import { stopBareNode } from './lib/phases/bare-node.mjs';
+import { stopBareDocker } from './lib/phases/bare-docker.mjs';
 import { BARE_PHASES, ROUND_PHASES } from './lib/phases/index.mjs';
 import { afterIdle } from './lib/phases/after-idle.mjs';
 import { large } from './lib/phases/large.mjs';
@@ -91,14 +92,14 @@ async function measure(opts, servers, add) {
           log(`round ${round}/${opts.rounds} ${key.padEnd(15)} ${server.label.padEnd(10)} ${fmt(sample.value)} ${def.unit}, server CPU ${fmt(sample.cpu)} ${def.cpuUnit}`);
         }
       }
-      if (name === 'docker') await dockerRoundDone(opts, round);
       for (const [bareName, after, bare] of BARE_PHASES) {
         if (after !== name || !opts.phases.has(bareName)) continue;
-        for (const [key, sample] of Object.entries(await bare(servers[0], opts))) {
-          add({ name: bareName }, key, sample);
+        for (const [key, sample] of Object.entries(await bare(servers[0], opts, round, log))) {
+          add({ name: 'bareNode' }, key, sample);
           log(`round ${round}/${opts.rounds} ${key.padEnd(15)} ${'bare node'.padEnd(10)} ${fmt(sample.value)} ${metricOf(key).def.unit}, server CPU ${fmt(sample.cpu)} ${metricOf(key).def.cpuUnit}`);
         }
       }
+      if (name === 'docker') await dockerRoundDone(opts, round);
     }
   }
   for (const server of servers) add(server, 'rssRounds', { value: memory(server.pid).hwm / MB });
@@ -176,7 +177,7 @@ async function main() {
     }
     throw error;
   } finally {
-    await Promise.all([...servers.map((s) => s.stop()), stopBareNode()]);
+    await Promise.all([...servers.map((s) => s.stop()), stopBareNode(), stopBareDocker()]);
     if (opts.phases.has('docker')) dockerCleanup(opts);
     if (scaleOuts.length) {
       log('removing the scale-out schemas and prefixes');

@@ -2,16 +2,22 @@ import { writev } from 'node:fs';
 import { finished, type Readable } from 'node:stream';
 import type { Observer } from './blob-store.js';
 
+/**
+ * Bytes gathered before a write: a client that streams slowly (docker sends its gzip output in
+ * 32 KiB chunks, several layers at once) would otherwise cost one thread-pool write, with its
+ * wake-ups, per socket read.
+ */
+const WRITE_AT = 1024 * 1024;
 /** Bytes a body may have gathered while a write is in flight before it is paused. */
-const PAUSE_AT = 2 * 1024 * 1024;
+const PAUSE_AT = 4 * 1024 * 1024;
 
 /**
  * Appends `body` to the file `fd` (opened with O_APPEND) and resolves to the bytes written. Each
- * piece of the body goes to `observe` (a hash; a quota, which may hold the body) as it arrives; a
- * piece is written at once when no write is in flight, and the pieces that arrive meanwhile are
- * written together by the next
- * writev(2): no stream stage per piece, and as the bytes come faster than single writes finish,
- * fewer, larger writes (one thread-pool job per batch instead of one per socket read).
+ * piece of the body goes to `observe` (a hash; a quota, which may hold the body) as it arrives;
+ * the pieces are gathered to WRITE_AT bytes (or the body's end) and written together by one
+ * writev(2), and those that arrive while it is in flight by the next: no stream stage per piece,
+ * and one thread-pool job per megabyte instead of one per socket read, however slowly the
+ * client sends.
  *
  * O_APPEND, not a position: a writer that stalled past its claim and wakes after another writer
  * truncated and refilled the file adds bytes past the end (which a commit cuts off), never over
@@ -54,7 +60,7 @@ export function appendBody(fd: number, body: Readable, observe?: Observer): Prom
         }
         written += bytes;
         if (failure !== undefined) return settle();
-        if (batched > 0) return flush();
+        if (batched >= WRITE_AT || (ended && batched > 0)) return flush();
         if (ended) return settle();
         if (body.isPaused() && !admitting) body.resume();
       });
@@ -63,7 +69,7 @@ export function appendBody(fd: number, body: Readable, observe?: Observer): Prom
     const take = (bytes: Buffer) => {
       batch.push(bytes);
       batched += bytes.length;
-      if (!writing) flush();
+      if (!writing && batched >= WRITE_AT) flush();
       else if (batched >= PAUSE_AT) body.pause();
     };
 
@@ -79,7 +85,9 @@ export function appendBody(fd: number, body: Readable, observe?: Observer): Prom
           if (settled) return;
           take(bytes);
           if (ended) {
-            if (!writing) settle();
+            if (writing) return;
+            if (batched > 0) flush();
+            else settle();
           } else if (batched < PAUSE_AT) body.resume();
         },
         (error: unknown) => {

@@ -1,6 +1,7 @@
 // The phases of a round, in order: each takes (server, opts, round, log) and resolves to
 // { metricKey: sample }. `large` and `concurrency` run after the rounds (see run.mjs), `bareNode`
-// once per round, after the reads (BARE_PHASES).
+// and `bareDocker` once per round, after the reads and after docker (BARE_PHASES).
+import { bareDocker } from './bare-docker.mjs';
 import { bareNode } from './bare-node.mjs';
 import { dockerPhase } from './docker.mjs';
 import { blobHead, manifestGet } from './rates.mjs';
@@ -22,4 +23,7 @@ export const ROUND_PHASES = [
 ];
 
 /** Run once a round, not per server: [name, after which phase, function]. */
-export const BARE_PHASES = [['bareNode', 'blobHead', bareNode]];
+export const BARE_PHASES = [
+  ['bareNode', 'blobHead', bareNode],
+  ['bareDocker', 'docker', bareDocker],
+];
