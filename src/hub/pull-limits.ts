@@ -49,7 +49,7 @@ export class PullLimits implements PullGate, PullAllowances {
   readonly #counters: Counters;
   readonly #settings: HubSettings;
   readonly #plans: Pick<PlanService, 'planOf' | 'upgradeFrom'>;
-  #exempt: { source: string; list: BlockList } | undefined;
+  #exempt: { entries: string[]; source: string; list: BlockList; answers: Map<string, boolean> } | undefined;
 
   constructor(options: PullLimitsOptions) {
     this.#counters = options.counters;
@@ -104,9 +104,7 @@ export class PullLimits implements PullGate, PullAllowances {
   /** The limit that applies to this client: undefined when its address is exempt. */
   async #limitOf(pull: PullCheck) {
     const settings = await this.#settings.pullLimits();
-    const client = normalizeAddress(pull.client);
-    const family = isIP(client);
-    if (family !== 0 && this.#exemptList(settings.pullLimitExempt).check(client, family === 6 ? 'ipv6' : 'ipv4')) return undefined;
+    if (this.#isExempt(settings.pullLimitExempt, pull.client)) return undefined;
     return pull.actor.account
       ? await this.#accountLimit(pull.actor.account)
       : { key: clientKey(pull), limit: settings.anonymousPullLimit, windowSeconds: settings.anonymousPullWindowSeconds, anonymous: true as const };
@@ -125,12 +123,31 @@ export class PullLimits implements PullGate, PullAllowances {
     return `The "${next.name}" plan allows ${allows} (an administrator grants it: pier plan set ${account} ${next.name})`;
   }
 
-  #exemptList(entries: string[]): BlockList {
-    const source = JSON.stringify(entries);
-    if (this.#exempt?.source !== source) this.#exempt = { source, list: exemptList(entries) };
-    return this.#exempt.list;
+  /**
+   * Whether `client` is exempt: asked on every manifest GET and HEAD, so each address's answer is
+   * kept while the list stays the same (a BlockList check builds a SocketAddress each time).
+   */
+  #isExempt(entries: string[], client: string): boolean {
+    let exempt = this.#exempt;
+    if (exempt?.entries !== entries) {
+      const source = JSON.stringify(entries);
+      exempt = exempt?.source === source ? { ...exempt, entries } : { entries, source, list: exemptList(entries), answers: new Map() };
+      this.#exempt = exempt;
+    }
+    let answer = exempt.answers.get(client);
+    if (answer === undefined) {
+      const address = normalizeAddress(client);
+      const family = isIP(address);
+      answer = family !== 0 && exempt.list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+      if (exempt.answers.size >= MAX_REMEMBERED_ADDRESSES) exempt.answers.clear();
+      exempt.answers.set(client, answer);
+    }
+    return answer;
   }
 }
+
+/** Addresses whose exemption is remembered at once (past it the answers start over). */
+const MAX_REMEMBERED_ADDRESSES = 10_000;
 
 /** How many children of one index are remembered (an index lists a few dozen platforms at most, in practice). */
 const MAX_REMEMBERED_CHILDREN = 1000;

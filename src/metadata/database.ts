@@ -12,6 +12,13 @@ export interface MetadataDatabase {
   db: Kysely<Database>;
   dialect: DialectName;
   close(): Promise<void>;
+  /**
+   * SQLite only: its `data_version`, which changes when another connection (a CLI command,
+   * another process on the file) committed, not for this one's own writes. Read straight from
+   * the driver, without Kysely's query building and connection hand-off: a manifest cache asks
+   * it before every read (1 µs instead of some 20).
+   */
+  dataVersion?: () => number;
 }
 
 export interface OpenOptions {
@@ -44,7 +51,8 @@ export async function openSqlite(options: SqliteOptions): Promise<MetadataDataba
   cacheStatements(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   if (migrating) await migrate(db, 'sqlite');
-  return { db, dialect: 'sqlite', close: () => db.destroy() };
+  const dataVersion = sqlite.prepare('pragma data_version').pluck();
+  return { db, dialect: 'sqlite', close: () => db.destroy(), dataVersion: () => dataVersion.get() as number };
 }
 
 export interface PostgresOptions extends OpenOptions {

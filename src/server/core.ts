@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import pino, { type Logger } from 'pino';
 import { loadInstallationSecret } from '../auth/installation-secret.js';
 import { lazySecretBox, type SecretBox } from '../auth/sealed-secret.js';
@@ -153,8 +152,8 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
  * process see other writers at once. None for PostgreSQL (other replicas write unseen).
  */
 function otherWriters(database: MetadataDatabase): (() => Promise<unknown>) | undefined {
-  if (database.dialect !== 'sqlite') return undefined;
-  return async () => (await sql<{ data_version: number }>`pragma data_version`.execute(database.db)).rows[0]?.data_version;
+  const { dataVersion } = database;
+  return dataVersion && (async () => dataVersion());
 }
 
 /** What the pull-through cache reports, as log lines (a metrics module can wrap this observer). */

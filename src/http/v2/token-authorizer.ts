@@ -34,6 +34,7 @@ interface AccessClaims {
  */
 export function tokenAuthorizer(auth: TokenAuth): V2Authorizer {
   const verified = new WeakMap<FastifyRequest, AccessClaims>();
+  const parsed = new WeakMap<object, AccessClaims>();
   const { policy } = auth;
 
   return {
@@ -42,7 +43,10 @@ export function tokenAuthorizer(auth: TokenAuth): V2Authorizer {
       if (token === undefined) throw refusal(auth, required, 'required');
       let claims: AccessClaims;
       try {
-        claims = accessClaims(await auth.keyRing.verify(token, { issuer: auth.issuer, audience: auth.service }));
+        const payload = await auth.keyRing.verify(token, { issuer: auth.issuer, audience: auth.service });
+        // the key ring hands out the same frozen payload for a token it verified before
+        claims = parsed.get(payload) ?? accessClaims(payload);
+        parsed.set(payload, claims);
       } catch (error) {
         if (error instanceof InvalidTokenError) throw refusal(auth, required, 'invalid_token');
         throw error;
