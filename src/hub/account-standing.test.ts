@@ -14,6 +14,7 @@ import { createMemoryStore } from '../storage/memory-store.js';
 import { STANDING_TTL_MS } from './account-standing.js';
 import { HubError } from './errors.js';
 import { Hub } from './hub.js';
+import { BILLING_TTL_MS } from './plans.js';
 
 const PASSWORD = 'correct horse battery';
 const alice = { kind: 'account', name: 'alice', admin: false } as const;
@@ -39,6 +40,30 @@ for (const { name, open, options } of await testDatabases()) {
       now += STANDING_TTL_MS;
       assert.equal((await other.policy.refusal(alice))?.kind, 'gone');
       assert.equal((await hub.policy.refusal({ kind: 'account', name: 'nobody', admin: false }))?.kind, 'gone');
+      await database.close();
+    });
+
+    it('a plan set on one replica applies there at once, and on the others within BILLING_TTL_MS', async () => {
+      let now = 1_000_000;
+      const database = await open();
+      const clock = { now: () => now };
+      const hub = new Hub(database.db, clock);
+      const other = new Hub(database.db, clock);
+      await hub.accounts.create({ name: 'alice', password: PASSWORD });
+      await hub.organizations.create('acme', 'alice');
+      assert.equal((await other.plans.billingOf('acme'))?.plan.name, 'free');
+      assert.deepEqual(await other.plans.billedNamespaces('alice'), ['acme', 'alice']);
+      await hub.plans.assign('acme', 'team', { name: 'admin', admin: true });
+      assert.deepEqual(await hub.plans.billingOf('acme'), { payer: 'acme', plan: await hub.plans.get('team') });
+      assert.deepEqual(await hub.plans.billedNamespaces('alice'), ['alice']);
+      assert.equal((await other.plans.billingOf('acme'))?.plan.name, 'free', 'the other replica still has its answer');
+      now += BILLING_TTL_MS;
+      assert.equal((await other.plans.billingOf('acme'))?.plan.name, 'team');
+      assert.deepEqual(await other.plans.billedNamespaces('alice'), ['alice']);
+      // an account that does not exist is not remembered: created on another replica, it counts at once
+      assert.equal(await other.plans.billingOf('bob'), undefined);
+      await hub.accounts.create({ name: 'bob', password: PASSWORD });
+      assert.equal((await other.plans.billingOf('bob'))?.plan.name, 'free');
       await database.close();
     });
 

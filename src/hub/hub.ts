@@ -44,6 +44,8 @@ export interface HubOptions {
   mirrorNamespace?: string;
   /** the database's dialect (default: the one `db` was opened with) */
   dialect?: DialectName;
+  /** changes when another process wrote the database (SQLite's data_version): what the hub remembers is then read again */
+  databaseChanges?: () => unknown;
 }
 
 /** The product on top of the registry: accounts, credentials, visibility, and the ports it plugs in. */
@@ -91,7 +93,7 @@ export class Hub {
     const dialect: DialectName = options.dialect ?? dialectOf(db);
     this.accounts = new AccountService(db, clock);
     this.browserSessions = new BrowserSessionService(db, this.accounts, clock);
-    this.plans = new PlanService(db);
+    this.plans = new PlanService(db, undefined, { now: () => clock.now(), databaseChanges: options.databaseChanges });
     this.tokens = new TokenService(db, this.accounts, clock, this.plans);
     this.standing = new AccountStanding(db, this.plans, clock);
     // a plan changed here is seen by this replica's next request (others within STANDING_TTL_MS);
@@ -103,7 +105,7 @@ export class Hub {
     this.organizations = new OrganizationService(db, clock, async (organization) => {
       const billing = await this.plans.billingOf(organization);
       return billing && { plan: billing.plan.name, seats: billing.plan.seats, payer: billing.payer };
-    });
+    }, () => this.plans.forget());
     this.teams = new TeamService(db, this.organizations, clock, this.plans);
     this.proxies = new ProxyService(db, clock, {
       ...options,
@@ -166,6 +168,7 @@ export class Hub {
     // from here its tokens are refused on this replica at once (on others within STANDING_TTL_MS),
     // and nothing can be created under its namespace (RepositoryService)
     this.standing.forget(name);
+    this.plans.forget();
     if (account?.kind === 'organization') await this.organizations.forgetOrganization(name);
     await this.tokens.revokeAll(name);
     await this.browserSessions.revokeAll(name);

@@ -58,6 +58,8 @@ export class OrganizationService {
     private readonly db: Kysely<Database>,
     private readonly clock: Clock,
     private readonly seatLimit?: SeatLimit,
+    /** told when an organisation was created (it is billed to its owner: the owner's allowance changed) */
+    private readonly created?: (organization: string) => void,
   ) {}
 
   /**
@@ -72,6 +74,7 @@ export class OrganizationService {
       await this.insert(trx, name, owner);
       await trx.insertInto('organization_members').values({ organization: name, account: owner, role: 'owner', created_at: this.clock.now() }).execute();
     });
+    this.created?.(name);
     return (await this.get(name))!;
   }
 

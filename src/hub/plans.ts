@@ -112,14 +112,45 @@ export interface Billing {
   plan: Plan;
 }
 
+/**
+ * How long the plan list and a namespace's billing (its payer, plan and billed namespaces) are
+ * reused: every push step asks them. A change made through this service is seen here at once (it
+ * forgets them), and so is one a CLI command made in the same SQLite database (`databaseChanges`);
+ * another replica's within this time.
+ */
+export const BILLING_TTL_MS = 1_000;
+/** Most namespaces whose billing is remembered at once (past it the answers start over). */
+const MAX_BILLING_ENTRIES = 10_000;
+
+export interface RememberOptions {
+  /** epoch ms, for BILLING_TTL_MS (default Date.now) */
+  now?: () => number;
+  /**
+   * A value that changes when another process wrote the database (SQLite's data_version): then
+   * nothing remembered is trusted, so that a CLI command (`pier plan set`) counts at once.
+   */
+  databaseChanges?: () => unknown;
+}
+
+interface Remembered<T> {
+  until: number;
+  value: Promise<T>;
+}
+
 /** The plans (data, in the `plans` table) and which one each account or organisation has. */
 export class PlanService {
   private seeded: Promise<void> | undefined;
   private readonly listeners = new Set<(namespace: string | undefined) => void>();
+  #plans: Remembered<readonly Plan[]> | undefined;
+  readonly #billing = new Map<string, Remembered<Billing | undefined>>();
+  readonly #billed = new Map<string, Remembered<string[]>>();
+
+  #changeToken: unknown;
 
   constructor(
     private readonly db: Kysely<Database>,
     readonly provider: PlanProvider = administratorGrants,
+    private readonly remember: RememberOptions = {},
   ) {}
 
   /** Writes the default plans when the table is empty; replicas starting together write them once. */
@@ -144,15 +175,23 @@ export class PlanService {
   }
 
   async list(): Promise<Plan[]> {
-    await this.ensureDefaults();
-    const rows = await this.db.selectFrom('plans').selectAll().orderBy('position').orderBy('name').execute();
-    return rows.map(toPlan);
+    const plans = this.#remembered(() => this.#plans, (entry) => (this.#plans = entry), async () => {
+      await this.ensureDefaults();
+      const rows = await this.db.selectFrom('plans').selectAll().orderBy('position').orderBy('name').execute();
+      return rows.map((row) => deepFreezePlan(toPlan(row)));
+    });
+    return [...(await plans)];
   }
 
   async get(name: string): Promise<Plan | undefined> {
-    await this.ensureDefaults();
-    const row = await this.db.selectFrom('plans').selectAll().where('name', '=', name).executeTakeFirst();
-    return row && toPlan(row);
+    return (await this.list()).find((plan) => plan.name === name);
+  }
+
+  /** Forgets the plans and billings this replica remembers (BILLING_TTL_MS): after an account or organisation was created or deleted. */
+  forget(): void {
+    this.#plans = undefined;
+    this.#billing.clear();
+    this.#billed.clear();
   }
 
   /**
@@ -276,7 +315,50 @@ export class PlanService {
    * undefined when there is no such account. An organisation billed to an account that was
    * deleted since is billed to itself.
    */
-  async billingOf(name: string): Promise<Billing | undefined> {
+  billingOf(name: string): Promise<Billing | undefined> {
+    const billing = this.#remembered(() => this.#billing.get(name), (entry) => this.#billing.set(name, entry), () => this.#readBilling(name), this.#billing);
+    // no such account yet: not remembered, so that one created meanwhile counts at once
+    const entry = this.#billing.get(name);
+    void billing.then((found) => {
+      if (!found && this.#billing.get(name) === entry) this.#billing.delete(name);
+    }, () => {});
+    return billing;
+  }
+
+  /** The namespaces that share the allowance of `payer`: itself and the organisations billed to it, by name. */
+  async billedNamespaces(payer: string): Promise<string[]> {
+    const names = this.#remembered(() => this.#billed.get(payer), (entry) => this.#billed.set(payer, entry), async () => {
+      const rows = await this.billedTo(payer).orderBy('accounts.name').execute();
+      return Object.freeze(rows.map((r) => r.name)) as string[];
+    }, this.#billed);
+    return [...(await names)];
+  }
+
+  /**
+   * A remembered answer while it is fresh, else `read` (remembered for BILLING_TTL_MS; a failed
+   * read is not). `map`, when given, is bounded to MAX_BILLING_ENTRIES.
+   */
+  #remembered<T>(held: () => Remembered<T> | undefined, keep: (entry: Remembered<T>) => void, read: () => Promise<T>, map?: Map<string, Remembered<T>>): Promise<T> {
+    if (this.remember.databaseChanges) {
+      const token = this.remember.databaseChanges();
+      if (token !== this.#changeToken) {
+        this.forget();
+        this.#changeToken = token;
+      }
+    }
+    const now = (this.remember.now ?? Date.now)();
+    const entry = held();
+    if (entry && entry.until > now && entry.until - BILLING_TTL_MS <= now) return entry.value;
+    if (map && map.size >= MAX_BILLING_ENTRIES) map.clear();
+    const fresh: Remembered<T> = { until: now + BILLING_TTL_MS, value: read() };
+    keep(fresh);
+    fresh.value.catch(() => {
+      if (held() === fresh) this.forget();
+    });
+    return fresh.value;
+  }
+
+  async #readBilling(name: string): Promise<Billing | undefined> {
     await this.ensureDefaults();
     const row = await this.db
       .selectFrom('accounts')
@@ -290,8 +372,8 @@ export class PlanService {
     if (!row) return undefined;
     const payer = row.payer ?? name;
     // a plan name that is no longer in the table: the free plan's limits apply
-    if (row.plan === null) return { payer, plan: (await this.get(FREE.name)) ?? FREE };
-    return { payer, plan: toPlan({ ...row, name: row.plan } as Selectable<Database['plans']>) };
+    if (row.plan === null) return Object.freeze({ payer, plan: (await this.get(FREE.name)) ?? FREE });
+    return Object.freeze({ payer, plan: deepFreezePlan(toPlan({ ...row, name: row.plan } as Selectable<Database['plans']>)) });
   }
 
   /** The plan an account or organisation was given itself (what a plan change starts from); undefined when there is no such account. */
@@ -303,6 +385,7 @@ export class PlanService {
   }
 
   private changed(namespace: string | undefined): void {
+    this.forget();
     for (const listener of this.listeners) listener(namespace);
   }
 }
@@ -340,6 +423,12 @@ function toRow(plan: Plan) {
 }
 
 const limit = (value: number | string | null): number | null => (value === null ? null : Number(value));
+
+/** Plans are shared by every caller while remembered: nobody changes one in place. */
+function deepFreezePlan(plan: Plan): Plan {
+  Object.freeze(plan.features);
+  return Object.freeze(plan);
+}
 
 function toPlan(row: Selectable<Database['plans']>): Plan {
   let features: unknown;

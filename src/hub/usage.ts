@@ -101,9 +101,8 @@ export class NamespaceUsage {
   }
 
   /** The namespaces that share the allowance of `payer`: itself and the organisations billed to it, by name. */
-  async billedNamespaces(payer: string): Promise<string[]> {
-    const rows = await this.plans.billedTo(payer).orderBy('accounts.name').execute();
-    return rows.map((r) => r.name);
+  billedNamespaces(payer: string): Promise<string[]> {
+    return this.plans.billedNamespaces(payer);
   }
 
   /** The storage of an allowance: each of its namespaces' storage, added up; with those namespaces. */

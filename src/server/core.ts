@@ -71,7 +71,7 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
   }
   // read (or made) only when a credential of another registry is sealed or opened
   const secrets = lazySecretBox(() => loadInstallationSecret({ file: config.auth.secretKeyFile, dataDir: config.data }));
-  const hub = new Hub(database.db, clock, { secrets, mirrorNamespace: config.mirror.namespace });
+  const hub = new Hub(database.db, clock, { secrets, mirrorNamespace: config.mirror.namespace, databaseChanges: database.dataVersion });
   const events: RegistryEvents = {
     emit(event) {
       hub.pullStats.emit(event);
