@@ -9,8 +9,8 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export class UsageError extends Error {}
 
 /** Phases run in every round, in this order; `large` and `concurrency` run after the rounds. */
-export const PHASE_NAMES = ['monolithic', 'chunked', 'download', 'manifestGet', 'blobHead', 'bareNode', 'manifestPut', 'tagsFull', 'tagsPaged', 'smallLayers', 'docker', 'bareDocker', 'afterIdle', 'large', 'concurrency'];
-const PREREQUISITES = { bareNode: ['manifestGet', 'blobHead'], bareDocker: ['docker'], download: ['monolithic'], tagsFull: ['manifestPut'], tagsPaged: ['manifestPut'] };
+export const PHASE_NAMES = ['monolithic', 'chunked', 'download', 'manifestGet', 'blobHead', 'bareNode', 'manifestPut', 'tagsFull', 'tagsPaged', 'tagsPage', 'smallLayers', 'docker', 'bareDocker', 'afterIdle', 'large', 'concurrency'];
+const PREREQUISITES = { bareNode: ['manifestGet', 'blobHead'], bareDocker: ['docker'], download: ['monolithic'], tagsFull: ['manifestPut'], tagsPaged: ['manifestPut'], tagsPage: ['manifestPut'] };
 
 export const OPTIONS = {
   rounds: { env: 'BENCH_ROUNDS', def: '5', help: 'rounds per server (medians are over rounds)' },

@@ -11,6 +11,7 @@ export const METRICS = {
   manifestPut: { label: 'Manifest PUT (new tag each)', unit: 'req/s', better: 'higher', cpuUnit: 'µs/req' },
   tagsFull: { label: 'Tags list, one request', unit: 'ms', better: 'lower', cpuUnit: 'ms/req' },
   tagsPaged: { label: 'Tags list, paginated walk', unit: 'ms', better: 'lower', cpuUnit: 'ms/walk' },
+  tagsPage: { label: 'Tags list, one page from the middle', unit: 'req/s', better: 'higher', cpuUnit: 'µs/req' },
   smallLayersPush: { label: 'Small layers push (blobs + manifest)', unit: 's', better: 'lower', cpuUnit: 's CPU' },
   smallLayersPull: { label: 'Small layers pull (manifest + blobs)', unit: 's', better: 'lower', cpuUnit: 's CPU' },
   dockerPush: { label: 'docker push', unit: 's', better: 'lower', cpuUnit: 's CPU' },
@@ -95,6 +96,7 @@ function labelOf(key, m, opts) {
   if (base === 'tagsFull') label += ` (${first.count} tags)`;
   if (base === 'tagsPaged') label += ` (n=${opts.pageSize}; pages: Pier ${first.pages}, ref ${m.reference.samples[0].pages})`;
   if (base === 'manifestGet' || base === 'blobHead') label += ` (c=${opts.connections}, ${first.client})`;
+  if (base === 'tagsPage') label += ` (n=${opts.pageSize}, c=${opts.connections}, ${first.client}; the reference ignores n: all tags)`;
   if (base === 'manifestPut') label += ` (c=${opts.putConcurrency})`;
   if (base === 'chunked') label = `Chunked upload (${opts.chunkMiB} MiB PATCHes + PUT)`;
   if (base.startsWith('large') || base.startsWith('rssLarge')) label += ` (${opts.largeMiB} MiB)`;

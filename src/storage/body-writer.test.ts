@@ -89,6 +89,25 @@ describe('appendBody (the filesystem store’s writer)', () => {
     await assert.rejects(writing, /aborted/);
   });
 
+  it('writes a slow body’s bytes soon after they arrive (not held in memory), then the rest in order', async () => {
+    const body = new PassThrough();
+    const fd = openSync(join(dir, 'slow'), 'a');
+    try {
+      const writing = appendBody(fd, body);
+      const first = randomBytes(700);
+      body.write(first);
+      await delay(200); // a stalled client: what it sent is in the file, not held in memory
+      assert.ok(readFileSync(join(dir, 'slow')).equals(first));
+      const rest = randomBytes(3 * 1024 * 1024);
+      for (let at = 0; at < rest.length; at += 32 * 1024) body.write(rest.subarray(at, at + 32 * 1024));
+      body.end();
+      assert.equal(await writing, first.length + rest.length);
+      assert.ok(readFileSync(join(dir, 'slow')).equals(Buffer.concat([first, rest])));
+    } finally {
+      closeSync(fd);
+    }
+  });
+
   it('rejects with the write’s error and leaves the body paused for its owner to drain', async () => {
     const fd = openSync(join(dir, 'read-only'), 'w');
     closeSync(fd);

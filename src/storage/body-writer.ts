@@ -8,13 +8,18 @@ import type { Observer } from './blob-store.js';
  * wake-ups, per socket read.
  */
 const WRITE_AT = 1024 * 1024;
+/**
+ * ...or until the oldest gathered byte waited this long: a slow or stalled client's bytes reach
+ * the file soon after they arrive, and are not held in memory (one upload's at most WRITE_AT).
+ */
+const WRITE_AFTER_MS = 20;
 /** Bytes a body may have gathered while a write is in flight before it is paused. */
 const PAUSE_AT = 4 * 1024 * 1024;
 
 /**
  * Appends `body` to the file `fd` (opened with O_APPEND) and resolves to the bytes written. Each
  * piece of the body goes to `observe` (a hash; a quota, which may hold the body) as it arrives;
- * the pieces are gathered to WRITE_AT bytes (or the body's end) and written together by one
+ * the pieces are gathered to WRITE_AT bytes (or WRITE_AFTER_MS, or the body's end) and written together by one
  * writev(2), and those that arrive while it is in flight by the next: no stream stage per piece,
  * and one thread-pool job per megabyte instead of one per socket read, however slowly the
  * client sends.
@@ -35,16 +40,28 @@ export function appendBody(fd: number, body: Readable, observe?: Observer): Prom
     let failure: unknown;
     let settled = false;
     let admitting = false;
+    let timer: NodeJS.Timeout | undefined;
 
     const settle = () => {
       if (settled || writing || admitting) return;
       settled = true;
+      clearTimeout(timer);
       body.off('data', onData);
       if (failure !== undefined) reject(failure);
       else resolve(written);
     };
 
+    /** Writes what was gathered once the oldest of it waited WRITE_AFTER_MS, unless a write takes it first. */
+    const writeSoon = () => {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        if (!writing && !settled && batched > 0) flush();
+      }, WRITE_AFTER_MS);
+    };
+
     const flush = () => {
+      clearTimeout(timer);
+      timer = undefined;
       const buffers = batch;
       const bytes = batched;
       batch = [];
@@ -62,6 +79,7 @@ export function appendBody(fd: number, body: Readable, observe?: Observer): Prom
         if (failure !== undefined) return settle();
         if (batched >= WRITE_AT || (ended && batched > 0)) return flush();
         if (ended) return settle();
+        if (batched > 0) writeSoon();
         if (body.isPaused() && !admitting) body.resume();
       });
     };
@@ -69,8 +87,9 @@ export function appendBody(fd: number, body: Readable, observe?: Observer): Prom
     const take = (bytes: Buffer) => {
       batch.push(bytes);
       batched += bytes.length;
-      if (!writing && batched >= WRITE_AT) flush();
-      else if (batched >= PAUSE_AT) body.pause();
+      if (!writing && batched >= WRITE_AT) return flush();
+      if (batched >= PAUSE_AT) body.pause();
+      if (!writing) writeSoon();
     };
 
     const onData = (bytes: Buffer) => {

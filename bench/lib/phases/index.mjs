@@ -6,7 +6,7 @@ import { bareNode } from './bare-node.mjs';
 import { dockerPhase } from './docker.mjs';
 import { blobHead, manifestGet } from './rates.mjs';
 import { smallLayers } from './small-layers.mjs';
-import { manifestPut, tagsFull, tagsPaged } from './tags.mjs';
+import { manifestPut, tagsFull, tagsPage, tagsPaged } from './tags.mjs';
 import { chunked, download, monolithic } from './transfers.mjs';
 
 export const ROUND_PHASES = [
@@ -18,6 +18,7 @@ export const ROUND_PHASES = [
   ['manifestPut', manifestPut],
   ['tagsFull', tagsFull],
   ['tagsPaged', tagsPaged],
+  ['tagsPage', tagsPage],
   ['smallLayers', smallLayers],
   ['docker', dockerPhase],
 ];

@@ -1,4 +1,6 @@
-// Tags: pushing --tags manifests (the PUT rate), then listing them in one request and page by page.
+// Tags: pushing --tags manifests (the PUT rate), then listing them in one request and page by page,
+// and the rate of one page under the manifest GET's load.
+import { rateLoad } from '../load.mjs';
 import { rateSample, repeatFor, timed } from '../measure.mjs';
 import { inParallel, pushImageBlobs, putManifest, walkTags } from '../registry.mjs';
 
@@ -36,4 +38,17 @@ function checkTags(server, got, want) {
   if (got.length !== want.length || [...got].sort().some((t, i) => t !== sorted[i])) {
     throw new Error(`${server.label}: the tag list has ${got.length} tags, expected ${want.length}`);
   }
+}
+
+/**
+ * One page of --page-size tags from the middle of the list (`n` and `last`), under the load of the
+ * manifest GET: what a page costs beside a manifest. The walk above is one request at a time, so
+ * its CPU per page includes waking an idle server for each. The reference ignores `n` and answers
+ * every tag.
+ */
+export async function tagsPage(server, opts) {
+  const { repo, names } = server.state.tags;
+  const last = names[Math.floor(names.length / 2)];
+  const { run } = await rateLoad(opts, { server, repo, method: 'GET', path: `/v2/${repo}/tags/list?n=${opts.pageSize}&last=${last}`, headers: {} });
+  return { tagsPage: rateSample(await timed(server, opts, run)) };
 }
