@@ -19,6 +19,12 @@ export interface MetadataDatabase {
    * it before every read (1 µs instead of some 20).
    */
   dataVersion?: () => number;
+  /**
+   * SQLite only: a value that moves with every write to the database, by this connection
+   * (`total_changes()`) or another (`data_version`), read the same way: what lets ReadCache keep
+   * answers while nothing changed.
+   */
+  changes?: () => string;
 }
 
 export interface OpenOptions {
@@ -52,7 +58,14 @@ export async function openSqlite(options: SqliteOptions): Promise<MetadataDataba
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   if (migrating) await migrate(db, 'sqlite');
   const dataVersion = sqlite.prepare('pragma data_version').pluck();
-  return { db, dialect: 'sqlite', close: () => db.destroy(), dataVersion: () => dataVersion.get() as number };
+  const totalChanges = sqlite.prepare('select total_changes()').pluck();
+  return {
+    db,
+    dialect: 'sqlite',
+    close: () => db.destroy(),
+    dataVersion: () => dataVersion.get() as number,
+    changes: () => `${dataVersion.get() as number}:${totalChanges.get() as number}`,
+  };
 }
 
 export interface PostgresOptions extends OpenOptions {

@@ -3,6 +3,7 @@ import { MediaType } from '../oci/media-types.js';
 import { namespaceRange } from '../oci/names.js';
 import { dialectOf } from './dialect.js';
 import { appendOutbox } from './outbox.js';
+import { ReadCache } from './read-cache.js';
 import type { Database, ManifestDetailsTable, UploadsTable } from './schema.js';
 
 export interface Page {
@@ -120,6 +121,9 @@ export type UploadRecord = Omit<UploadsTable, 'locked_until' | 'claim' | 'reserv
 
 type Db = Kysely<Database> | Transaction<Database>;
 
+/** The largest page of tags ReadCache keeps (a client's `n`; whole lists are read each time). */
+const CACHED_PAGE = 1000;
+
 /**
  * The registry's index in SQL: repositories, blob links, manifests, tags, referrers and upload
  * sessions. One implementation over Kysely serves SQLite and PostgreSQL.
@@ -128,8 +132,15 @@ export class RegistryIndex {
   /** row locks (FOR SHARE) exist on PostgreSQL only; SQLite runs one writing transaction at a time */
   private readonly postgres: boolean;
 
-  constructor(private readonly db: Kysely<Database>) {
+  /** blob links and pages of tags while the database is unchanged (SQLite; see ReadCache) */
+  private readonly reads: ReadCache | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    options: { changes?: () => unknown } = {},
+  ) {
     this.postgres = dialectOf(db) === 'postgres';
+    this.reads = options.changes ? new ReadCache(options.changes) : undefined;
   }
 
   // ---- repositories -------------------------------------------------------------------------
@@ -185,7 +196,12 @@ export class RegistryIndex {
   // ---- blobs --------------------------------------------------------------------------------
 
   /** The size of a blob linked into `repository`, with when a client last showed interest in it. */
-  async getBlobLink(repository: string, digest: string): Promise<{ size: number; lastSeenAt: number } | undefined> {
+  getBlobLink(repository: string, digest: string): Promise<{ size: number; lastSeenAt: number } | undefined> {
+    const read = () => this.readBlobLink(repository, digest);
+    return this.reads ? this.reads.get(`link\n${repository}\n${digest}`, read) : read();
+  }
+
+  private async readBlobLink(repository: string, digest: string): Promise<{ size: number; lastSeenAt: number } | undefined> {
     const row = await this.db
       .selectFrom('blob_links')
       .innerJoin('blobs', 'blobs.digest', 'blob_links.digest')
@@ -193,7 +209,7 @@ export class RegistryIndex {
       .where('blob_links.repository', '=', repository)
       .where('blob_links.digest', '=', digest)
       .executeTakeFirst();
-    return row && { size: Number(row.size), lastSeenAt: Number(row.last_seen_at) };
+    return row && Object.freeze({ size: Number(row.size), lastSeenAt: Number(row.last_seen_at) });
   }
 
   async touchBlobLink(repository: string, digest: string, now: number): Promise<void> {
@@ -649,11 +665,18 @@ export class RegistryIndex {
     });
   }
 
-  async listTags(repository: string, page: Page): Promise<string[]> {
+  /** Tag names in byte order; a page (`n` at most CACHED_PAGE) is kept while the database is unchanged. */
+  listTags(repository: string, page: Page): Promise<readonly string[]> {
+    const read = () => this.readTags(repository, page);
+    if (!this.reads || page.n === undefined || page.n > CACHED_PAGE) return read();
+    return this.reads.get(`tags\n${repository}\n${page.n}\n${page.last ?? ''}`, read);
+  }
+
+  private async readTags(repository: string, page: Page): Promise<readonly string[]> {
     let query = this.db.selectFrom('tags').select('name').where('repository', '=', repository).orderBy('name');
     if (page.last !== undefined) query = query.where('name', '>', page.last);
     if (page.n !== undefined) query = query.limit(page.n);
-    return (await query.execute()).map((r) => r.name);
+    return Object.freeze((await query.execute()).map((r) => r.name));
   }
 
   /** The manifests whose subject is `subject`, by digest, after `page.last`, at most `page.n`. */

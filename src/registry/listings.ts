@@ -120,12 +120,12 @@ async function paginateRecords<T>(page: Page, query: (page: Page) => Promise<T[]
 }
 
 /** Asks for one more than `n` to know whether a next page exists. */
-async function paginate(page: Page, query: (page: Page) => Promise<string[]>): Promise<Listing> {
+async function paginate(page: Page, query: (page: Page) => Promise<readonly string[]>): Promise<Listing> {
   if (page.n === 0) return { items: [] };
-  const items = await query({ last: page.last, n: page.n === undefined ? undefined : page.n + 1 });
-  if (page.n !== undefined && items.length > page.n) {
-    items.length = page.n;
+  const found = await query({ last: page.last, n: page.n === undefined ? undefined : page.n + 1 });
+  if (page.n !== undefined && found.length > page.n) {
+    const items = found.slice(0, page.n);
     return { items, next: items[items.length - 1] };
   }
-  return { items };
+  return { items: [...found] };
 }

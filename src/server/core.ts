@@ -81,7 +81,7 @@ export async function openCore(config: Config, options: CoreOptions = {}): Promi
   };
   const pullGate = new PullLimits({ counters: shared.counters, settings: hub.settings, plans: hub.plans });
   const registry = new Registry({
-    index: new RegistryIndex(database.db),
+    index: new RegistryIndex(database.db, { changes: database.changes }),
     store,
     clock,
     gate: hub.pushGate,

@@ -275,12 +275,12 @@ export class ProxyCache {
       if (!(await this.#options.index.repositoryExists(route.repository))) throw upstreamError(route, error, 'tags', 'list');
       this.#stale(route, 'tags/list', error.message);
       const n = page.n;
-      const items = await this.#options.index.listTags(route.repository, { last: page.last, n: n === undefined ? undefined : n + 1 });
-      if (n !== undefined && items.length > n) {
-        items.length = n;
+      const found = await this.#options.index.listTags(route.repository, { last: page.last, n: n === undefined ? undefined : n + 1 });
+      if (n !== undefined && found.length > n) {
+        const items = found.slice(0, n);
         return { items, next: items[n - 1]! };
       }
-      return { items };
+      return { items: [...found] };
     }
   }
 
