@@ -5,7 +5,8 @@ import type { PushAllowance } from './ports.js';
 
 /** What a request body may still write, under a namespace's storage allowance. */
 export interface Quota {
-  refusal: OciError;
+  /** the DENIED error of a body past the allowance (made when asked: an error captures its stack) */
+  readonly refusal: OciError;
   /** set once the body went past the allowance */
   exceeded: boolean;
   /**
@@ -60,16 +61,19 @@ export async function quotaFor(
     await delay(10 + Math.random() * 50);
     maxBytes = await reserve(declared);
   }
-  const refusal = new OciError('DENIED', allowance.refusal ?? 'this upload is larger than the storage left to this namespace', { byPlan: true });
+  let denied: OciError | undefined;
+  const refusal = () => (denied ??= new OciError('DENIED', allowance.refusal ?? 'this upload is larger than the storage left to this namespace', { byPlan: true }));
   let room = maxBytes - offset;
   if (declared !== undefined && declared > room) {
     body.resume();
-    throw refusal;
+    throw refusal();
   }
   let reserved = declared ?? 0;
   let received = 0;
   const quota: Quota = {
-    refusal,
+    get refusal() {
+      return refusal();
+    },
     exceeded: false,
     admit(bytes) {
       received += bytes.length;
@@ -80,7 +84,7 @@ export async function quotaFor(
         reserved = wanted;
         if (received > room) {
           quota.exceeded = true;
-          throw refusal;
+          throw refusal();
         }
         // others reserved meanwhile: hold no more than is left, so that they may go on too
         if (wanted > room) {
