@@ -73,8 +73,13 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
 
     async createUpload(uploadId) {
       const path = uploadPath(uploadId);
-      await mkdir(join(root, 'uploads'), { recursive: true, mode: FOLDER_MODE });
-      await (await open(path, 'wx', FILE_MODE)).close();
+      // the folder is made when missing (the first upload), not asked for on every upload
+      const created = await open(path, 'wx', FILE_MODE).catch(async (error: unknown) => {
+        if (!isNotFound(error)) throw error;
+        await mkdir(join(root, 'uploads'), { recursive: true, mode: FOLDER_MODE });
+        return open(path, 'wx', FILE_MODE);
+      });
+      await created.close();
     },
 
     async append(uploadId, offset, body, observe) {
@@ -99,8 +104,10 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
         throw isNotFound(error) ? new UploadNotFound(uploadId) : error;
       });
       try {
-        if ((await handle.stat()).size < size) throw new Error(`upload ${uploadId} holds fewer than ${size} bytes`);
-        await handle.truncate(size);
+        const held = (await handle.stat()).size;
+        if (held < size) throw new Error(`upload ${uploadId} holds fewer than ${size} bytes`);
+        // bytes past the size (a writer that lost its claim appended them) are cut off
+        if (held > size) await handle.truncate(size);
         if (fsync) await handle.datasync();
       } finally {
         await handle.close();
@@ -109,9 +116,13 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
         await rm(from, { force: true });
         return;
       }
-      await mkdir(dirname(to), { recursive: true, mode: FOLDER_MODE });
-      await rename(from, to).catch((error) => {
-        throw isNotFound(error) ? new UploadNotFound(uploadId) : error;
+      // the fan-out folder is made when the rename finds it missing, not asked for on every commit
+      await rename(from, to).catch(async (error: unknown) => {
+        if (!isNotFound(error)) throw error;
+        await mkdir(dirname(to), { recursive: true, mode: FOLDER_MODE });
+        await rename(from, to).catch((again: unknown) => {
+          throw isNotFound(again) ? new UploadNotFound(uploadId) : again;
+        });
       });
       if (fsync) await syncDirectory(dirname(to));
     },
