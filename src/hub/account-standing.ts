@@ -3,11 +3,10 @@ import type { SubjectRefusal } from '../auth/access-policy.js';
 import type { Database } from '../metadata/schema.js';
 import type { Clock } from '../registry/ports.js';
 import type { PlanService } from './plans.js';
+import { Remembered } from './remembered.js';
 
 /** How long an answer is reused: how late another replica learns of a deletion or a downgrade. */
 export const STANDING_TTL_MS = 1_000;
-/** Most accounts remembered at once (the oldest answers are forgotten first). */
-const MAX_ENTRIES = 10_000;
 
 /**
  * Whether an account may still act with a token it was given: asked on every /v2 request that
@@ -22,30 +21,24 @@ const MAX_ENTRIES = 10_000;
  * either way: the push path checks the namespace itself (RepositoryService).
  */
 export class AccountStanding {
-  readonly #answers = new Map<string, { refusal: SubjectRefusal | undefined; until: number }>();
+  readonly #answers: Remembered<SubjectRefusal | undefined>;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly plans: Pick<PlanService, 'featureRefusal'>,
-    private readonly clock: Clock,
-  ) {}
+    clock: Clock,
+  ) {
+    this.#answers = new Remembered(STANDING_TTL_MS, () => clock.now());
+  }
 
   /** Why `account` may not act now, or undefined when it may. */
-  async refusal(account: string): Promise<SubjectRefusal | undefined> {
-    const now = this.clock.now();
-    const known = this.#answers.get(account);
-    if (known && known.until > now) return known.refusal;
-    const refusal = await this.decide(account);
-    if (this.#answers.size >= MAX_ENTRIES) this.#answers.delete(this.#answers.keys().next().value!);
-    this.#answers.delete(account);
-    this.#answers.set(account, { refusal, until: now + STANDING_TTL_MS });
-    return refusal;
+  refusal(account: string): Promise<SubjectRefusal | undefined> {
+    return this.#answers.get(account, () => this.decide(account));
   }
 
   /** Forgets what was answered about `account` (or about every account): after a deletion or a plan change. */
   forget(account?: string): void {
-    if (account === undefined) this.#answers.clear();
-    else this.#answers.delete(account);
+    this.#answers.forget(account);
   }
 
   private async decide(account: string): Promise<SubjectRefusal | undefined> {

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Database } from '../metadata/schema.js';
 import { OFFICIAL_NAMESPACE } from '../oci/names.js';
 import { HubError } from './errors.js';
+import { Remembered } from './remembered.js';
 
 /**
  * A plan: a name, a price label (a label only: nothing here charges money) and limits, where null
@@ -119,8 +120,6 @@ export interface Billing {
  * another replica's within this time.
  */
 export const BILLING_TTL_MS = 1_000;
-/** Most namespaces whose billing is remembered at once (past it the answers start over). */
-const MAX_BILLING_ENTRIES = 10_000;
 
 export interface RememberOptions {
   /** epoch ms, for BILLING_TTL_MS (default Date.now) */
@@ -132,26 +131,25 @@ export interface RememberOptions {
   databaseChanges?: () => unknown;
 }
 
-interface Remembered<T> {
-  until: number;
-  value: Promise<T>;
-}
-
 /** The plans (data, in the `plans` table) and which one each account or organisation has. */
 export class PlanService {
   private seeded: Promise<void> | undefined;
   private readonly listeners = new Set<(namespace: string | undefined) => void>();
-  #plans: Remembered<readonly Plan[]> | undefined;
-  readonly #billing = new Map<string, Remembered<Billing | undefined>>();
-  readonly #billed = new Map<string, Remembered<string[]>>();
-
+  readonly #plans: Remembered<readonly Plan[]>;
+  readonly #billing: Remembered<Billing | undefined>;
+  readonly #billed: Remembered<readonly string[]>;
   #changeToken: unknown;
 
   constructor(
     private readonly db: Kysely<Database>,
     readonly provider: PlanProvider = administratorGrants,
     private readonly remember: RememberOptions = {},
-  ) {}
+  ) {
+    const now = remember.now ?? Date.now;
+    this.#plans = new Remembered(BILLING_TTL_MS, now);
+    this.#billing = new Remembered(BILLING_TTL_MS, now);
+    this.#billed = new Remembered(BILLING_TTL_MS, now);
+  }
 
   /** Writes the default plans when the table is empty; replicas starting together write them once. */
   ensureDefaults(): Promise<void> {
@@ -175,7 +173,8 @@ export class PlanService {
   }
 
   async list(): Promise<Plan[]> {
-    const plans = this.#remembered(() => this.#plans, (entry) => (this.#plans = entry), async () => {
+    this.#readAgainAfterOtherWriters();
+    const plans = this.#plans.get('', async () => {
       await this.ensureDefaults();
       const rows = await this.db.selectFrom('plans').selectAll().orderBy('position').orderBy('name').execute();
       return rows.map((row) => deepFreezePlan(toPlan(row)));
@@ -189,9 +188,9 @@ export class PlanService {
 
   /** Forgets the plans and billings this replica remembers (BILLING_TTL_MS): after an account or organisation was created or deleted. */
   forget(): void {
-    this.#plans = undefined;
-    this.#billing.clear();
-    this.#billed.clear();
+    this.#plans.forget();
+    this.#billing.forget();
+    this.#billed.forget();
   }
 
   /**
@@ -316,46 +315,28 @@ export class PlanService {
    * deleted since is billed to itself.
    */
   billingOf(name: string): Promise<Billing | undefined> {
-    const billing = this.#remembered(() => this.#billing.get(name), (entry) => this.#billing.set(name, entry), () => this.#readBilling(name), this.#billing);
-    // no such account yet: not remembered, so that one created meanwhile counts at once
-    const entry = this.#billing.get(name);
-    void billing.then((found) => {
-      if (!found && this.#billing.get(name) === entry) this.#billing.delete(name);
-    }, () => {});
-    return billing;
+    this.#readAgainAfterOtherWriters();
+    // no such account yet: not kept, so that one created meanwhile counts at once
+    return this.#billing.get(name, () => this.#readBilling(name), (found) => found !== undefined);
   }
 
   /** The namespaces that share the allowance of `payer`: itself and the organisations billed to it, by name. */
   async billedNamespaces(payer: string): Promise<string[]> {
-    const names = this.#remembered(() => this.#billed.get(payer), (entry) => this.#billed.set(payer, entry), async () => {
+    this.#readAgainAfterOtherWriters();
+    const names = this.#billed.get(payer, async () => {
       const rows = await this.billedTo(payer).orderBy('accounts.name').execute();
-      return Object.freeze(rows.map((r) => r.name)) as string[];
-    }, this.#billed);
+      return Object.freeze(rows.map((r) => r.name));
+    });
     return [...(await names)];
   }
 
-  /**
-   * A remembered answer while it is fresh, else `read` (remembered for BILLING_TTL_MS; a failed
-   * read is not). `map`, when given, is bounded to MAX_BILLING_ENTRIES.
-   */
-  #remembered<T>(held: () => Remembered<T> | undefined, keep: (entry: Remembered<T>) => void, read: () => Promise<T>, map?: Map<string, Remembered<T>>): Promise<T> {
-    if (this.remember.databaseChanges) {
-      const token = this.remember.databaseChanges();
-      if (token !== this.#changeToken) {
-        this.forget();
-        this.#changeToken = token;
-      }
-    }
-    const now = (this.remember.now ?? Date.now)();
-    const entry = held();
-    if (entry && entry.until > now && entry.until - BILLING_TTL_MS <= now) return entry.value;
-    if (map && map.size >= MAX_BILLING_ENTRIES) map.clear();
-    const fresh: Remembered<T> = { until: now + BILLING_TTL_MS, value: read() };
-    keep(fresh);
-    fresh.value.catch(() => {
-      if (held() === fresh) this.forget();
-    });
-    return fresh.value;
+  /** Forgets every answer once another process wrote the database (`databaseChanges`). */
+  #readAgainAfterOtherWriters(): void {
+    if (!this.remember.databaseChanges) return;
+    const token = this.remember.databaseChanges();
+    if (token === this.#changeToken) return;
+    this.forget();
+    this.#changeToken = token;
   }
 
   async #readBilling(name: string): Promise<Billing | undefined> {

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../metadata/schema.js';
+import { Remembered } from './remembered.js';
 
 /** Settings an administrator changes at run time; read per use, so every replica sees a change at once. */
 export interface HubSettingValues {
@@ -37,7 +38,7 @@ export type PullLimitSettings = Pick<HubSettingValues, 'anonymousPullLimit' | 'a
 const PULL_LIMITS_TTL_MS = 1000;
 
 export class HubSettings {
-  #pullLimits: { at: number; values: Promise<PullLimitSettings> } | undefined;
+  readonly #pullLimits = new Remembered<PullLimitSettings>(PULL_LIMITS_TTL_MS, Date.now);
 
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -55,16 +56,7 @@ export class HubSettings {
    * second (a change made on this replica applies at once, on the others within a second).
    */
   pullLimits(): Promise<PullLimitSettings> {
-    const now = Date.now();
-    const held = this.#pullLimits;
-    if (held && now - held.at < PULL_LIMITS_TTL_MS && now >= held.at) return held.values;
-    const values = this.#many(['anonymousPullLimit', 'anonymousPullWindowSeconds', 'pullLimitExempt']);
-    const entry = { at: now, values };
-    this.#pullLimits = entry;
-    values.catch(() => {
-      if (this.#pullLimits === entry) this.#pullLimits = undefined;
-    });
-    return values;
+    return this.#pullLimits.get('', () => this.#many(['anonymousPullLimit', 'anonymousPullWindowSeconds', 'pullLimitExempt']));
   }
 
   async set<K extends keyof HubSettingValues>(key: K, value: HubSettingValues[K]): Promise<void> {
@@ -74,7 +66,7 @@ export class HubSettings {
       .values({ key, value: json })
       .onConflict((oc) => oc.column('key').doUpdateSet({ value: json }))
       .execute();
-    this.#pullLimits = undefined;
+    this.#pullLimits.forget();
   }
 
   async #many<K extends keyof HubSettingValues>(keys: K[]): Promise<Pick<HubSettingValues, K>> {
