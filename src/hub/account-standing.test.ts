@@ -21,13 +21,16 @@ const alice = { kind: 'account', name: 'alice', admin: false } as const;
 
 for (const { name, open, options } of await testDatabases()) {
   describe(`Deleted accounts: ${name}`, options, () => {
-    it('refuses the tokens of a deleted account at once on this replica, and within a second on the others', async () => {
-      let now = 1_000_000;
+    /** Two replicas over one database and one clock that the test moves on. */
+    const replicas = async () => {
       const database = await open();
-      const clock = { now: () => now };
-      const hub = new Hub(database.db, clock);
+      const clock = { at: 1_000_000, now: () => clock.at };
+      return { database, clock, hub: new Hub(database.db, clock), other: new Hub(database.db, clock) };
+    };
+
+    it('refuses the tokens of a deleted account at once on this replica, and within a second on the others', async () => {
       // another replica over the same database: it learns of the deletion from its cache's expiry
-      const other = new Hub(database.db, clock);
+      const { database, clock, hub, other } = await replicas();
       const registry = new Registry({ index: new RegistryIndex(database.db), store: createMemoryStore(), clock, gate: hub.pushGate });
       await hub.accounts.create({ name: 'alice', password: PASSWORD });
       assert.equal(await hub.policy.refusal(alice), undefined);
@@ -37,18 +40,14 @@ for (const { name, open, options } of await testDatabases()) {
       await hub.deleteAccount('alice', registry);
       assert.deepEqual(await hub.policy.refusal(alice), { kind: 'gone', message: 'the account "alice" no longer exists' });
       assert.equal(await other.policy.refusal(alice), undefined, 'one query per account and second: the other replica still has its answer');
-      now += STANDING_TTL_MS;
+      clock.at += STANDING_TTL_MS;
       assert.equal((await other.policy.refusal(alice))?.kind, 'gone');
       assert.equal((await hub.policy.refusal({ kind: 'account', name: 'nobody', admin: false }))?.kind, 'gone');
       await database.close();
     });
 
     it('a plan set on one replica applies there at once, and on the others within BILLING_TTL_MS', async () => {
-      let now = 1_000_000;
-      const database = await open();
-      const clock = { now: () => now };
-      const hub = new Hub(database.db, clock);
-      const other = new Hub(database.db, clock);
+      const { database, clock, hub, other } = await replicas();
       await hub.accounts.create({ name: 'alice', password: PASSWORD });
       await hub.organizations.create('acme', 'alice');
       assert.equal((await other.plans.billingOf('acme'))?.plan.name, 'free');
@@ -57,7 +56,7 @@ for (const { name, open, options } of await testDatabases()) {
       assert.deepEqual(await hub.plans.billingOf('acme'), { payer: 'acme', plan: await hub.plans.get('team') });
       assert.deepEqual(await hub.plans.billedNamespaces('alice'), ['alice']);
       assert.equal((await other.plans.billingOf('acme'))?.plan.name, 'free', 'the other replica still has its answer');
-      now += BILLING_TTL_MS;
+      clock.at += BILLING_TTL_MS;
       assert.equal((await other.plans.billingOf('acme'))?.plan.name, 'team');
       assert.deepEqual(await other.plans.billedNamespaces('alice'), ['alice']);
       // an account that does not exist is not remembered: created on another replica, it counts at once

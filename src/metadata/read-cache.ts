@@ -29,7 +29,7 @@ export class ReadCache {
     if (this.#entries.has(key)) return this.#entries.get(key) as V;
     const value = await read();
     // kept only if nothing was written while it was read: the answer might predate that write
-    if (this.#changes() === token && this.#token === token) {
+    if (this.#changes() === token) {
       if (this.#entries.size >= this.#maxEntries) this.#entries.clear();
       this.#entries.set(key, value);
     }

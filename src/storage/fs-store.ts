@@ -73,13 +73,7 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
 
     async createUpload(uploadId) {
       const path = uploadPath(uploadId);
-      // the folder is made when missing (the first upload), not asked for on every upload
-      const created = await open(path, 'wx', FILE_MODE).catch(async (error: unknown) => {
-        if (!isNotFound(error)) throw error;
-        await mkdir(join(root, 'uploads'), { recursive: true, mode: FOLDER_MODE });
-        return open(path, 'wx', FILE_MODE);
-      });
-      await created.close();
+      await (await inFolder(join(root, 'uploads'), () => open(path, 'wx', FILE_MODE))).close();
     },
 
     async append(uploadId, offset, body, observe) {
@@ -116,13 +110,8 @@ export function createFsStore(options: FsStoreOptions): BlobStore {
         await rm(from, { force: true });
         return;
       }
-      // the fan-out folder is made when the rename finds it missing, not asked for on every commit
-      await rename(from, to).catch(async (error: unknown) => {
-        if (!isNotFound(error)) throw error;
-        await mkdir(dirname(to), { recursive: true, mode: FOLDER_MODE });
-        await rename(from, to).catch((again: unknown) => {
-          throw isNotFound(again) ? new UploadNotFound(uploadId) : again;
-        });
+      await inFolder(dirname(to), () => rename(from, to)).catch((error: unknown) => {
+        throw isNotFound(error) ? new UploadNotFound(uploadId) : error;
       });
       if (fsync) await syncDirectory(dirname(to));
     },
@@ -223,6 +212,20 @@ async function pump(handle: FileHandle, range: ByteRange, destination: Writable)
 }
 
 /** A rename is durable only once its directory is synced. */
+/**
+ * Runs `operation` (an open or a rename into `folder`), making the folder only when the operation
+ * finds it missing and then trying once more: not a mkdir for every upload and commit.
+ */
+async function inFolder<T>(folder: string, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await mkdir(folder, { recursive: true, mode: FOLDER_MODE });
+    return operation();
+  }
+}
+
 async function syncDirectory(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try {

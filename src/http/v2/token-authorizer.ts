@@ -45,8 +45,9 @@ export function tokenAuthorizer(auth: TokenAuth): V2Authorizer {
       try {
         const payload = await auth.keyRing.verify(token, { issuer: auth.issuer, audience: auth.service });
         // the key ring hands out the same frozen payload for a token it verified before
-        claims = parsed.get(payload) ?? accessClaims(payload);
-        parsed.set(payload, claims);
+        let known = parsed.get(payload);
+        if (!known) parsed.set(payload, (known = accessClaims(payload)));
+        claims = known;
       } catch (error) {
         if (error instanceof InvalidTokenError) throw refusal(auth, required, 'invalid_token');
         throw error;
